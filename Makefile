@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/aws-defaults.yaml
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Regenerate the generated sections of docs/metrics.md from the definitions in the code.
+docs: $(STAMP)
+	$(BIN)/python -c "import re, pathlib; \
+	from simulator.results.tables import columns_markdown; \
+	from simulator.results.metrics import metrics_markdown; \
+	p = pathlib.Path('docs/metrics.md'); head = p.read_text().split('## Tables')[0]; \
+	p.write_text(head + '## Tables\n\n' + columns_markdown() + '\n## Metrics\n\n' + metrics_markdown())"

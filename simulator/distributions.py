@@ -1,0 +1,94 @@
+"""Samplers built from the scenario's distribution specs, each drawing from its own stream.
+
+Draws are taken from NumPy in batches: a scalar draw from a `Generator` costs about a microsecond,
+which matters for per-call latencies and per-call loss on the simulation's hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from simulator.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
+
+Z95 = 1.6448536269514722  # standard normal 95th percentile: lognormal sigma from median and p95
+
+_BATCH = 512
+
+
+def batch_function(spec: DistSpec) -> Callable[[np.random.Generator, int], np.ndarray] | None:
+    """A function drawing `n` values of `spec` from a generator, or None for a fixed value."""
+    if isinstance(spec, Fixed):
+        return None
+    if isinstance(spec, Exponential):
+        mean = spec.mean
+        return lambda rng, n: rng.exponential(mean, n)
+    if isinstance(spec, Lognormal):
+        mu = math.log(spec.median)
+        sigma = (math.log(spec.p95) - mu) / Z95
+        return lambda rng, n: rng.lognormal(mu, sigma, n)
+    if isinstance(spec, Uniform):
+        low, high = spec.low, spec.high
+        return lambda rng, n: rng.uniform(low, high, n)
+    if isinstance(spec, Empirical):
+        if not spec.values:
+            raise ValueError(f"empirical distribution from {spec.file}:{spec.column} has no values")
+        values = np.asarray(spec.values, dtype=float)
+        return lambda rng, n: rng.choice(values, n)
+    raise TypeError(f"unknown distribution {spec!r}")
+
+
+def mean(spec: DistSpec) -> float:
+    """The distribution's mean (for estimates and size guards)."""
+    if isinstance(spec, Fixed):
+        return spec.value
+    if isinstance(spec, Exponential):
+        return spec.mean
+    if isinstance(spec, Lognormal):
+        sigma = (math.log(spec.p95) - math.log(spec.median)) / Z95
+        return spec.median * math.exp(sigma**2 / 2)
+    if isinstance(spec, Uniform):
+        return (spec.low + spec.high) / 2
+    return float(np.mean(spec.values))
+
+
+class Sampler:
+    """Draws one value at a time from a distribution spec and a dedicated generator."""
+
+    __slots__ = ("_fn", "_rng", "_buf", "_i", "fixed")
+
+    def __init__(self, spec: DistSpec, rng: np.random.Generator) -> None:
+        self._fn = batch_function(spec)
+        self._rng = rng
+        self.fixed: float | None = spec.value if isinstance(spec, Fixed) else None
+        self._buf: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        if self._i >= len(self._buf):
+            self._buf = self._fn(self._rng, _BATCH).tolist()
+            self._i = 0
+        self._i += 1
+        return self._buf[self._i - 1]
+
+
+class Uniforms:
+    """Uniform(0, 1) draws in batches from a dedicated generator (per-call loss, jitter)."""
+
+    __slots__ = ("_rng", "_buf", "_i")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buf: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self._i >= len(self._buf):
+            self._buf = self._rng.random(_BATCH).tolist()
+            self._i = 0
+        self._i += 1
+        return self._buf[self._i - 1]

@@ -1,0 +1,1 @@
+"""Experiments: loading scenario files, and (elsewhere here) running many replications."""

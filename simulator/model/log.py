@@ -1,0 +1,107 @@
+"""Append-only records of one run: tasks, attempts, faults and call counts, in plain Python objects.
+
+The model mutates these records in place as things happen (no copies on the hot path); the results
+layer turns them into DataFrames once, at the end of the run. Times are float seconds; NaN = never.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NAN = float("nan")
+
+# API operations, in the order of the `calls` table.
+POLL, PROGRESS, STATUS, HEARTBEAT = 0, 1, 2, 3
+OPERATIONS = ("PollForTask", "ReportTaskProgress", "SetTaskStatus", "ReportTaskRunnerHeartbeat")
+
+
+class Task:
+    """A pipeline object instance: submitted once, attempted until it finishes or its retries run out.
+
+    `work` is the work the task needs, drawn once at submission: the same whoever runs it.
+    `retry_delay` already includes the service's floor.
+    `status` is pending | running | finished | failed.
+    """
+
+    __slots__ = (
+        "id", "workload", "worker_group", "submitted_at", "work", "max_retries", "retry_delay",
+        "timeouts", "attempt_timeout", "first_assigned_at", "ended_at", "status",
+        "attempt_number", "retries_used", "live", "attempts", "reassignments",
+        "finished_by",
+    )  # fmt: skip
+
+    def __init__(
+        self, id: int, workload: str, worker_group: str, submitted_at: float, work: float,
+        max_retries: int, retry_delay: float, timeouts: tuple[float, float, float],
+        attempt_timeout: float | None,
+    ) -> None:  # fmt: skip
+        self.id = id
+        self.workload = workload
+        self.worker_group = worker_group
+        self.submitted_at = submitted_at
+        self.work = work
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.timeouts = timeouts  # lease lengths: before the ack, after the 1st report, after later ones
+        self.attempt_timeout = attempt_timeout
+        self.first_assigned_at = NAN
+        self.ended_at = NAN
+        self.status = "pending"
+        self.attempt_number = 1  # the service's attempt counter (`_Attempt=N`)
+        self.retries_used = 0
+        self.live: Attempt | None = None  # the attempt holding the lease now, if any
+        self.attempts: list[Attempt] = []
+        self.reassignments = 0  # lease expiries
+        self.finished_by: Attempt | None = None  # whose SetTaskStatus FINISHED ended the task
+
+
+class Attempt:
+    """One assignment of a task to a runner thread, with its lease and what the runner did.
+
+    Service side: assigned_at, acked_at, lease_lost_at, ended_at, outcome
+    (finished | failed | ack_timeout | progress_timeout | attempt_timeout | superseded | running).
+    Runner side: work_started_at, work_ended_at, runner_outcome
+    (completed | failed | canceled | crashed | running), crashed_at (the holder died holding it).
+    """
+
+    __slots__ = (
+        "task", "number", "runner", "thread", "assigned_at", "acked_at", "lease_lost_at",
+        "ended_at", "outcome", "work_started_at", "work_ended_at", "runner_outcome",
+        "crashed_at", "reports", "deadline", "expired_alive",
+    )  # fmt: skip
+
+    def __init__(self, task: Task, number: int, runner: str, thread: int, now: float) -> None:
+        self.task = task
+        self.number = number
+        self.runner = runner
+        self.thread = thread
+        self.assigned_at = now
+        self.acked_at = NAN
+        self.lease_lost_at = NAN
+        self.ended_at = NAN
+        self.outcome = "running"
+        self.work_started_at = NAN
+        self.work_ended_at = NAN
+        self.runner_outcome = "running"
+        self.crashed_at = NAN
+        self.reports = 0  # progress reports the service accepted from this holder
+        self.deadline = NAN  # lease deadline while live
+        self.expired_alive = False  # the lease expired while the holder was alive (false reassignment)
+
+    @property
+    def live(self) -> bool:
+        return self.task.live is self
+
+
+@dataclass
+class Log:
+    """Everything one run records, appended to as the simulation goes."""
+
+    tasks: list[Task] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    faults: list[tuple[str, str, float, float]] = field(default_factory=list)  # runner, kind, start, end
+    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (never reached the service).
+    calls: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    throttled: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    lost: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    stale_status_accepted: int = 0  # SetTaskStatus calls from superseded runners that took effect

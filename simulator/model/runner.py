@@ -1,0 +1,355 @@
+"""A task runner: poll threads that acknowledge, work and report, and a runner heartbeat.
+
+Each thread is one SimPy process that reads like the Task Runner's loop: poll, start up,
+acknowledge with the first ReportTaskProgress, work while reporting every `progress_interval`,
+then SetTaskStatus. Faults reach the runner from `faults`: a crash or a pause interrupts every
+process of the runner; a heartbeat stall, a partition or message loss is state a call consults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from simpy import Environment, Event, Interrupt, Process
+
+from simulator.distributions import Sampler, Uniforms
+from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log
+from simulator.model.service import CANCELED, LOST, NOT_FOUND, THROTTLED, Poll, Service
+from simulator.schema import FleetGroup
+
+PAUSE, CRASH = "pause", "crash"  # interrupt causes
+EPSILON = 1e-9
+
+Wait = Generator[Event, Any, Any]
+
+
+class Crashed(Exception):
+    """Raised inside a runner's processes when the runner dies."""
+
+
+class GroupState:
+    """What one fleet group's runners share: a group-wide partition (a zone outage)."""
+
+    __slots__ = ("env", "partition_until")
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.partition_until = float("-inf")
+
+    def begin_partition(self, duration: float) -> bool:
+        self.partition_until = max(self.partition_until, self.env.now + duration)
+        return True
+
+
+class Runner:
+    """One task runner process: its threads, its heartbeat, and the faults it is under."""
+
+    def __init__(
+        self, env: Environment, name: str, config: FleetGroup, group: GroupState,
+        service: Service, log: Log, latency: Sampler, startup: Sampler, uniforms: Uniforms,
+        failure_probability: dict[str, float], heartbeat_phase: float,
+    ) -> None:  # fmt: skip
+        self.env = env
+        self.name = name
+        self.config = config
+        self.group = group
+        self.service = service
+        self.log = log
+        self.latency = latency
+        self.startup = startup
+        self.uniforms = uniforms
+        self.failure_probability = failure_probability
+        self.heartbeat_phase = heartbeat_phase
+        self.loss = config.faults.message_loss
+        self.alive = True
+        self.paused = False
+        self.resumed = env.event()
+        self.pause_total = 0.0  # seconds spent paused, for the work clock
+        self.paused_since = 0.0
+        self.pause_record = -1  # index of the current pause in log.faults
+        self.stall_until = float("-inf")
+        self.partition_until = float("-inf")
+        self.threads = [Thread(self, i) for i in range(config.threads)]
+        self.heartbeat = Heartbeat(self)
+        self.processes: list[Process] = []
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start the runner's processes: one per thread, one for the runner heartbeat."""
+        env = self.env
+        self.alive = True
+        self.processes = [env.process(t.run()) for t in self.threads]
+        self.processes.append(env.process(self.heartbeat.run()))
+
+    def active_time(self) -> float:
+        """The runner's own clock: wall time less time spent paused (work advances only on it)."""
+        now = self.env.now
+        frozen = now - self.paused_since if self.paused else 0.0
+        return now - self.pause_total - frozen
+
+    def unreachable(self) -> bool:
+        now = self.env.now
+        return now < self.partition_until or now < self.group.partition_until
+
+    # --- faults ----------------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        """The runner dies: every thread and the heartbeat stop; held tasks are lost with them."""
+        if self.paused:
+            # The crash cuts the pause short: its record ends now, not when it was due to.
+            runner, kind, start, _ = self.log.faults[self.pause_record]
+            self.log.faults[self.pause_record] = (runner, kind, start, self.env.now)
+            self.resume()
+        self.alive = False
+        for process in self.processes:
+            if process.is_alive:
+                process.interrupt(CRASH)
+
+    def begin_pause(self, duration: float) -> bool:
+        """Every thread, heartbeat included, freezes (a GC or VM pause)."""
+        if not self.alive or self.paused:
+            return False
+        self.pause_record = len(self.log.faults)  # `faults.spells` appends the record next
+        self.paused = True
+        self.paused_since = self.env.now
+        for process in self.processes:
+            if process.is_alive:
+                process.interrupt(PAUSE)
+        return True
+
+    def end_pause(self) -> None:
+        if self.paused:  # a crash during the pause has already ended it
+            self.resume()
+
+    def begin_stall(self, duration: float) -> bool:
+        """Progress reports stop (a blocked reporter thread) while the work goes on."""
+        if not self.alive:
+            return False
+        self.stall_until = max(self.stall_until, self.env.now + duration)
+        return True
+
+    def begin_partition(self, duration: float) -> bool:
+        """No call reaches the service; the work goes on."""
+        self.partition_until = max(self.partition_until, self.env.now + duration)
+        return True
+
+    def resume(self) -> None:
+        self.paused = False
+        self.pause_total += self.env.now - self.paused_since
+        resumed, self.resumed = self.resumed, self.env.event()
+        resumed.succeed()
+
+
+class Actor:
+    """A process of a runner (a thread or the heartbeat): waiting and calling under its faults."""
+
+    runner: Runner
+
+    def _wait(self, event: Event) -> Wait:
+        """Wait for `event`; if the runner pauses meanwhile, also wait for it to resume."""
+        while True:
+            try:
+                return (yield event)
+            except Interrupt as interrupt:
+                if interrupt.cause == CRASH:
+                    raise Crashed from None
+            # Paused: `event` may happen while frozen; it is seen only after the resume.
+            yield from self._frozen()
+
+    def _frozen(self) -> Wait:
+        """Wait out a pause; a crash during it ends the process."""
+        runner = self.runner
+        while runner.paused:
+            try:
+                yield runner.resumed
+            except Interrupt as interrupt:
+                if interrupt.cause == CRASH:
+                    raise Crashed from None
+
+    def _sleep(self, delay: float) -> Wait:
+        """Sleep `delay` of wall time, ending no earlier than the runner's resume if it pauses."""
+        if delay > 0:
+            yield from self._wait(self.runner.env.timeout(delay))
+
+    def _backoff(self, k: int) -> float:
+        """Exponential back-off before the next try of a call that failed k times before."""
+        backoff = self.runner.config.backoff
+        delay = min(backoff.cap, backoff.base * 2.0**k)
+        if backoff.jitter:
+            delay *= 0.5 + 0.5 * self.runner.uniforms()
+        return delay
+
+    def _send(self, op: int, arg: object, finished: bool = True) -> Wait:
+        """One try of an API call: lost to a partition or message loss, throttled, or handled."""
+        runner = self.runner
+        runner.log.calls[op] += 1
+        if runner.unreachable() or (runner.loss and runner.uniforms() < runner.loss):
+            runner.log.lost[op] += 1
+            return LOST
+        if runner.latency.fixed != 0.0:
+            yield from self._sleep(runner.latency())
+        service = runner.service
+        if service.admit(op):
+            return service.handle(op, arg, finished)
+        return THROTTLED
+
+    def _call(self, op: int, arg: object, finished: bool = True) -> Wait:
+        """An API call retried with exponential back-off while throttled (reference section 1)."""
+        tries = 0
+        while (reply := (yield from self._send(op, arg, finished))) == THROTTLED:
+            yield from self._sleep(self._backoff(tries))
+            tries += 1
+        return reply
+
+
+class Heartbeat(Actor):
+    """ReportTaskRunnerHeartbeat every `runner_heartbeat_interval` (reference section 1)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def run(self) -> Wait:
+        runner = self.runner
+        interval = runner.config.runner_heartbeat_interval
+        try:
+            yield from self._sleep(runner.heartbeat_phase)
+            while True:
+                yield from self._call(HEARTBEAT, runner)
+                yield from self._sleep(interval)
+        except Crashed:
+            return
+
+
+class Thread(Actor):
+    """One poll thread of a runner: at most one task and one outstanding poll at a time."""
+
+    def __init__(self, runner: Runner, index: int) -> None:
+        self.runner = runner
+        self.index = index
+        self.worker_group = runner.config.worker_group
+        self.attempt: Attempt | None = None
+        self.poll: Poll | None = None
+        self.interval = runner.config.progress_interval
+        self.jitter = runner.config.progress_jitter
+
+    def run(self) -> Wait:
+        try:
+            while True:
+                attempt = yield from self._poll()
+                if attempt is not None:
+                    self.attempt = attempt
+                    yield from self._execute(attempt)
+                    self.attempt = None
+        except Crashed:
+            self._crashed()
+
+    def _crashed(self) -> None:
+        attempt = self.attempt
+        poll = self.poll
+        if poll is not None:
+            # The dead process's connection closes: the service hands nothing more to its poll.
+            poll.open = False
+            self.poll = None
+            if poll.event.triggered and poll.event.value is not None:
+                attempt = poll.event.value  # handed over while the thread was frozen
+        if attempt is not None and attempt.runner_outcome == "running":
+            now = self.runner.env.now
+            attempt.runner_outcome = "crashed"
+            attempt.crashed_at = now
+            if attempt.work_started_at == attempt.work_started_at:  # work had started: it stops
+                attempt.work_ended_at = now
+        self.attempt = None
+
+    def _next_interval(self) -> float:
+        if self.jitter:
+            return self.interval + self.jitter * (2.0 * self.runner.uniforms() - 1.0)
+        return self.interval
+
+    def _poll(self) -> Wait:
+        """PollForTask: a task now, a task handed to the held poll, or nothing after the hold."""
+        reply = yield from self._call(POLL, self)
+        if reply == LOST:
+            # No reply to a lost request: the client gives up when a long poll would have ended.
+            yield from self._sleep(self.runner.service.long_poll)
+            return None
+        if reply.__class__ is Attempt:
+            return reply
+        self.poll = reply
+        attempt = yield from self._wait(reply.event)
+        self.poll = None
+        return attempt
+
+    def _report_blocked(self) -> float:
+        """How long a heartbeat stall still blocks this runner's progress reports."""
+        return self.runner.stall_until - self.runner.env.now
+
+    def _execute(self, attempt: Attempt) -> Wait:
+        runner = self.runner
+        env = runner.env
+        yield from self._work_for(runner.startup())
+        # Acknowledge: the first ReportTaskProgress, due within ack_timeout of the assignment.
+        blocked = self._report_blocked()
+        if blocked > 0:
+            yield from self._sleep(blocked)
+        reply = yield from self._call(PROGRESS, attempt)
+        if reply == CANCELED or reply == NOT_FOUND:
+            attempt.runner_outcome = "canceled"
+            return
+        attempt.work_started_at = env.now
+        # Work advances on the runner's own clock (wall time less pauses); this code only runs
+        # while the runner is not paused, so that clock reads `now - pause_total` here.
+        done = env.now - runner.pause_total + attempt.task.work
+        next_report = env.now + self._next_interval()
+        throttled = 0  # consecutive throttled reports
+        while True:
+            now = env.now
+            left = done - (now - runner.pause_total)
+            if left <= EPSILON:
+                break
+            until_report = next_report - now
+            if until_report > EPSILON:
+                try:
+                    yield env.timeout(left if left < until_report else until_report)
+                except Interrupt as interrupt:
+                    if interrupt.cause == CRASH:
+                        raise Crashed from None
+                    # On resume an overdue report goes out at once: next_report is in the past.
+                    yield from self._frozen()
+                continue
+            blocked = self._report_blocked()
+            if blocked > 0:
+                # A stalled reporter sends nothing until the stall ends; the work goes on.
+                next_report = now + blocked
+                continue
+            reply = yield from self._send(PROGRESS, attempt)
+            if reply == THROTTLED:
+                # The reporter backs off; the work goes on, and ends the task if it completes first.
+                next_report = env.now + self._backoff(throttled)
+                throttled += 1
+                continue
+            throttled = 0
+            if reply == CANCELED or reply == NOT_FOUND:
+                # The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus.
+                left = done - runner.active_time()
+                attempt.work_ended_at = env.now + min(left, 0.0)
+                attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
+                return
+            next_report = env.now + self._next_interval()
+        # Work ran during a slow report call too: date the completion when it really happened.
+        attempt.work_ended_at = env.now + min(left, 0.0)
+        finished = runner.uniforms() >= runner.failure_probability[attempt.task.workload]
+        attempt.runner_outcome = "completed" if finished else "failed"
+        tries = 0
+        while (yield from self._call(STATUS, attempt, finished)) == LOST:
+            # No reply: the runner cannot know the status landed, so it sends it again.
+            yield from self._sleep(self._backoff(tries))
+            tries += 1
+
+    def _work_for(self, seconds: float) -> Wait:
+        """Spend `seconds` of the runner's own time (pauses stretch it)."""
+        runner = self.runner
+        end = runner.active_time() + seconds
+        while (left := end - runner.active_time()) > EPSILON:
+            yield from self._wait(runner.env.timeout(left))
+

@@ -1,0 +1,322 @@
+"""The simulated Data Pipeline web service: ready queues, long polls, leases and the four calls.
+
+Each method is one API call as the service handles it when the request arrives; the caller (a
+runner thread) has already paid the call's latency and survived message loss. Replies are small
+ints, or an `Attempt` / `Poll` for PollForTask.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+from simpy import Environment, Event
+
+from simulator.model.lease import LeaseTimer
+from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, Task
+from simulator.model.throttle import TokenBucket
+from simulator.schema import Service as ServiceConfig
+
+if TYPE_CHECKING:
+    from simulator.model.runner import Runner, Thread
+
+# Replies.
+OK, CANCELED, NOT_FOUND, THROTTLED, LOST = 0, 1, 2, 3, 4
+EPSILON = 1e-9  # float slack when comparing a timer's firing time with a deadline
+
+
+class Poll:
+    """A PollForTask call held open by the service until a task is ready or the hold ends."""
+
+    __slots__ = ("thread", "event", "open")
+
+    def __init__(self, thread: Thread, event: Event) -> None:
+        self.thread = thread
+        self.event = event
+        self.open = True
+
+
+class WorkerGroup:
+    """One worker group's ready queue and the polls waiting on it (served in arrival order)."""
+
+    __slots__ = ("name", "ready", "polls", "rng")
+
+    def __init__(self, name: str, rng: np.random.Generator | None) -> None:
+        self.name = name
+        self.ready: deque[Task] | list[Task] = deque() if rng is None else []
+        self.polls: deque[Poll] = deque()
+        self.rng = rng  # set for `dispatch: random`
+
+    def pop_ready(self) -> Task | None:
+        ready = self.ready
+        while ready:
+            if self.rng is None:
+                task = ready.popleft()  # type: ignore[union-attr]
+            else:
+                i = int(self.rng.integers(len(ready)))
+                ready[i], ready[-1] = ready[-1], ready[i]
+                task = ready.pop()
+            # A stale writer may have ended a queued task (first/last writer wins): skip it.
+            if task.status == "pending":
+                return task
+        return None
+
+    def pop_poll(self) -> Poll | None:
+        polls = self.polls
+        while polls:
+            poll = polls.popleft()
+            if poll.open:
+                return poll
+        return None
+
+
+class Service:
+    """The Data Pipeline service as task runners see it, under the scenario's readings."""
+
+    def __init__(
+        self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
+        dispatch_rng: np.random.Generator,
+    ) -> None:  # fmt: skip
+        self.env = env
+        self.config = config
+        self.log = log
+        random = config.dispatch == "random"
+        self.groups = {g: WorkerGroup(g, dispatch_rng if random else None) for g in groups}
+        throttle = config.throttle
+        self.buckets: list[TokenBucket | None] = (
+            [None] * 4
+            if throttle is None
+            else [
+                TokenBucket(rate, throttle.burst)
+                for rate in (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
+            ]
+        )
+        self.long_poll = config.long_poll
+        self.stale_progress = {"canceled": CANCELED, "not_found": NOT_FOUND, "accepted": OK}[
+            config.stale_progress
+        ]
+        self.stale_status = config.stale_status
+        self.on_expiry = config.on_lease_expiry
+        self.heartbeat_renews = config.heartbeat_renews_leases
+
+    # --- throttling ------------------------------------------------------------------------------
+
+    def admit(self, op: int) -> bool:
+        """Whether the account's rate limit lets this call through (a throttled call fails)."""
+        bucket = self.buckets[op]
+        if bucket is None or bucket.take(self.env.now):
+            return True
+        self.log.throttled[op] += 1
+        return False
+
+    # --- tasks entering the queues ---------------------------------------------------------------
+
+    def submit(self, task: Task) -> None:
+        """A new task (or a retry whose delay has passed) becomes ready in its worker group."""
+        self.log.tasks.append(task)
+        self._ready(task)
+
+    def _ready(self, task: Task) -> None:
+        if task.status != "pending":  # ended by a stale writer while waiting for its retry
+            return
+        group = self.groups[task.worker_group]
+        poll = group.pop_poll()
+        if poll is None:
+            group.ready.append(task)
+        else:
+            # A held poll gets the first task that becomes ready (reference section 1).
+            poll.open = False
+            poll.event.succeed(self._assign(task, poll.thread))
+
+    def _retry_later(self, event: Event) -> None:
+        self._ready(event.value)
+
+    # --- PollForTask -----------------------------------------------------------------------------
+
+    def poll_for_task(self, thread: Thread) -> Attempt | Poll:
+        """A ready task at once, else a poll held for `long_poll` (empty reply when it ends)."""
+        group = self.groups[thread.worker_group]
+        task = group.pop_ready()
+        if task is not None:
+            return self._assign(task, thread)
+        env = self.env
+        poll = Poll(thread, Event(env))
+        group.polls.append(poll)
+        env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
+        return poll
+
+    @staticmethod
+    def _end_hold(event: Event) -> None:
+        poll: Poll = event.value
+        if poll.open:
+            poll.open = False
+            poll.event.succeed(None)
+
+    def _assign(self, task: Task, thread: Thread) -> Attempt:
+        now = self.env.now
+        attempt = Attempt(task, task.attempt_number, thread.runner.name, thread.index, now)
+        task.live = attempt
+        task.status = "running"
+        if task.first_assigned_at != task.first_assigned_at:  # NaN: first assignment
+            task.first_assigned_at = now
+        task.attempts.append(attempt)
+        self.log.attempts.append(attempt)
+        # Until the first ReportTaskProgress the lease is the acknowledgement window (2 min).
+        attempt.deadline = now + task.timeouts[0]
+        LeaseTimer(self.env, task.timeouts[0], attempt, self._check_lease)
+        if task.attempt_timeout is not None:
+            LeaseTimer(self.env, task.attempt_timeout, attempt, self._check_attempt_timeout)
+        return attempt
+
+    # --- leases ----------------------------------------------------------------------------------
+
+    def _check_lease(self, timer: Event) -> None:
+        attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
+        if attempt.task.live is not attempt:
+            return
+        left = attempt.deadline - self.env.now
+        if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
+            LeaseTimer(self.env, left, attempt, self._check_lease)
+            return
+        self._expire(attempt)
+
+    def _expire(self, attempt: Attempt) -> None:
+        """The lease ran out: the task is taken back; the holder is not told (reference 3.4)."""
+        now = self.env.now
+        task = attempt.task
+        attempt.lease_lost_at = attempt.ended_at = now
+        attempt.outcome = "ack_timeout" if attempt.reports == 0 else "progress_timeout"
+        attempt.expired_alive = attempt.runner_outcome != "crashed"
+        task.live = None
+        task.reassignments += 1
+        if self.on_expiry == "fail_and_retry":
+            self._fail(task, delay=True)
+        elif self.on_expiry == "new_attempt_no_delay":
+            self._fail(task, delay=False)
+        else:  # reassign_same_attempt: pollable at once, same attempt number, no retry used
+            task.status = "pending"
+            self._ready(task)
+
+    def _check_attempt_timeout(self, timer: Event) -> None:
+        attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
+        if attempt.task.live is attempt:
+            # attemptTimeout: an attempt not complete this long after it started is marked failed.
+            attempt.ended_at = self.env.now
+            attempt.outcome = "attempt_timeout"
+            attempt.task.live = None
+            self._fail(attempt.task, delay=True)
+
+    def _fail(self, task: Task, delay: bool) -> None:
+        """An attempt failed: retry after retryDelay while retries remain, else the task FAILED."""
+        if task.retries_used >= task.max_retries:
+            task.status = "failed"
+            task.ended_at = self.env.now
+            return
+        task.retries_used += 1
+        task.attempt_number += 1
+        task.status = "pending"
+        if delay and task.retry_delay > 0:
+            self.env.timeout(task.retry_delay, task).callbacks.append(self._retry_later)
+        else:
+            self._ready(task)
+
+    # --- ReportTaskProgress ----------------------------------------------------------------------
+
+    def report_progress(self, attempt: Attempt) -> int:
+        """The first report acknowledges the task; each one renews the lease of its holder."""
+        task = attempt.task
+        if task.live is not attempt:
+            return self.stale_progress
+        now = self.env.now
+        if attempt.reports == 0:
+            attempt.acked_at = now
+        attempt.reports += 1
+        timeouts = task.timeouts
+        attempt.deadline = now + (timeouts[1] if attempt.reports == 1 else timeouts[2])
+        return OK
+
+    # --- SetTaskStatus ---------------------------------------------------------------------------
+
+    def set_task_status(self, attempt: Attempt, finished: bool) -> int:
+        """FINISHED or FAILED ends the holder's attempt; a superseded writer per `stale_status`."""
+        task = attempt.task
+        now = self.env.now
+        if task.live is attempt:
+            attempt.ended_at = now
+            task.live = None
+            if finished:
+                attempt.outcome = "finished"
+                task.status = "finished"
+                task.ended_at = now
+                task.finished_by = attempt
+            else:
+                attempt.outcome = "failed"
+                self._fail(task, delay=True)
+            return OK
+        return self._stale_status(attempt, finished)
+
+    def _stale_status(self, attempt: Attempt, finished: bool) -> int:
+        # A stale FAILED repeats what the service already decided (the attempt's lease failed);
+        # only a stale FINISHED can change the task's outcome, by the chosen reading (3.4).
+        task = attempt.task
+        ended = task.status in ("finished", "failed")
+        if self.stale_status == "rejected":
+            return NOT_FOUND
+        if self.stale_status == "first_writer_wins":
+            if ended:
+                return NOT_FOUND
+            if finished:
+                self._finish_by_stale(task, attempt)
+            return OK
+        # last_writer_wins: the last status written is the task's status.
+        if not ended:
+            if finished:
+                self._finish_by_stale(task, attempt)
+        elif task.status == "finished" and not finished:
+            task.status = "failed"
+            task.finished_by = None
+            self.log.stale_status_accepted += 1
+        elif task.status == "failed" and finished:
+            task.status = "finished"
+            task.finished_by = attempt
+            self.log.stale_status_accepted += 1
+        return OK
+
+    def _finish_by_stale(self, task: Task, attempt: Attempt) -> None:
+        now = self.env.now
+        live = task.live
+        if live is not None:
+            live.ended_at = now
+            live.outcome = "superseded"
+            task.live = None
+        task.status = "finished"
+        task.ended_at = now
+        task.finished_by = attempt
+        self.log.stale_status_accepted += 1
+
+    # --- ReportTaskRunnerHeartbeat ---------------------------------------------------------------
+
+    def runner_heartbeat(self, runner: Runner) -> int:
+        """Counted; renews the runner's task leases only if the scenario says so (reference 3.5)."""
+        if self.heartbeat_renews:
+            now = self.env.now
+            for thread in runner.threads:
+                attempt = thread.attempt
+                if attempt is not None and attempt.task.live is attempt and attempt.reports:
+                    renewed = now + attempt.task.timeouts[2]
+                    if renewed > attempt.deadline:
+                        attempt.deadline = renewed
+        return OK
+
+    def handle(self, op: int, caller: object, finished: bool = True) -> object:
+        """Dispatch one admitted call to its handler."""
+        if op == PROGRESS:
+            return self.report_progress(caller)  # type: ignore[arg-type]
+        if op == POLL:
+            return self.poll_for_task(caller)  # type: ignore[arg-type]
+        if op == STATUS:
+            return self.set_task_status(caller, finished)  # type: ignore[arg-type]
+        if op == HEARTBEAT:
+            return self.runner_heartbeat(caller)  # type: ignore[arg-type]
+        raise ValueError(f"unknown operation {op}")

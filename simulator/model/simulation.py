@@ -1,0 +1,105 @@
+"""One simulation: the service, the fleet, its faults and the workloads, wired from a scenario."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from simpy import Environment
+
+from simulator.distributions import Sampler, Uniforms
+from simulator.model import faults
+from simulator.model.log import Log
+from simulator.model.runner import GroupState, Runner
+from simulator.model.service import Service
+from simulator.model.workload import Source
+from simulator.schema import Scenario
+from simulator.seeds import Streams
+
+
+class Simulation:
+    """A scenario built into a SimPy environment, ready to run once with one set of streams.
+
+    Every random component draws from its own named stream (see `seeds`), so two scenarios that
+    differ in one setting share all other draws.
+    """
+
+    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+        self.scenario = scenario
+        self.env = env = Environment()
+        self.log = log = Log()
+        groups = sorted({g.worker_group for g in scenario.fleet})
+        self.service = service = Service(
+            env, scenario.service, log, groups, streams.rng("service", "dispatch")
+        )
+        ids = count()
+        for w in scenario.workload:
+            source = Source(
+                env, w, scenario.service, service, ids,
+                streams.rng("workload", w.name, "arrivals"),
+                Sampler(w.duration, streams.rng("workload", w.name, "work")),
+            )  # fmt: skip
+            env.process(source.run())
+        failure = {w.name: w.failure_probability for w in scenario.workload}
+        self.runners: list[Runner] = []
+        for g in scenario.fleet:
+            state = GroupState(env)
+            members = []
+            for i in range(g.runners):
+                name = f"{g.name}-{i}"
+
+                def rng(*what: str, _name: str = name) -> object:
+                    return streams.rng("runner", _name, *what)
+
+                heartbeat_phase = rng("heartbeat").uniform(0, g.runner_heartbeat_interval)
+                runner = Runner(
+                    env, name, g, state, service, log,
+                    latency=Sampler(scenario.service.call_latency, rng("latency")),
+                    startup=Sampler(g.startup, rng("startup")),
+                    uniforms=Uniforms(rng("calls")),
+                    failure_probability=failure, heartbeat_phase=heartbeat_phase,
+                )  # fmt: skip
+                members.append(runner)
+                self._faults(runner, g.faults, rng)
+            if g.faults.partition is not None and g.faults.partition.scope == "group":
+                env.process(faults.spells(
+                    env, "partition", g.faults.partition, streams.rng("group", g.name, "partition"),
+                    log, [r.name for r in members], state.begin_partition,
+                ))  # fmt: skip
+            self.runners.extend(members)
+
+    def _faults(self, runner: Runner, spec: object, rng: object) -> None:
+        env, log = self.env, self.log
+        if spec.crash is not None:
+            env.process(faults.crashes(env, runner, spec.crash, rng("crash"), log))
+        if spec.pause is not None:
+            env.process(faults.spells(
+                env, "pause", spec.pause, rng("pause"), log, [runner.name],
+                runner.begin_pause, runner.end_pause,
+            ))  # fmt: skip
+        if spec.heartbeat_stall is not None:
+            env.process(faults.spells(
+                env, "heartbeat_stall", spec.heartbeat_stall, rng("stall"), log, [runner.name],
+                runner.begin_stall,
+            ))  # fmt: skip
+        if spec.partition is not None and spec.partition.scope == "runner":
+            env.process(faults.spells(
+                env, "partition", spec.partition, rng("partition"), log, [runner.name],
+                runner.begin_partition,
+            ))  # fmt: skip
+
+    def run(self) -> Log:
+        """Run to the scenario's duration; records of unfinished work stay as they are."""
+        self.env.run(until=self.scenario.duration)
+        return self.log
+
+    @property
+    def events(self) -> int:
+        """Events scheduled so far (SimPy numbers every scheduled event)."""
+        return next(self.env._eid) - 1  # type: ignore[attr-defined]
+
+
+def simulate(scenario: Scenario, streams: Streams) -> Simulation:
+    """Build and run one simulation; the returned object holds the log and the event count."""
+    simulation = Simulation(scenario, streams)
+    simulation.run()
+    return simulation

@@ -1,0 +1,63 @@
+"""Workloads: arrival processes that submit tasks to the service's worker groups."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import numpy as np
+from simpy import Environment, Event
+
+from simulator.distributions import Sampler
+from simulator.model.lease import timeouts
+from simulator.model.log import Task
+from simulator.model.service import Service
+from simulator.schema import Explicit, Periodic, Poisson, Workload
+from simulator.schema import Service as ServiceConfig
+
+
+class Source:
+    """One workload: submits tasks at its arrival times, each with work drawn at submission."""
+
+    def __init__(
+        self, env: Environment, config: Workload, service_config: ServiceConfig, service: Service,
+        ids: Iterator[int], arrivals_rng: np.random.Generator, work: Sampler,
+    ) -> None:  # fmt: skip
+        self.env = env
+        self.config = config
+        self.service = service
+        self.ids = ids
+        self.rng = arrivals_rng
+        self.work = work
+        self.timeouts = timeouts(service_config, config)
+        # retryDelay has a documented minimum (2 min on the limits page; settable floor).
+        self.retry_delay = max(config.retry_delay, service_config.retry_delay_floor)
+
+    def submit(self) -> None:
+        c = self.config
+        self.service.submit(
+            Task(
+                next(self.ids), c.name, c.worker_group, self.env.now, self.work(), c.max_retries,
+                self.retry_delay, self.timeouts, c.attempt_timeout,
+            )
+        )  # fmt: skip
+
+    def run(self) -> Generator[Event, Any, None]:
+        env, arrivals = self.env, self.config.arrivals
+        if isinstance(arrivals, Poisson):
+            mean_gap = 1.0 / arrivals.rate
+            while True:
+                yield env.timeout(self.rng.exponential(mean_gap))
+                self.submit()
+        elif isinstance(arrivals, Periodic):
+            yield env.timeout(arrivals.offset)
+            while True:
+                for _ in range(arrivals.batch):
+                    self.submit()
+                yield env.timeout(arrivals.every)
+        elif isinstance(arrivals, Explicit):
+            for t in sorted(arrivals.times):
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                self.submit()
+

@@ -1,0 +1,345 @@
+"""Summary metrics of one run, each defined once: its docstring is its definition, in code and docs.
+
+`summary` evaluates every metric in `METRICS` order on the tables of one run. A metric that has no
+data to stand on (a mean over nothing, a fraction of zero tasks) is NaN, never a warning or a zero.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from simulator.results.tables import markdown_cell
+from simulator.schema import Scenario
+
+NAN = float("nan")
+
+
+class Inputs:
+    """What a metric may look at: the run's tables, its duration and its scenario (may be None)."""
+
+    def __init__(
+        self, tables: Mapping[str, pd.DataFrame], duration: float, scenario: Scenario | None
+    ) -> None:
+        self.attempts = tables["attempts"]
+        self.tasks = tables["tasks"]
+        self.calls = tables["calls"]
+        self.duration = float(duration)
+        self.scenario = scenario
+
+    @cached_property
+    def status(self) -> np.ndarray:
+        return self.tasks["status"].to_numpy()
+
+    @cached_property
+    def ended(self) -> np.ndarray:
+        """Tasks that finished or failed for good."""
+        return (self.status == "finished") | (self.status == "failed")
+
+    @cached_property
+    def outcome(self) -> np.ndarray:
+        return self.attempts["outcome"].to_numpy()
+
+    @cached_property
+    def latency(self) -> np.ndarray:
+        """ended_at - submitted_at of the finished tasks."""
+        t = self.tasks[self.status == "finished"]
+        return (t["ended_at"] - t["submitted_at"]).to_numpy(dtype=float)
+
+    def calls_of(self, operation: str, column: str = "calls") -> float:
+        row = self.calls[self.calls["operation"] == operation]
+        return float(row[column].sum())
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named summary metric: its unit, its one-line definition and how to compute it."""
+
+    name: str
+    unit: str
+    definition: str
+    compute: Callable[[Inputs], float]
+
+    def __call__(self, inputs: Inputs) -> float:
+        return float(self.compute(inputs))
+
+
+def _metric(unit: str) -> Callable[[Callable[[Inputs], float]], Metric]:
+    """Make a Metric of a function: its name is the metric's, its docstring the definition."""
+
+    def wrap(fn: Callable[[Inputs], float]) -> Metric:
+        definition = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
+        return Metric(fn.__name__, unit, definition, fn)
+
+    return wrap
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else NAN
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else NAN
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else NAN
+
+
+# --- counts --------------------------------------------------------------------------------------
+
+
+@_metric("tasks")
+def tasks_submitted(x: Inputs) -> float:
+    """Tasks submitted during the run."""
+    return len(x.tasks)
+
+
+@_metric("tasks")
+def tasks_finished(x: Inputs) -> float:
+    """Tasks with status finished at the end of the run."""
+    return np.count_nonzero(x.status == "finished")
+
+
+@_metric("tasks")
+def tasks_failed(x: Inputs) -> float:
+    """Tasks with status failed at the end of the run (retries exhausted or a final FAILED)."""
+    return np.count_nonzero(x.status == "failed")
+
+
+@_metric("tasks")
+def tasks_pending(x: Inputs) -> float:
+    """Tasks with status pending at the end of the run (waiting for a runner or a retry)."""
+    return np.count_nonzero(x.status == "pending")
+
+
+@_metric("tasks")
+def tasks_running(x: Inputs) -> float:
+    """Tasks with status running at the end of the run."""
+    return np.count_nonzero(x.status == "running")
+
+
+@_metric("attempts")
+def attempts(x: Inputs) -> float:
+    """Assignments of tasks to runner threads (rows of the attempts table)."""
+    return len(x.attempts)
+
+
+# --- reassignment ---------------------------------------------------------------------------------
+
+
+@_metric("expiries")
+def reassignments(x: Inputs) -> float:
+    """Lease expiries, summed over tasks (tasks.reassignments)."""
+    return x.tasks["reassignments"].sum()
+
+
+@_metric("expiries")
+def reassignments_ack(x: Inputs) -> float:
+    """Attempts that lost their lease for want of an acknowledgement (outcome ack_timeout)."""
+    return np.count_nonzero(x.outcome == "ack_timeout")
+
+
+@_metric("expiries")
+def reassignments_progress(x: Inputs) -> float:
+    """Attempts that lost their lease for want of a progress report (outcome progress_timeout)."""
+    return np.count_nonzero(x.outcome == "progress_timeout")
+
+
+@_metric("expiries")
+def false_reassignments(x: Inputs) -> float:
+    """Lease expiries while the holder had not crashed (attempts with expired_alive)."""
+    return np.count_nonzero(x.attempts["expired_alive"].to_numpy())
+
+
+@_metric("attempts")
+def attempt_timeouts(x: Inputs) -> float:
+    """Attempts ended by attemptTimeout (outcome attempt_timeout)."""
+    return np.count_nonzero(x.outcome == "attempt_timeout")
+
+
+@_metric("fraction")
+def reassigned_fraction(x: Inputs) -> float:
+    """Among tasks that ended (finished or failed), the fraction with at least one lease expiry."""
+    hit = np.count_nonzero(x.ended & (x.tasks["reassignments"].to_numpy() > 0))
+    return _ratio(hit, np.count_nonzero(x.ended))
+
+
+# --- duplicate work ------------------------------------------------------------------------------
+
+
+@_metric("fraction")
+def duplicated_fraction(x: Inputs) -> float:
+    """Among tasks that ended (finished or failed), the fraction with duplicate execution (two
+    attempts working at the same time, net of pauses, for a positive length)."""
+    hit = np.count_nonzero(x.ended & x.tasks["duplicated"].to_numpy())
+    return _ratio(hit, np.count_nonzero(x.ended))
+
+
+@_metric("tasks")
+def duplicate_completions(x: Inputs) -> float:
+    """Tasks whose work ran to completion (runner_outcome completed) on more than one attempt."""
+    return np.count_nonzero(x.tasks["duplicate_completion"].to_numpy())
+
+
+@_metric("s")
+def duplicate_overlap_mean_s(x: Inputs) -> float:
+    """Mean duplicate-execution time (tasks.overlap_s) over the tasks with duplicate execution."""
+    overlap = x.tasks["overlap_s"].to_numpy()
+    return _mean(overlap[overlap > 0])
+
+
+@_metric("h")
+def wasted_work_h(x: Inputs) -> float:
+    """Net work hours on attempts that neither finished their task nor still hold its lease at the
+    end of the run (work that was lost, duplicated or ended in failure)."""
+    a = x.attempts
+    wasted = ~(a["finished_task"].to_numpy() | a["live"].to_numpy())
+    return a["work_s"].to_numpy()[wasted].sum() / 3600.0
+
+
+# --- detection and latency -----------------------------------------------------------------------
+
+
+@_metric("s")
+def detection_latency_mean_s(x: Inputs) -> float:
+    """Mean of lease_lost_at - crashed_at over crashed attempts whose lease then expired (the
+    time the service took to notice a dead holder; expiries before the crash are excluded)."""
+    a = x.attempts
+    lost = a["lease_lost_at"].to_numpy()
+    crashed_at = a["crashed_at"].to_numpy()
+    pick = (
+        (a["runner_outcome"].to_numpy() == "crashed")
+        & np.isfinite(lost)
+        & ~a["expired_alive"].to_numpy()
+    )
+    return _mean(lost[pick] - crashed_at[pick])
+
+
+@_metric("s")
+def latency_p50_s(x: Inputs) -> float:
+    """Median of ended_at - submitted_at over finished tasks (linear interpolation)."""
+    return _percentile(x.latency, 50)
+
+
+@_metric("s")
+def latency_p95_s(x: Inputs) -> float:
+    """95th percentile of ended_at - submitted_at over finished tasks (linear interpolation)."""
+    return _percentile(x.latency, 95)
+
+
+@_metric("s")
+def latency_p99_s(x: Inputs) -> float:
+    """99th percentile of ended_at - submitted_at over finished tasks (linear interpolation)."""
+    return _percentile(x.latency, 99)
+
+
+@_metric("s")
+def queue_wait_mean_s(x: Inputs) -> float:
+    """Mean of first_assigned_at - submitted_at over tasks that were ever assigned."""
+    first = x.tasks["first_assigned_at"].to_numpy()
+    assigned = np.isfinite(first)
+    return _mean(first[assigned] - x.tasks["submitted_at"].to_numpy()[assigned])
+
+
+# --- API load ------------------------------------------------------------------------------------
+
+
+@_metric("1/s")
+def poll_calls_per_s(x: Inputs) -> float:
+    """PollForTask calls sent per second of run."""
+    return _ratio(x.calls_of("PollForTask"), x.duration)
+
+
+@_metric("1/s")
+def progress_calls_per_s(x: Inputs) -> float:
+    """ReportTaskProgress calls sent per second of run."""
+    return _ratio(x.calls_of("ReportTaskProgress"), x.duration)
+
+
+@_metric("calls")
+def throttled_calls(x: Inputs) -> float:
+    """Calls of all operations rejected by the account's rate limits."""
+    return x.calls["throttled"].sum()
+
+
+@_metric("calls")
+def lost_calls(x: Inputs) -> float:
+    """Calls of all operations that never reached the service (partition or message loss)."""
+    return x.calls["lost"].sum()
+
+
+@_metric("calls")
+def stale_status_accepted(x: Inputs) -> float:
+    """SetTaskStatus calls from superseded runners that took effect."""
+    return x.calls["stale_accepted"].sum()
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+
+@_metric("fraction")
+def utilization(x: Inputs) -> float:
+    """Net work seconds over all attempts divided by the fleet's thread-seconds (sum over fleet
+    groups of runners x threads x run duration); duplicates count as work."""
+    if x.scenario is None:
+        return NAN
+    threads = sum(g.runners * g.threads for g in x.scenario.fleet)
+    return _ratio(x.attempts["work_s"].sum(), threads * x.duration)
+
+
+METRICS: Mapping[str, Metric] = MappingProxyType(
+    {
+        m.name: m
+        for m in (
+            tasks_submitted,
+            tasks_finished,
+            tasks_failed,
+            tasks_pending,
+            tasks_running,
+            attempts,
+            reassignments,
+            reassignments_ack,
+            reassignments_progress,
+            false_reassignments,
+            attempt_timeouts,
+            reassigned_fraction,
+            duplicated_fraction,
+            duplicate_completions,
+            duplicate_overlap_mean_s,
+            wasted_work_h,
+            detection_latency_mean_s,
+            latency_p50_s,
+            latency_p95_s,
+            latency_p99_s,
+            queue_wait_mean_s,
+            poll_calls_per_s,
+            progress_calls_per_s,
+            throttled_calls,
+            lost_calls,
+            stale_status_accepted,
+            utilization,
+        )
+    }
+)
+
+
+def summary(
+    tables: Mapping[str, pd.DataFrame], duration: float, scenario: Scenario | None
+) -> dict[str, float]:
+    """Every metric of METRICS, in order, for one run's tables (see `simulator.results.tables`)."""
+    inputs = Inputs(tables, duration, scenario)
+    return {name: metric(inputs) for name, metric in METRICS.items()}
+
+
+def metrics_markdown() -> str:
+    """The metric definitions as a Markdown table (the text in docs/metrics.md)."""
+    rows = ["| metric | unit | definition |", "|---|---|---|"]
+    rows += [f"| `{m.name}` | {m.unit} | {markdown_cell(m.definition)} |" for m in METRICS.values()]
+    return "\n".join(rows) + "\n"

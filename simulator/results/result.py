@@ -1,0 +1,261 @@
+"""The result of one run: scenario, seed, tables, summary and provenance, savable as a directory."""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.model.log import Log
+from simulator.results.metrics import METRICS
+from simulator.results.metrics import summary as summarize
+from simulator.results.tables import tables as build_tables
+from simulator.schema import Scenario
+from simulator.units import format_duration
+
+TABLES = ("attempts", "tasks", "faults", "calls")
+_TEXT_COLUMNS = {
+    "attempts": dict.fromkeys(("runner", "workload", "outcome", "runner_outcome"), str),
+    "tasks": dict.fromkeys(("workload", "worker_group", "status"), str),
+    "faults": dict.fromkeys(("runner", "kind"), str),
+    "calls": {"operation": str},
+}
+_HEADLINE = ("tasks_submitted", "tasks_finished", "reassignments", "duplicated_fraction")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _leasesim_version() -> str:
+    """The installed version, or the one in pyproject.toml when running from a checkout."""
+    version = _version("leasesim")
+    if version != "unknown":
+        return version
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        import tomllib
+
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"]) + "+checkout"
+    except (OSError, KeyError, ValueError):
+        return "unknown"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: strict JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return _json_safe(value.item())
+    return value
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n")
+
+
+class Result:
+    """One run of a scenario with one seed.
+
+    Built from the run's `Log`; the tables and summary are derived from it on first use, once.
+    A result loaded from disk (`Result.load`) has tables but no log.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        log: Log | None = None,
+        *,
+        seed: int | None = None,
+        duration: float | None = None,
+        wall_time_s: float = math.nan,
+        events: int | None = None,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        summary: Mapping[str, float] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        if log is None and tables is None:
+            raise ValueError("a Result needs the run's log or its tables")
+        self.scenario = scenario
+        self.log = log
+        self.seed = seed
+        self.duration = float(scenario.duration if duration is None else duration)
+        self._tables = dict(tables) if tables is not None else None
+        self._summary = dict(summary) if summary is not None else None
+        self.meta: dict[str, Any] = {
+            "leasesim": _leasesim_version(),
+            "python": platform.python_version(),
+            **{pkg: _version(pkg) for pkg in ("numpy", "simpy", "pandas", "scipy", "pydantic")},
+            "platform": platform.platform(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scenario": scenario.name,
+            "seed": seed,
+            "duration_s": self.duration,
+            "wall_time_s": wall_time_s,
+            "events": events,
+        }
+        if meta:
+            self.meta.update(meta)
+
+    # --- derived data ---------------------------------------------------------------------------
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """attempts, tasks, faults and calls DataFrames (see docs/metrics.md)."""
+        if self._tables is None:
+            assert self.log is not None  # guaranteed by __init__
+            self._tables = build_tables(self.log, self.duration)
+        return self._tables
+
+    @property
+    def attempts(self) -> pd.DataFrame:
+        return self.tables["attempts"]
+
+    @property
+    def tasks(self) -> pd.DataFrame:
+        return self.tables["tasks"]
+
+    @property
+    def faults(self) -> pd.DataFrame:
+        return self.tables["faults"]
+
+    @property
+    def calls(self) -> pd.DataFrame:
+        return self.tables["calls"]
+
+    @property
+    def summary(self) -> dict[str, float]:
+        """Every metric of METRICS for this run."""
+        if self._summary is None:
+            self._summary = summarize(self.tables, self.duration, self.scenario)
+        return self._summary
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The summary as rows of metric, value, unit, definition."""
+        rows = []
+        for name, value in self.summary.items():
+            m = METRICS.get(name)
+            rows.append((name, value, m.unit if m else "", m.definition if m else ""))
+        return pd.DataFrame(rows, columns=["metric", "value", "unit", "definition"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ship tables, not the log's object graph, to other processes: smaller and self-contained.
+        state = dict(self.__dict__)
+        state["_tables"] = self.tables
+        state["log"] = None
+        return state
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the tables, summary.json, scenario.json and meta.json into `directory`.
+
+        Tables are Parquet when pyarrow is installed, CSV otherwise. Everything is written into a
+        temporary sibling first and renamed into place, so `directory` is never half-written; an
+        existing directory is replaced.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a directory")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            parquet = importlib.util.find_spec("pyarrow") is not None
+            for name in TABLES:
+                frame = self.tables[name]
+                if parquet:
+                    frame.to_parquet(tmp / f"{name}.parquet", index=False)
+                else:
+                    frame.to_csv(tmp / f"{name}.csv", index=False)
+            _write_json(tmp / "summary.json", self.summary)
+            _write_json(tmp / "scenario.json", self.scenario.model_dump(mode="json"))
+            _write_json(tmp / "meta.json", self.meta)
+            _swap_into_place(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Result:
+        """A Result from a directory written by `save` (no log: tables, summary, meta only)."""
+        source = Path(directory)
+        tables = {}
+        for name in TABLES:
+            parquet = source / f"{name}.parquet"
+            if parquet.exists():
+                tables[name] = pd.read_parquet(parquet)
+            else:
+                # Name-like columns stay text even when a name looks like a number.
+                tables[name] = pd.read_csv(source / f"{name}.csv", dtype=_TEXT_COLUMNS[name])
+        raw_summary = json.loads((source / "summary.json").read_text())
+        meta = json.loads((source / "meta.json").read_text())
+        scenario = Scenario.model_validate(json.loads((source / "scenario.json").read_text()))
+        return cls(
+            scenario,
+            seed=meta.get("seed"),
+            duration=meta.get("duration_s"),
+            tables=tables,
+            summary={k: math.nan if v is None else float(v) for k, v in raw_summary.items()},
+            meta=meta,
+        )
+
+    # --- display --------------------------------------------------------------------------------
+
+    def _title(self) -> str:
+        return (
+            f"Result({self.scenario.name!r}, seed={self.seed}, "
+            f"duration={format_duration(self.duration)})"
+        )
+
+    def __repr__(self) -> str:
+        s = self.summary
+        headline = ", ".join(f"{k}={s[k]:.4g}" for k in _HEADLINE if k in s)
+        return f"{self._title()[:-1]}, {headline})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td title='{html.escape(d, quote=True)}'><code>{html.escape(m)}</code></td>"
+            f"<td style='text-align:right'>{v:.6g}</td><td>{html.escape(u)}</td></tr>"
+            for m, v, u, d in self.summary_frame().itertuples(index=False)
+        )
+        return (
+            f"<div><strong>{html.escape(self._title())}</strong>"
+            "<table><thead><tr><th>metric</th><th>value</th><th>unit</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename `tmp` to `target`, moving an existing `target` aside first and deleting it after."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)  # put the previous result back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

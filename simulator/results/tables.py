@@ -1,0 +1,380 @@
+"""One run's log -> the `attempts`, `tasks`, `faults` and `calls` DataFrames, built once at the end.
+
+Each column is filled by one pass over the plain log objects and the frames are made by a single
+constructor call each (a log can hold 100k+ attempts). Work is measured net of the runner's pauses:
+a paused runner does no work. Times are float seconds from the start of the run; NaN = never.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from simulator.model.log import OPERATIONS, STATUS, Log
+
+# Every column of every table with its definition: the single source for docs/metrics.md.
+COLUMNS: dict[str, dict[str, str]] = {
+    "attempts": {
+        "task_id": "Id of the task this attempt belongs to.",
+        "attempt": "The service's attempt counter (`_Attempt=N`); several rows of one task can "
+        "share it when a lease expiry reassigns the same attempt.",
+        "seq": "Position of this assignment in the task's assignment order, from 1 "
+        "(unique within a task).",
+        "runner": "Task runner the attempt was assigned to.",
+        "thread": "Poll thread of that runner holding the attempt.",
+        "workload": "Workload the task came from.",
+        "assigned_at": "When PollForTask handed the task to the runner thread.",
+        "acked_at": "When the service accepted the first ReportTaskProgress (NaN if never).",
+        "lease_lost_at": "When the lease expired (NaN if it never did).",
+        "ended_at": "When the attempt ended on the service side (NaN if still running at the end).",
+        "outcome": "Service-side outcome: finished | failed | ack_timeout | progress_timeout | "
+        "attempt_timeout | superseded | running.",
+        "work_started_at": "When the runner started working on it (NaN if it never did).",
+        "work_ended_at": "When the runner stopped working on it: completion, cancel or crash "
+        "(NaN if never started or still working at the end of the run).",
+        "runner_outcome": "Runner-side outcome: completed | failed | canceled | crashed | running "
+        "(failed = the work ran to the end and the runner reported FAILED).",
+        "crashed_at": "When the holder's runner crashed while holding the attempt (NaN if it did "
+        "not).",
+        "reports": "Progress reports the service accepted from this holder.",
+        "expired_alive": "True when the lease expired while the holder had not crashed "
+        "(a false reassignment).",
+        "live": "True when this attempt still holds the task's lease at the end of the run.",
+        "finished_task": "True when this attempt's SetTaskStatus FINISHED ended the task "
+        "(possibly as a stale writer).",
+        "work_s": "Net work seconds: from work_started_at to work_ended_at (or the end of the run "
+        "if still working), minus the runner's pause intervals.",
+    },
+    "tasks": {
+        "task_id": "Id of the task (pipeline object instance).",
+        "workload": "Workload the task came from.",
+        "worker_group": "Worker group the task was submitted to.",
+        "submitted_at": "When the task was submitted (became ready to poll).",
+        "first_assigned_at": "When the task was first handed to a runner (NaN if never).",
+        "ended_at": "When the task finished or failed for good (NaN otherwise).",
+        "status": "Status at the end of the run: pending | running | finished | failed.",
+        "work": "Work the task needs, in seconds (drawn once at submission).",
+        "attempts": "Number of assignments (rows in the attempts table).",
+        "reassignments": "Number of lease expiries on the task.",
+        "retries_used": "Retries the task used up.",
+        "work_s": "Net work seconds summed over all its attempts (duplicates included).",
+        "overlap_s": "Duplicate-execution time: seconds during which at least two of its attempts "
+        "were working at once, net of pauses.",
+        "duplicated": "True when overlap_s > 0: two attempts worked on the task at the same time.",
+        "duplicate_completion": "True when the work ran to completion (runner_outcome completed) "
+        "on more than one attempt.",
+    },
+    "faults": {
+        "runner": "Runner the fault struck (a group-wide partition has one row per runner).",
+        "kind": "crash | pause | heartbeat_stall | partition.",
+        "start": "When the fault began.",
+        "end": "When it ends as recorded: may lie beyond the run's end; inf (or NaN) for a crash "
+        "that never restarts.",
+        "duration_s": "Length of the fault with its end clipped to the run duration.",
+    },
+    "calls": {
+        "operation": "API operation: " + ", ".join(OPERATIONS) + ".",
+        "calls": "Calls the runners sent.",
+        "throttled": "Calls rejected by the account's rate limit.",
+        "lost": "Calls that never reached the service (partition or message loss).",
+        "stale_accepted": "SetTaskStatus calls from superseded runners that took effect "
+        "(SetTaskStatus row only; 0 elsewhere).",
+    },
+}
+
+
+def tables(log: Log, duration: float) -> dict[str, pd.DataFrame]:
+    """The four tables of one run lasting `duration` s, keyed attempts, tasks, faults, calls."""
+    pauses = _pauses_by_runner(log.faults, duration)
+    attempts, spans = _attempts(log, duration, pauses)
+    return {
+        "attempts": attempts,
+        "tasks": _tasks(log, attempts, spans, pauses),
+        "faults": _faults(log, duration),
+        "calls": _calls(log),
+    }
+
+
+# --- pauses --------------------------------------------------------------------------------------
+
+
+class _Pauses:
+    """A runner's pause intervals, merged and sorted, with cumulative paused time."""
+
+    __slots__ = ("starts", "ends", "before", "start_list", "end_list")
+
+    def __init__(self, intervals: Iterable[tuple[float, float]]) -> None:
+        merged: list[list[float]] = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self.start_list = [m[0] for m in merged]
+        self.end_list = [m[1] for m in merged]
+        self.starts = np.array(self.start_list, dtype=float)
+        self.ends = np.array(self.end_list, dtype=float)
+        lengths = self.ends - self.starts
+        # before[k] = paused seconds in all intervals ahead of interval k
+        self.before = np.concatenate(([0.0], np.cumsum(lengths)[:-1])) if merged else lengths
+
+    def paused_until(self, t: np.ndarray) -> np.ndarray:
+        """Paused seconds in [-inf, t] for each t (vectorised)."""
+        k = np.searchsorted(self.starts, t, side="right") - 1
+        kc = np.maximum(k, 0)
+        inside = np.minimum(t - self.starts[kc], self.ends[kc] - self.starts[kc])
+        return np.where(k >= 0, self.before[kc] + inside, 0.0)
+
+    def subtract(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The pieces of [start, end] outside every pause."""
+        pieces = []
+        cursor = start
+        i = bisect_right(self.end_list, start)  # first pause ending after `start`
+        while i < len(self.start_list) and self.start_list[i] < end:
+            if self.start_list[i] > cursor:
+                pieces.append((cursor, self.start_list[i]))
+            cursor = max(cursor, self.end_list[i])
+            i += 1
+        if cursor < end:
+            pieces.append((cursor, end))
+        return pieces
+
+
+def _clip_end(end: float, duration: float) -> float:
+    """A fault end, with never (NaN) or still-on (inf) clipped to the end of the run."""
+    return duration if math.isnan(end) else min(end, duration)
+
+
+def _pauses_by_runner(
+    faults: Sequence[tuple[str, str, float, float]], duration: float
+) -> dict[str, _Pauses]:
+    """runner -> _Pauses, for runners that were ever paused."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for runner, kind, start, end in faults:
+        if kind == "pause":
+            end = _clip_end(end, duration)
+            if end > start:
+                spans.setdefault(runner, []).append((start, end))
+    return {runner: _Pauses(intervals) for runner, intervals in spans.items()}
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+class _Spans(NamedTuple):
+    """Per attempts row: the row of its task in the tasks frame and its gross work interval."""
+
+    task_row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
+def _attempts(log: Log, duration: float, pauses: dict[str, _Pauses]) -> tuple[pd.DataFrame, _Spans]:
+    """The attempts frame (rows grouped by task in log order, then assignment order) and spans."""
+    # Walk attempts through their tasks: that gives each row its task row and seq for free.
+    atts = [a for t in log.tasks for a in t.attempts]
+    if len(atts) != len(log.attempts):
+        raise ValueError(
+            f"log inconsistent: tasks list {len(atts)} attempts but Log.attempts holds "
+            f"{len(log.attempts)}; every attempt must be in its task's `attempts` list"
+        )
+    n = len(atts)
+    counts = np.fromiter((len(t.attempts) for t in log.tasks), dtype=np.int64, count=len(log.tasks))
+    task_row = np.repeat(np.arange(len(log.tasks)), counts)
+    first_row = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each task's first attempts row
+    seq = np.arange(n) - first_row[task_row] + 1
+
+    def floats(values: Iterable[float]) -> np.ndarray:
+        return np.fromiter(values, dtype=float, count=n)
+
+    runner = [a.runner for a in atts]
+    start = floats(a.work_started_at for a in atts)
+    stop = floats(a.work_ended_at for a in atts)
+    s, e = _work_spans(start, stop, duration)
+    work_s = _net_work(runner, s, e, pauses)
+    frame = pd.DataFrame(
+        {
+            "task_id": np.fromiter((a.task.id for a in atts), dtype=np.int64, count=n),
+            "attempt": np.fromiter((a.number for a in atts), dtype=np.int64, count=n),
+            "seq": seq.astype(np.int64),
+            "runner": runner,
+            "thread": np.fromiter((a.thread for a in atts), dtype=np.int64, count=n),
+            "workload": [a.task.workload for a in atts],
+            "assigned_at": floats(a.assigned_at for a in atts),
+            "acked_at": floats(a.acked_at for a in atts),
+            "lease_lost_at": floats(a.lease_lost_at for a in atts),
+            "ended_at": floats(a.ended_at for a in atts),
+            "outcome": [a.outcome for a in atts],
+            "work_started_at": start,
+            "work_ended_at": stop,
+            "runner_outcome": [a.runner_outcome for a in atts],
+            "crashed_at": floats(a.crashed_at for a in atts),
+            "reports": np.fromiter((a.reports for a in atts), dtype=np.int64, count=n),
+            "expired_alive": np.fromiter((a.expired_alive for a in atts), dtype=bool, count=n),
+            "live": np.fromiter((a.task.live is a for a in atts), dtype=bool, count=n),
+            "finished_task": np.fromiter(
+                (a.task.finished_by is a for a in atts), dtype=bool, count=n
+            ),
+            "work_s": work_s,
+        },
+        columns=list(COLUMNS["attempts"]),
+    )
+    return frame, _Spans(task_row, s, e)
+
+
+def _work_spans(
+    start: np.ndarray, stop: np.ndarray, duration: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gross work interval [start, end] of each attempt; end = start when it never started."""
+    started = np.isfinite(start)
+    # Still working at the end of the run (work_ended_at NaN): the work runs to the run's end.
+    end = np.minimum(np.where(np.isfinite(stop), stop, duration), duration)
+    end = np.where(started, np.maximum(end, start), start)
+    return np.where(started, start, 0.0), np.where(started, end, 0.0)
+
+
+def _net_work(
+    runner: list[str], s: np.ndarray, e: np.ndarray, pauses: dict[str, _Pauses]
+) -> np.ndarray:
+    """Net work seconds per attempt: gross interval [s, e] minus the runner's paused time in it."""
+    net = e - s
+    if pauses and len(runner):
+        codes, names = pd.factorize(pd.Series(runner, dtype=object), sort=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        for code, name in enumerate(names):
+            p = pauses.get(name)
+            if p is None:
+                continue
+            rows = order[bounds[code] : bounds[code + 1]]
+            rows = rows[net[rows] > 0]
+            net[rows] -= p.paused_until(e[rows]) - p.paused_until(s[rows])
+    # Guard against -1e-12 from float round-off.
+    return np.maximum(net, 0.0)
+
+
+def _overlap(spans: list[list[tuple[float, float]]]) -> float:
+    """Seconds covered by at least two of the attempts' interval lists (a sweep over the edges)."""
+    edges = [(x, d) for pieces in spans for a, b in pieces for x, d in ((a, 1), (b, -1))]
+    edges.sort()  # at a tie an end (-1) sorts first, so touching intervals do not overlap
+    total, level, last = 0.0, 0, 0.0
+    for x, d in edges:
+        if level >= 2:
+            total += x - last
+        level += d
+        last = x
+    return total
+
+
+def _tasks(
+    log: Log, attempts: pd.DataFrame, spans: _Spans, pauses: dict[str, _Pauses]
+) -> pd.DataFrame:
+    """The tasks frame, with duplicate execution measured from the attempts' work intervals."""
+    tasks = log.tasks
+    m = len(tasks)
+    task_row, s, e = spans
+    worked = e > s
+    work_s = np.bincount(task_row, weights=attempts["work_s"].to_numpy(), minlength=m)
+    completed = attempts["runner_outcome"].to_numpy() == "completed"
+    duplicate_completion = np.bincount(task_row[completed], minlength=m) > 1
+
+    # Only tasks where two or more attempts did any work can hold duplicate execution.
+    overlap = np.zeros(m)
+    candidates = np.flatnonzero(np.bincount(task_row[worked], minlength=m) >= 2)
+    if len(candidates):
+        offsets = np.concatenate(([0], np.cumsum([len(t.attempts) for t in tasks])))
+        runners = attempts["runner"].to_numpy()
+        for ti in candidates:
+            rows = [r for r in range(offsets[ti], offsets[ti + 1]) if worked[r]]
+            rows.sort(key=lambda r: s[r])
+            if not _gross_overlap(s[rows], e[rows]):
+                continue  # attempts one after another (the common retry case): nothing to do
+            pieces = []
+            for r in rows:
+                p = pauses.get(runners[r])
+                gross = (float(s[r]), float(e[r]))
+                pieces.append(p.subtract(*gross) if p else [gross])
+            overlap[ti] = _overlap(pieces)
+
+    return pd.DataFrame(
+        {
+            "task_id": np.fromiter((t.id for t in tasks), dtype=np.int64, count=m),
+            "workload": [t.workload for t in tasks],
+            "worker_group": [t.worker_group for t in tasks],
+            "submitted_at": np.fromiter((t.submitted_at for t in tasks), dtype=float, count=m),
+            "first_assigned_at": np.fromiter(
+                (t.first_assigned_at for t in tasks), dtype=float, count=m
+            ),
+            "ended_at": np.fromiter((t.ended_at for t in tasks), dtype=float, count=m),
+            "status": [t.status for t in tasks],
+            "work": np.fromiter((t.work for t in tasks), dtype=float, count=m),
+            "attempts": np.fromiter((len(t.attempts) for t in tasks), dtype=np.int64, count=m),
+            "reassignments": np.fromiter((t.reassignments for t in tasks), dtype=np.int64, count=m),
+            "retries_used": np.fromiter((t.retries_used for t in tasks), dtype=np.int64, count=m),
+            "work_s": work_s,
+            "overlap_s": overlap,
+            "duplicated": overlap > 0,
+            "duplicate_completion": duplicate_completion,
+        },
+        columns=list(COLUMNS["tasks"]),
+    )
+
+
+def _gross_overlap(starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether intervals sorted by start overlap for a positive length (before pauses)."""
+    reach = np.maximum.accumulate(ends)
+    return bool(np.any(starts[1:] < reach[:-1]))
+
+
+def _faults(log: Log, duration: float) -> pd.DataFrame:
+    """One row per fault as recorded; duration_s clips a never/still-on end to the run's end."""
+    faults = log.faults
+    start = np.array([f[2] for f in faults], dtype=float)
+    end = np.array([f[3] for f in faults], dtype=float)
+    clipped = np.minimum(np.where(np.isnan(end), duration, end), duration)
+    return pd.DataFrame(
+        {
+            "runner": [f[0] for f in faults],
+            "kind": [f[1] for f in faults],
+            "start": start,
+            "end": end,
+            "duration_s": np.maximum(clipped - start, 0.0),
+        },
+        columns=list(COLUMNS["faults"]),
+    )
+
+
+def _calls(log: Log) -> pd.DataFrame:
+    """One row per API operation, in OPERATIONS order."""
+    stale = [0] * len(OPERATIONS)
+    stale[STATUS] = log.stale_status_accepted
+    return pd.DataFrame(
+        {
+            "operation": list(OPERATIONS),
+            "calls": np.array(log.calls, dtype=np.int64),
+            "throttled": np.array(log.throttled, dtype=np.int64),
+            "lost": np.array(log.lost, dtype=np.int64),
+            "stale_accepted": np.array(stale, dtype=np.int64),
+        },
+        columns=list(COLUMNS["calls"]),
+    )
+
+
+def columns_markdown() -> str:
+    """The column definitions as Markdown sections (the text in docs/metrics.md)."""
+    out = []
+    for table, columns in COLUMNS.items():
+        out += [f"### `{table}`", "", "| column | definition |", "|---|---|"]
+        out += [f"| `{name}` | {markdown_cell(text)} |" for name, text in columns.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")

@@ -1,0 +1,315 @@
+"""The scenario: pydantic models of a scenario file, each field with its default and source.
+
+Durations and rates are parsed from human units here (see `units`); after validation every time is
+float seconds and every rate is per second. Loading files, line numbers and `--set` overrides live
+in `simulator.experiments.scenario`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from simulator.units import parse_duration, parse_rate
+
+
+def _duration(value: object) -> float:
+    """parse_duration, with an integer too large for a float reported as a validation error."""
+    try:
+        return parse_duration(value)
+    except OverflowError:  # float(10**400): not a ValueError, so pydantic would not catch it
+        raise ValueError("the number is too large to be a duration") from None
+
+
+def _rate(value: object) -> float:
+    """parse_rate, with an integer too large for a float reported as a validation error."""
+    try:
+        return parse_rate(value)
+    except OverflowError:
+        raise ValueError("the number is too large to be a rate") from None
+
+
+Seconds = Annotated[float, BeforeValidator(_duration)]
+PerSecond = Annotated[float, BeforeValidator(_rate)]
+
+
+def _positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+
+
+def _error_at(at: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    """A cross-field error from a model validator, pointing at the field to blame.
+
+    A model validator's error is located at the model itself; `at` (relative to the model) lets the
+    scenario loader name the offending field and its line instead of the whole section.
+    """
+    return PydanticCustomError("scenario_rule", "{message}", {"message": message, "at": at})
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- distributions -------------------------------------------------------------------------------
+
+
+class Fixed(Strict):
+    """Always the same value."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: Seconds = Field(ge=0)
+
+
+class Exponential(Strict):
+    """Exponential with the given mean."""
+
+    dist: Literal["exponential"]
+    mean: Seconds = Field(gt=0)
+
+
+class Lognormal(Strict):
+    """Lognormal given by its median and 95th percentile (p95 must exceed the median)."""
+
+    dist: Literal["lognormal"]
+    median: Seconds = Field(gt=0)
+    p95: Seconds = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _p95_above_median(self) -> Lognormal:
+        if self.p95 <= self.median:
+            raise _error_at(
+                ("p95",),
+                f"p95 ({self.p95:g}s) must be greater than median ({self.median:g}s): "
+                "a lognormal's 95th percentile lies above its median",
+            )
+        return self
+
+
+class Uniform(Strict):
+    """Uniform between low and high."""
+
+    dist: Literal["uniform"]
+    low: Seconds = Field(ge=0)
+    high: Seconds = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise _error_at(
+                ("high",), f"high ({self.high:g}s) must not be below low ({self.low:g}s)"
+            )
+        return self
+
+
+class Empirical(Strict):
+    """Resampled from a CSV column of durations (seconds or unit strings).
+
+    `file` is relative to the scenario file; the loader fills `values`.
+    """
+
+    dist: Literal["empirical"]
+    file: str
+    column: str
+    values: tuple[Annotated[Seconds, Field(ge=0)], ...] = ()
+
+
+DistSpec = Annotated[
+    Fixed | Exponential | Lognormal | Uniform | Empirical, Field(discriminator="dist")
+]
+
+
+def _scalar_is_fixed(value: object) -> object:
+    """A bare duration ("30s", 12) means a fixed distribution."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+Distribution = Annotated[DistSpec, BeforeValidator(_scalar_is_fixed)]
+
+
+# --- service -------------------------------------------------------------------------------------
+
+
+class Throttle(Strict):
+    """Account-wide API rate limits as token buckets (reference section 1)."""
+
+    burst: float = Field(100, gt=0)
+    poll: PerSecond = Field(2.0, gt=0)
+    progress: PerSecond = Field(10.0, gt=0)
+    status: PerSecond = Field(10.0, gt=0)
+    heartbeat: PerSecond = Field(1.0, gt=0)
+
+
+class Service(Strict):
+    """The Data Pipeline web service and the reading of each documented contradiction."""
+
+    long_poll: Seconds = Field(90.0, gt=0)
+    ack_timeout: Seconds = Field(120.0, gt=0)
+    report_progress_timeout: Seconds = Field(900.0, gt=0)
+    short_timeout: Seconds = Field(300.0, gt=0)
+    lease_reading: Literal["15min", "5min", "min", "two_stage"] = "15min"
+    ack_uses_report_timeout: bool = False
+    on_lease_expiry: Literal["fail_and_retry", "reassign_same_attempt", "new_attempt_no_delay"] = (
+        "fail_and_retry"
+    )
+    stale_progress: Literal["canceled", "not_found", "accepted"] = "canceled"
+    stale_status: Literal["rejected", "first_writer_wins", "last_writer_wins"] = "rejected"
+    heartbeat_renews_leases: bool = False
+    dispatch: Literal["fifo", "random"] = "fifo"
+    retry_delay_floor: Seconds = Field(120.0, ge=0)
+    throttle: Throttle | None = Field(default_factory=Throttle)
+    call_latency: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+
+
+# --- fleet ---------------------------------------------------------------------------------------
+
+
+class Backoff(Strict):
+    """Back-off after a throttled call: min(cap, base * 2**k), times U(0.5, 1) if jitter."""
+
+    base: Seconds = Field(1.0, gt=0)
+    cap: Seconds = Field(60.0, gt=0)
+    jitter: bool = True
+
+
+class Fault(Strict):
+    """A fault that strikes at `rate` (per runner, a Poisson process) and lasts `duration`."""
+
+    rate: PerSecond = Field(gt=0)
+    duration: Distribution
+
+
+class Crash(Strict):
+    """The runner dies (all threads); it restarts after `restart_after`, or never if null."""
+
+    rate: PerSecond = Field(gt=0)
+    restart_after: Distribution | None = Field(default_factory=lambda: Fixed(value=300.0))
+
+
+class Partition(Fault):
+    """No call reaches the service; work goes on. `group` scope cuts the whole group at once."""
+
+    scope: Literal["runner", "group"] = "runner"
+
+
+class Faults(Strict):
+    """The faults of one fleet group, each optional."""
+
+    crash: Crash | None = None
+    pause: Fault | None = None
+    heartbeat_stall: Fault | None = None
+    partition: Partition | None = None
+    message_loss: float = Field(0.0, ge=0, le=1)
+
+
+class FleetGroup(Strict):
+    """A group of identical task runners serving one worker group."""
+
+    name: str = Field(min_length=1)
+    worker_group: str = Field(min_length=1)
+    runners: int = Field(1, ge=1)
+    threads: int = Field(2, ge=1)
+    progress_interval: Seconds = Field(60.0, gt=0)
+    progress_jitter: Seconds = Field(0.0, ge=0)
+    runner_heartbeat_interval: Seconds = Field(900.0, gt=0)
+    startup: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    backoff: Backoff = Field(default_factory=Backoff)
+    faults: Faults = Field(default_factory=Faults)
+
+    @model_validator(mode="after")
+    def _jitter_below_interval(self) -> FleetGroup:
+        if self.progress_jitter >= self.progress_interval:
+            raise _error_at(
+                ("progress_jitter",),
+                f"progress_jitter ({self.progress_jitter:g}s) must be below "
+                f"progress_interval ({self.progress_interval:g}s)",
+            )
+        return self
+
+
+# --- workload ------------------------------------------------------------------------------------
+
+
+class Poisson(Strict):
+    """Poisson arrivals at `rate`."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate: PerSecond = Field(gt=0)
+
+
+class Periodic(Strict):
+    """`batch` tasks every `every`, the first at `offset`."""
+
+    kind: Literal["periodic"]
+    every: Seconds = Field(gt=0)
+    batch: int = Field(1, ge=1)
+    offset: Seconds = Field(0.0, ge=0)
+
+
+class Explicit(Strict):
+    """Tasks submitted at the listed times."""
+
+    kind: Literal["times"]
+    times: tuple[Annotated[Seconds, Field(ge=0)], ...]
+
+
+Arrivals = Annotated[Poisson | Periodic | Explicit, Field(discriminator="kind")]
+
+
+class Workload(Strict):
+    """A stream of tasks for one worker group, with the activity's retry and timeout fields."""
+
+    name: str = Field(min_length=1)
+    worker_group: str = Field(min_length=1)
+    arrivals: Arrivals
+    duration: Distribution
+    failure_probability: float = Field(0.0, ge=0, le=1)
+    max_retries: int = Field(2, ge=0, le=5)
+    retry_delay: Seconds = Field(600.0, ge=0)
+    report_progress_timeout: Seconds | None = Field(None, gt=0)
+    attempt_timeout: Seconds | None = Field(None, gt=0)
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+
+class Scenario(Strict):
+    """A whole scenario file: service, fleet and workload, simulated for `duration`."""
+
+    name: str = Field("scenario", min_length=1)
+    description: str = ""
+    duration: Seconds = Field(gt=0)
+    seed: int = Field(0, ge=0)
+    replications: int = Field(1, ge=1)
+    service: Service = Field(default_factory=Service)
+    fleet: tuple[FleetGroup, ...] = Field(min_length=1)
+    workload: tuple[Workload, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_and_groups(self) -> Scenario:
+        for label, items in (("fleet", self.fleet), ("workload", self.workload)):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.name in seen:
+                    raise _error_at(
+                        (label, index, "name"),
+                        f"{label} name {item.name!r} is used twice; names must be unique",
+                    )
+                seen.add(item.name)
+        served = {g.worker_group for g in self.fleet}
+        for index, w in enumerate(self.workload):
+            if w.worker_group not in served:
+                raise _error_at(
+                    ("workload", index, "worker_group"),
+                    f"workload {w.name!r} submits to worker group {w.worker_group!r}, which no "
+                    f"fleet group serves (served: {', '.join(sorted(served))}); its tasks would "
+                    "never run",
+                )
+        return self

@@ -1,0 +1,85 @@
+"""Human units at the edges: "90s", "1h30m", "7d" and "120/h" to float seconds and rates per second.
+
+This is the only module that knows about unit strings; everything inside the model is float seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)")
+_ALLOWED = 'a number of seconds or a duration such as "90s", "2m", "1h30m", "7d" (units ms, s, m, h, d, w)'
+
+
+class UnitError(ValueError):
+    """A value that is not a valid duration or rate."""
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number of seconds or a string like "90s", "1h30m", "250ms"."""
+    if isinstance(value, bool):
+        raise UnitError(f"expected {_ALLOWED}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            pos, seconds = 0, 0.0
+            for match in _PART.finditer(text):
+                if match.start() != pos:
+                    break
+                seconds += float(match.group(1)) * SECONDS[match.group(2)]
+                pos = match.end()
+            if pos != len(text) or not text:
+                raise UnitError(f"{value!r} is not a duration: expected {_ALLOWED}") from None
+    else:
+        raise UnitError(f"expected {_ALLOWED}, got {type(value).__name__} {value!r}")
+    if not math.isfinite(seconds):
+        raise UnitError(f"a duration must be finite, got {value!r}")
+    return seconds
+
+
+def parse_rate(value: object) -> float:
+    """Events per second from a number (per second) or a string like "120/h", "2/s", "1/d"."""
+    if isinstance(value, bool):
+        raise UnitError(f"expected a rate such as '120/h' or a number per second, got {value!r}")
+    if isinstance(value, int | float):
+        rate = float(value)
+    elif isinstance(value, str):
+        count, sep, per = value.replace(" ", "").partition("/")
+        try:
+            rate = float(count)
+            if sep:
+                unit = per if per[:1].isdigit() else "1" + per
+                rate /= parse_duration(unit)
+        except (ValueError, ZeroDivisionError):
+            raise UnitError(
+                f"{value!r} is not a rate: expected a number per second or 'N/UNIT' "
+                "such as '120/h', '2/s', '1/d', '3/15m'"
+            ) from None
+    else:
+        raise UnitError(f"expected a rate such as '120/h', got {type(value).__name__} {value!r}")
+    if not math.isfinite(rate):
+        raise UnitError(f"a rate must be finite, got {value!r}")
+    return rate
+
+
+def format_duration(seconds: float) -> str:
+    """A short human form of a duration in seconds: 90 -> "1m30s", 0.25 -> "250ms"."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    if seconds < 1 and seconds != 0:
+        return f"{seconds * 1000:g}ms"
+    out, rest = [], seconds
+    for unit in ("d", "h", "m"):
+        n = int(rest // SECONDS[unit])
+        if n:
+            out.append(f"{n}{unit}")
+            rest -= n * SECONDS[unit]
+    if rest or not out:
+        out.append(f"{rest:g}s")
+    return "".join(out)
