@@ -115,6 +115,7 @@ def test_shipped_scenarios_exercise_their_rules() -> None:
     assert five.service.lease_reading == "5min"
     gc = load_scenario(SCENARIOS / "gc-pauses.yaml")
     assert gc.service.on_lease_expiry == "reassign_same_attempt"
+    assert gc.service.stale_progress == "accepted"
     assert gc.fleet[0].faults.pause is not None
     flaky = load_scenario(SCENARIOS / "flaky-network.yaml")
     assert flaky.fleet[0].faults.message_loss == pytest.approx(0.2)
