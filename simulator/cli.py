@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario, warnings
+from simulator.experiments.scenario import load_scenario_with_source
 from simulator.results.metrics import METRICS
 from simulator.results.stats import summarize_replications
 from simulator.units import format_duration
@@ -129,8 +129,8 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario, overrides=args.overrides)
-    notes = warnings(scenario)
+    loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
+    scenario, notes = loaded.scenario, loaded.warnings()
     if not args.json:
         for w in notes:
             print(f"warning: {w}", file=sys.stderr)
@@ -202,14 +202,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     report, failed = [], False
     for path in _scenario_files(args.paths):
         try:
-            scenario = load_scenario(path, overrides=args.overrides)
+            loaded = load_scenario_with_source(path, overrides=args.overrides)
         except LeasesimError as err:
             failed = True
             report.append({"file": str(path), "valid": False, "error": err.to_dict()})
             if not args.json:
                 print(f"{path}: invalid\n{err}\n", file=sys.stderr)
             continue
-        notes = warnings(scenario)
+        scenario, notes = loaded.scenario, loaded.warnings()
         report.append({"file": str(path), "valid": True, "warnings": [asdict(w) for w in notes]})
         if not args.json:
             print(f"{path}: ok ({scenario.name})")

@@ -7,7 +7,6 @@ in `simulator.experiments.scenario`.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -36,11 +35,6 @@ Seconds = Annotated[float, BeforeValidator(_duration)]
 PerSecond = Annotated[float, BeforeValidator(_rate)]
 
 
-def _positive(name: str, value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-
-
 def _error_at(at: tuple[str | int, ...], message: str) -> PydanticCustomError:
     """A cross-field error from a model validator, pointing at the field to blame.
 
@@ -62,7 +56,7 @@ class Strict(BaseModel):
 class Fixed(Strict):
     """Always the same value."""
 
-    dist: Literal["fixed"] = "fixed"
+    dist: Literal["fixed"]
     value: Seconds = Field(ge=0)
 
 
@@ -165,7 +159,7 @@ class Service(Strict):
     dispatch: Literal["fifo", "random"] = "fifo"
     retry_delay_floor: Seconds = Field(120.0, ge=0)
     throttle: Throttle | None = Field(default_factory=Throttle)
-    call_latency: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    call_latency: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0.0))
 
 
 # --- fleet ---------------------------------------------------------------------------------------
@@ -190,7 +184,9 @@ class Crash(Strict):
     """The runner dies (all threads); it restarts after `restart_after`, or never if null."""
 
     rate: PerSecond = Field(gt=0)
-    restart_after: Distribution | None = Field(default_factory=lambda: Fixed(value=300.0))
+    restart_after: Distribution | None = Field(
+        default_factory=lambda: Fixed(dist="fixed", value=300.0)
+    )
 
 
 class Partition(Fault):
@@ -219,7 +215,7 @@ class FleetGroup(Strict):
     progress_interval: Seconds = Field(60.0, gt=0)
     progress_jitter: Seconds = Field(0.0, ge=0)
     runner_heartbeat_interval: Seconds = Field(900.0, gt=0)
-    startup: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    startup: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0.0))
     backoff: Backoff = Field(default_factory=Backoff)
     faults: Faults = Field(default_factory=Faults)
 
@@ -240,7 +236,7 @@ class FleetGroup(Strict):
 class Poisson(Strict):
     """Poisson arrivals at `rate`."""
 
-    kind: Literal["poisson"] = "poisson"
+    kind: Literal["poisson"]
     rate: PerSecond = Field(gt=0)
 
 

@@ -10,7 +10,11 @@ import re
 
 SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)")
-_ALLOWED = 'a number of seconds or a duration such as "90s", "2m", "1h30m", "7d" (units ms, s, m, h, d, w)'
+_ORDER = ("w", "d", "h", "m", "s", "ms")  # parts of a duration come largest unit first, once each
+_ALLOWED = (
+    'a number of seconds or a duration such as "90s", "2m", "1h30m", "7d" '
+    "(units ms, s, m, h, d, w)"
+)
 
 
 class UnitError(ValueError):
@@ -22,18 +26,22 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected {_ALLOWED}, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise UnitError(f"{value!r} is too large for a duration") from None
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
             seconds = float(text)
         except ValueError:
-            pos, seconds = 0, 0.0
+            pos, seconds, last = 0, 0.0, -1
             for match in _PART.finditer(text):
-                if match.start() != pos:
+                rank = _ORDER.index(match.group(2))
+                if match.start() != pos or rank <= last:
                     break
                 seconds += float(match.group(1)) * SECONDS[match.group(2)]
-                pos = match.end()
+                pos, last = match.end(), rank
             if pos != len(text) or not text:
                 raise UnitError(f"{value!r} is not a duration: expected {_ALLOWED}") from None
     else:
@@ -48,10 +56,15 @@ def parse_rate(value: object) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a rate such as '120/h' or a number per second, got {value!r}")
     if isinstance(value, int | float):
-        rate = float(value)
+        try:
+            rate = float(value)
+        except OverflowError:
+            raise UnitError(f"{value!r} is too large for a rate") from None
     elif isinstance(value, str):
         count, sep, per = value.replace(" ", "").partition("/")
         try:
+            if sep and not per:
+                raise ValueError("no unit after '/'")
             rate = float(count)
             if sep:
                 unit = per if per[:1].isdigit() else "1" + per
@@ -72,8 +85,10 @@ def format_duration(seconds: float) -> str:
     """A short human form of a duration in seconds: 90 -> "1m30s", 0.25 -> "250ms"."""
     if not math.isfinite(seconds):
         return str(seconds)
-    if seconds < 1 and seconds != 0:
-        return f"{seconds * 1000:g}ms"
+    if seconds < 0:
+        return f"-{format_duration(-seconds)}"
+    if 0 < seconds < 1:
+        return f"{_plain(seconds * 1000)}ms"
     out, rest = [], seconds
     for unit in ("d", "h", "m"):
         n = int(rest // SECONDS[unit])
@@ -81,5 +96,13 @@ def format_duration(seconds: float) -> str:
             out.append(f"{n}{unit}")
             rest -= n * SECONDS[unit]
     if rest or not out:
-        out.append(f"{rest:g}s")
+        out.append(f"{_plain(rest)}s")
     return "".join(out)
+
+
+def _plain(x: float) -> str:
+    """A number without exponent notation, so that `parse_duration` reads it back."""
+    text = f"{x:g}"
+    if "e" in text:
+        text = f"{x:.12f}".rstrip("0").rstrip(".")
+    return text

@@ -139,7 +139,7 @@ def test_acknowledgement_after_two_minutes_is_a_reassignment() -> None:
 
 
 def test_report_timeout_can_replace_the_acknowledgement_window() -> None:
-    """Contradiction 2: with ack_uses_report_timeout, an activity's own timeout also bounds the ack."""
+    """Contradiction 2: ack_uses_report_timeout lets an activity's own timeout bound the ack too."""
     scenario = make_scenario(
         service={"ack_uses_report_timeout": True},
         fleet=[{"startup": "150s"}],

@@ -16,7 +16,7 @@ OPERATIONS = ("PollForTask", "ReportTaskProgress", "SetTaskStatus", "ReportTaskR
 
 
 class Task:
-    """A pipeline object instance: submitted once, attempted until it finishes or its retries run out.
+    """A pipeline object instance: submitted once, attempted until it ends or its retries run out.
 
     `work` is the work the task needs, drawn once at submission: the same whoever runs it.
     `retry_delay` already includes the service's floor.
@@ -42,7 +42,8 @@ class Task:
         self.work = work
         self.max_retries = max_retries
         self.retry_delay = retry_delay
-        self.timeouts = timeouts  # lease lengths: before the ack, after the 1st report, after later ones
+        # Lease lengths: before the ack, after the first report, after each later one.
+        self.timeouts = timeouts
         self.attempt_timeout = attempt_timeout
         self.first_assigned_at = NAN
         self.ended_at = NAN
@@ -86,7 +87,7 @@ class Attempt:
         self.crashed_at = NAN
         self.reports = 0  # progress reports the service accepted from this holder
         self.deadline = NAN  # lease deadline while live
-        self.expired_alive = False  # the lease expired while the holder was alive (false reassignment)
+        self.expired_alive = False  # lease expired while the holder was alive (false reassignment)
 
     @property
     def live(self) -> bool:
@@ -99,8 +100,9 @@ class Log:
 
     tasks: list[Task] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
-    faults: list[tuple[str, str, float, float]] = field(default_factory=list)  # runner, kind, start, end
-    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (never reached the service).
+    # (runner, kind, start, end), logged at the start with the planned end.
+    faults: list[tuple[str, str, float, float]] = field(default_factory=list)
+    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (never reached service).
     calls: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     throttled: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     lost: list[int] = field(default_factory=lambda: [0, 0, 0, 0])

@@ -293,7 +293,7 @@ class Thread(Actor):
         if blocked > 0:
             yield from self._sleep(blocked)
         reply = yield from self._call(PROGRESS, attempt)
-        if reply == CANCELED or reply == NOT_FOUND:
+        if reply in (CANCELED, NOT_FOUND):
             attempt.runner_outcome = "canceled"
             return
         attempt.work_started_at = env.now
@@ -329,7 +329,7 @@ class Thread(Actor):
                 throttled += 1
                 continue
             throttled = 0
-            if reply == CANCELED or reply == NOT_FOUND:
+            if reply in (CANCELED, NOT_FOUND):
                 # The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus.
                 left = done - runner.active_time()
                 attempt.work_ended_at = env.now + min(left, 0.0)

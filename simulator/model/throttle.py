@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class TokenBucket:
-    """A bucket of `burst` tokens refilled at `rate` per second; a call takes one token or is throttled."""
+    """`burst` tokens refilled at `rate` per second; a call takes one token or is throttled."""
 
     __slots__ = ("rate", "burst", "tokens", "updated")
 
