@@ -57,6 +57,7 @@ class Runner:
         self.service = service
         self.log = log
         self.latency = latency
+        self.instant = latency.fixed == 0.0  # calls take no time: no latency event per call
         self.startup = startup
         self.uniforms = uniforms
         self.failure_probability = failure_probability
@@ -87,10 +88,6 @@ class Runner:
         now = self.env.now
         frozen = now - self.paused_since if self.paused else 0.0
         return now - self.pause_total - frozen
-
-    def unreachable(self) -> bool:
-        now = self.env.now
-        return now < self.partition_until or now < self.group.partition_until
 
     # --- faults ----------------------------------------------------------------------------------
 
@@ -181,16 +178,32 @@ class Actor:
         return delay
 
     def _send(self, op: int, arg: object, finished: bool = True) -> Wait:
-        """One try of an API call: lost to a partition or message loss, throttled, or handled."""
+        """One try of an API call: lost on the way, or throttled or handled on arrival."""
+        runner = self.runner
+        if not self._departs(op):
+            return LOST
+        if not runner.instant:
+            yield from self._sleep(runner.latency())
+        return self._arrives(op, arg, finished)
+
+    def _departs(self, op: int) -> bool:
+        """Count a call as sent; False when a partition or message loss keeps it from service."""
         runner = self.runner
         runner.log.calls[op] += 1
-        if runner.unreachable() or (runner.loss and runner.uniforms() < runner.loss):
+        now = runner.env.now
+        if (
+            now < runner.partition_until
+            or now < runner.group.partition_until
+            or (runner.loss and runner.uniforms() < runner.loss)
+        ):
             runner.log.lost[op] += 1
-            return LOST
-        if runner.latency.fixed != 0.0:
-            yield from self._sleep(runner.latency())
-        service = runner.service
-        if service.admit(op):
+            return False
+        return True
+
+    def _arrives(self, op: int, arg: object, finished: bool = True) -> object:
+        """The call reaches the service: throttled by the account's limits, or handled."""
+        service = self.runner.service
+        if service.buckets[op] is None or service.admit(op):
             return service.handle(op, arg, finished)
         return THROTTLED
 
@@ -322,7 +335,10 @@ class Thread(Actor):
                 # A stalled reporter sends nothing until the stall ends; the work goes on.
                 next_report = now + blocked
                 continue
-            reply = yield from self._send(PROGRESS, attempt)
+            if runner.instant:  # the common case, without a generator per report
+                reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
+            else:
+                reply = yield from self._send(PROGRESS, attempt)
             if reply == THROTTLED:
                 # The reporter backs off; the work goes on, and ends the task if it completes first.
                 next_report = env.now + self._backoff(throttled)
