@@ -14,6 +14,8 @@ from typing import Any
 VALIDATION_ERROR = "VALIDATION_ERROR"  # the scenario's content breaks a rule of the schema
 FILE_ERROR = "FILE_ERROR"  # a file is missing, unreadable, too big, binary or not YAML/CSV
 USAGE_ERROR = "USAGE_ERROR"  # a command-line argument (e.g. --set) is malformed
+RUN_ERROR = "RUN_ERROR"  # a run could not finish or save its results (disk full, a bug)
+INTERRUPTED = "INTERRUPTED"  # the user stopped a run (Ctrl-C); finished work is kept
 
 
 def describe_location(file: str | None, line: int | None, override: str | None = None) -> str:
