@@ -136,7 +136,8 @@ def test_minimal_scenario_gets_defaults(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, MINIMAL))
     assert scenario.duration == 86400
     assert scenario.service.lease_reading == "15min"
-    assert scenario.fleet[0].startup == Fixed(dist="fixed", value=30.0)  # a bare duration is a fixed value
+    # a bare duration is a fixed value
+    assert scenario.fleet[0].startup == Fixed(dist="fixed", value=30.0)
     assert isinstance(scenario.workload[0].duration, Lognormal)
     assert scenario.workload[0].arrivals.rate == pytest.approx(10 / 3600)
 

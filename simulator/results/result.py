@@ -25,6 +25,7 @@ from simulator.results.metrics import summary as summarize
 from simulator.results.tables import tables as build_tables
 from simulator.schema import Scenario
 from simulator.units import format_duration
+from simulator.versions import dependency_versions, leasesim_version
 
 TABLES = ("attempts", "tasks", "faults", "calls")
 _TEXT_COLUMNS = {
@@ -34,27 +35,6 @@ _TEXT_COLUMNS = {
     "calls": {"operation": str},
 }
 _HEADLINE = ("tasks_submitted", "tasks_finished", "reassignments", "duplicated_fraction")
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _leasesim_version() -> str:
-    """The installed version, or the one in pyproject.toml when running from a checkout."""
-    version = _version("leasesim")
-    if version != "unknown":
-        return version
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    try:
-        import tomllib
-
-        return str(tomllib.loads(pyproject.read_text())["project"]["version"]) + "+checkout"
-    except (OSError, KeyError, ValueError):
-        return "unknown"
 
 
 def _json_safe(value: Any) -> Any:
@@ -103,9 +83,9 @@ class Result:
         self._tables = dict(tables) if tables is not None else None
         self._summary = dict(summary) if summary is not None else None
         self.meta: dict[str, Any] = {
-            "leasesim": _leasesim_version(),
+            "leasesim": leasesim_version(),
             "python": platform.python_version(),
-            **{pkg: _version(pkg) for pkg in ("numpy", "simpy", "pandas", "scipy", "pydantic")},
+            **dependency_versions(),
             "platform": platform.platform(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "scenario": scenario.name,
@@ -179,6 +159,7 @@ class Result:
         if target.exists() and not target.is_dir():
             raise FileExistsError(f"{target} exists and is not a directory")
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a saved result is an ordinary folder
         try:
             parquet = importlib.util.find_spec("pyarrow") is not None
             for name in TABLES:
