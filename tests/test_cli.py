@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 import simulator.cli as cli
+from simulator.cli import run_command
 from simulator.results import METRICS, Result
 from simulator.results.result import TABLES
+from simulator.versions import leasesim_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -265,8 +267,8 @@ def test_help_and_version(capsys):
     status, out, _ = _main(capsys, "run", "--help")
     assert status == 0 and "--set PATH=VALUE" in out and "95% confidence" in out
     status, out, _ = _main(capsys, "--version")
-    assert status == 0 and out.strip() == f"leasesim {cli.leasesim_version()}"
-    assert cli.leasesim_version()
+    assert status == 0 and out.strip() == f"leasesim {leasesim_version()}"
+    assert leasesim_version()
 
 
 def test_internal_error_is_reported_without_traceback(capsys, monkeypatch):
@@ -274,7 +276,7 @@ def test_internal_error_is_reported_without_traceback(capsys, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.delenv("LEASESIM_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "run", broken)
+    monkeypatch.setattr(run_command, "run", broken)
     status, out, err = _main(capsys, "run", AWS, "-n", "1", *SHORT)
     assert status == 1 and out == ""
     assert "internal error: RuntimeError: boom" in err and "LEASESIM_DEBUG" in err
@@ -286,7 +288,7 @@ def test_internal_error_is_reported_without_traceback(capsys, monkeypatch):
 
 
 def _interrupt_on_second_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    real, calls = cli.run, []
+    real, calls = run_command.run, []
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -294,7 +296,7 @@ def _interrupt_on_second_call(monkeypatch: pytest.MonkeyPatch) -> None:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "run", flaky)
+    monkeypatch.setattr(run_command, "run", flaky)
 
 
 def test_ctrl_c_keeps_finished_replications(capsys, monkeypatch, tmp_path):

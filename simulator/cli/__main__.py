@@ -1,0 +1,7 @@
+"""`python -m simulator.cli`."""
+
+import sys
+
+from simulator.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""How `leasesim` prints: aligned tables of means and intervals, JSON envelopes, progress bars."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any
+
+from simulator.results.metrics import METRICS
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def number(x: float | None) -> str:
+    """About four significant digits, thousands separated; "-" for no value."""
+    if x is None or math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"  # also for -0.0
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def table(frame: Any) -> str:
+    """The replication summary as an aligned text table: metric, mean, 95% CI, n, unit."""
+    rows = []
+    for r in frame.itertuples(index=False):
+        ci = None if math.isnan(r.half_width) else (number(r.ci_low), number(r.ci_high))
+        unit = METRICS[r.metric].unit if r.metric in METRICS else ""
+        rows.append((r.metric, number(r.mean), ci, str(r.n), unit))
+    intervals = [r[2] for r in rows if r[2] is not None]
+    low_w = max((len(low) for low, _ in intervals), default=0)
+    high_w = max((len(high) for _, high in intervals), default=0)
+    cells = [("metric", "mean", "95% CI", "n", "unit")]
+    for name, mean, ci, n, unit in rows:
+        shown = f"[{ci[0]:>{low_w}}, {ci[1]:>{high_w}}]" if ci else ""
+        cells.append((name, mean, shown, n, unit))
+    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    lines = []
+    for k, row in enumerate(cells):
+        line = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
+                row[3].rjust(widths[3]), row[4]]  # fmt: skip
+        lines.append("  ".join(line).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def table_notes(frame: Any, replications: int) -> list[str]:
+    """Footnotes for what the table cannot show: intervals from one value, metrics with none."""
+    notes = []
+    if replications < 2:
+        notes.append("one replication: no confidence intervals (use -n 2 or more).")
+    elif (frame["n"] < 2).any():
+        notes.append("n counts the replications where a metric has a value; an interval needs 2.")
+    if frame["mean"].isna().any():
+        notes.append("- : no value in any replication (e.g. a mean over no events).")
+    return notes
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def emit(payload: dict[str, Any]) -> None:
+    """Print one JSON document on stdout (NaN and infinities as null)."""
+    print(json.dumps(_json_safe(payload), indent=2, default=_json_default, allow_nan=False))
+
+
+def warning_dict(field: str | None, message: str) -> dict[str, Any]:
+    return {"field": field, "message": message, "file": None, "line": None}
+
+
+def progress(total: int, enabled: bool) -> Any:
+    if not enabled or total < 2:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, unit="rep", desc="replications", file=sys.stderr, leave=False)
