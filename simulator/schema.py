@@ -276,6 +276,16 @@ class Workload(Strict):
 # --- the scenario --------------------------------------------------------------------------------
 
 
+class SimulationOptions(Strict):
+    """How the model is run, not what it models."""
+
+    # exact: every call is an event. fast: healthy runners' progress reports are counted in bulk
+    # (same distribution of every result; falls back to exact where it cannot be exact).
+    mode: Literal["exact", "fast"] = "exact"
+    # Assert the lease rules' invariants while simulating (slower; on in the test suite).
+    check_invariants: bool = False
+
+
 class Scenario(Strict):
     """A whole scenario file: service, fleet and workload, simulated for `duration`."""
 
@@ -287,6 +297,7 @@ class Scenario(Strict):
     service: Service = Field(default_factory=Service)
     fleet: tuple[FleetGroup, ...] = Field(min_length=1)
     workload: tuple[Workload, ...] = Field(min_length=1)
+    simulation: SimulationOptions = Field(default_factory=SimulationOptions)
 
     @model_validator(mode="after")
     def _names_and_groups(self) -> Scenario:

@@ -35,6 +35,7 @@ BASE: dict[str, Any] = {
     "duration": "1d",
     "seed": 11,
     "service": {"throttle": None},
+    "simulation": {"check_invariants": True},
     "fleet": [{"name": "etl", "worker_group": "wg", "runners": 2, "threads": 2}],
     "workload": [
         {

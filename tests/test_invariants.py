@@ -72,6 +72,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "name": "random", "duration": draw(st.sampled_from(["2h", "8h"])),
         "seed": draw(st.integers(0, 2**32)),
         "service": service, "fleet": [fleet], "workload": [workload],
+        "simulation": {"check_invariants": True},
     })  # fmt: skip
 
 

@@ -68,7 +68,7 @@ class Attempt:
     __slots__ = (
         "task", "number", "runner", "thread", "assigned_at", "acked_at", "lease_lost_at",
         "ended_at", "outcome", "work_started_at", "work_ended_at", "runner_outcome",
-        "crashed_at", "reports", "deadline", "expired_alive",
+        "crashed_at", "reports", "deadline", "timer", "expired_alive",
     )  # fmt: skip
 
     def __init__(self, task: Task, number: int, runner: str, thread: int, now: float) -> None:
@@ -87,6 +87,7 @@ class Attempt:
         self.crashed_at = NAN
         self.reports = 0  # progress reports the service accepted from this holder
         self.deadline = NAN  # lease deadline while live
+        self.timer: object = None  # the pending lease timer (only the newest one acts)
         self.expired_alive = False  # lease expired while the holder was alive (false reassignment)
 
     @property

@@ -69,6 +69,7 @@ class Runner:
         self.pause_total = 0.0  # seconds spent paused, for the work clock
         self.paused_since = 0.0
         self.pause_record = -1  # index of the current pause in log.faults
+        self.generation = 0  # incremented at each (re)start: a poll's connection dies with it
         self.stall_until = float("-inf")
         self.partition_until = float("-inf")
         self.threads = [Thread(self, i) for i in range(config.threads)]
@@ -80,6 +81,7 @@ class Runner:
         """(Re)start the runner's processes: one per thread, one for the runner heartbeat."""
         env = self.env
         self.alive = True
+        self.generation += 1
         self.processes = [env.process(t.run()) for t in self.threads]
         self.processes.append(env.process(self.heartbeat.run()))
 
@@ -182,9 +184,27 @@ class Actor:
         runner = self.runner
         if not self._departs(op):
             return LOST
-        if not runner.instant:
-            yield from self._sleep(runner.latency())
-        return self._arrives(op, arg, finished)
+        if runner.instant:
+            return self._arrives(op, arg, finished)
+        # The request travels on its own: it reaches the service even if the runner pauses or
+        # dies meanwhile; the thread sees the reply once it runs again.
+        env = runner.env
+        if runner.service.checks is not None:
+            runner.service.checks.in_flight[op] += 1
+        reply = Event(env)
+        request = (op, arg, finished, reply, runner.generation)
+        env.timeout(runner.latency(), request).callbacks.append(self._deliver)
+        return (yield from self._wait(reply))
+
+    def _deliver(self, event: Event) -> None:
+        op, arg, finished, reply, generation = event.value
+        runner = self.runner
+        if runner.service.checks is not None:
+            runner.service.checks.in_flight[op] -= 1
+        if op == POLL and (not runner.alive or runner.generation != generation):
+            runner.log.lost[op] += 1  # the poller died: its connection closed with it
+            return
+        reply.succeed(self._arrives(op, arg, finished))
 
     def _departs(self, op: int) -> bool:
         """Count a call as sent; False when a partition or message loss keeps it from service."""
@@ -354,6 +374,8 @@ class Thread(Actor):
             next_report = env.now + self._next_interval()
         # Work ran during a slow report call too: date the completion when it really happened.
         attempt.work_ended_at = env.now + min(left, 0.0)
+        if runner.service.checks is not None:
+            runner.service.checks.work_completed(attempt, env.now)
         finished = runner.uniforms() >= runner.failure_probability[attempt.task.workload]
         attempt.runner_outcome = "completed" if finished else "failed"
         tries = 0

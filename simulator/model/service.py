@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from simpy import Environment, Event
 
+from simulator.model.invariants import Invariants
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, Task
 from simulator.model.throttle import TokenBucket
@@ -76,9 +77,10 @@ class Service:
 
     def __init__(
         self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
-        dispatch_rng: np.random.Generator,
+        dispatch_rng: np.random.Generator, checks: Invariants | None = None,
     ) -> None:  # fmt: skip
         self.env = env
+        self.checks = checks
         self.config = config
         self.log = log
         random = config.dispatch == "random"
@@ -155,6 +157,8 @@ class Service:
 
     def _assign(self, task: Task, thread: Thread) -> Attempt:
         now = self.env.now
+        if self.checks is not None:
+            self.checks.assigned(task)
         attempt = Attempt(task, task.attempt_number, thread.runner.name, thread.index, now)
         task.live = attempt
         task.status = "running"
@@ -164,7 +168,7 @@ class Service:
         self.log.attempts.append(attempt)
         # Until the first ReportTaskProgress the lease is the acknowledgement window (2 min).
         attempt.deadline = now + task.timeouts[0]
-        LeaseTimer(self.env, task.timeouts[0], attempt, self._check_lease)
+        attempt.timer = LeaseTimer(self.env, task.timeouts[0], attempt, self._check_lease)
         if task.attempt_timeout is not None:
             LeaseTimer(self.env, task.attempt_timeout, attempt, self._check_attempt_timeout)
         return attempt
@@ -173,11 +177,11 @@ class Service:
 
     def _check_lease(self, timer: Event) -> None:
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
-        if attempt.task.live is not attempt:
+        if attempt.task.live is not attempt or attempt.timer is not timer:
             return
         left = attempt.deadline - self.env.now
         if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
-            LeaseTimer(self.env, left, attempt, self._check_lease)
+            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
             return
         self._expire(attempt)
 
@@ -185,10 +189,9 @@ class Service:
         """The lease ran out: the task is taken back; the holder is not told (reference 3.4)."""
         now = self.env.now
         task = attempt.task
-        attempt.lease_lost_at = attempt.ended_at = now
-        attempt.outcome = "ack_timeout" if attempt.reports == 0 else "progress_timeout"
+        attempt.lease_lost_at = now
         attempt.expired_alive = attempt.runner_outcome != "crashed"
-        task.live = None
+        self._end_attempt(attempt, "ack_timeout" if attempt.reports == 0 else "progress_timeout")
         task.reassignments += 1
         if self.on_expiry == "fail_and_retry":
             self._fail(task, delay=True)
@@ -202,16 +205,13 @@ class Service:
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
         if attempt.task.live is attempt:
             # attemptTimeout: an attempt not complete this long after it started is marked failed.
-            attempt.ended_at = self.env.now
-            attempt.outcome = "attempt_timeout"
-            attempt.task.live = None
+            self._end_attempt(attempt, "attempt_timeout")
             self._fail(attempt.task, delay=True)
 
     def _fail(self, task: Task, delay: bool) -> None:
         """An attempt failed: retry after retryDelay while retries remain, else the task FAILED."""
         if task.retries_used >= task.max_retries:
-            task.status = "failed"
-            task.ended_at = self.env.now
+            self._end_task(task, "failed")
             return
         task.retries_used += 1
         task.attempt_number += 1
@@ -221,6 +221,21 @@ class Service:
         else:
             self._ready(task)
 
+    def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
+        """The live attempt ends on the service's side; the task holds no lease until the next."""
+        if self.checks is not None:
+            self.checks.attempt_ends(attempt)
+        attempt.ended_at = self.env.now
+        attempt.outcome = outcome
+        attempt.task.live = None
+
+    def _end_task(self, task: Task, status: str, finished_by: Attempt | None = None) -> None:
+        if self.checks is not None:
+            self.checks.task_ends(task)
+        task.status = status
+        task.ended_at = self.env.now
+        task.finished_by = finished_by
+
     # --- ReportTaskProgress ----------------------------------------------------------------------
 
     def report_progress(self, attempt: Attempt) -> int:
@@ -229,11 +244,18 @@ class Service:
         if task.live is not attempt:
             return self.stale_progress
         now = self.env.now
+        if self.checks is not None:
+            self.checks.lease_renewed(attempt, now)
         if attempt.reports == 0:
             attempt.acked_at = now
         attempt.reports += 1
         timeouts = task.timeouts
-        attempt.deadline = now + (timeouts[1] if attempt.reports == 1 else timeouts[2])
+        deadline = now + (timeouts[1] if attempt.reports == 1 else timeouts[2])
+        if deadline < attempt.deadline:
+            # A shorter lease than before (e.g. 5 min after a 15-min acknowledgement window): the
+            # pending timer would fire too late, so a new one takes over.
+            attempt.timer = LeaseTimer(self.env, deadline - now, attempt, self._check_lease)
+        attempt.deadline = deadline
         return OK
 
     # --- SetTaskStatus ---------------------------------------------------------------------------
@@ -241,17 +263,12 @@ class Service:
     def set_task_status(self, attempt: Attempt, finished: bool) -> int:
         """FINISHED or FAILED ends the holder's attempt; a superseded writer per `stale_status`."""
         task = attempt.task
-        now = self.env.now
         if task.live is attempt:
-            attempt.ended_at = now
-            task.live = None
             if finished:
-                attempt.outcome = "finished"
-                task.status = "finished"
-                task.ended_at = now
-                task.finished_by = attempt
+                self._end_attempt(attempt, "finished")
+                self._end_task(task, "finished", attempt)
             else:
-                attempt.outcome = "failed"
+                self._end_attempt(attempt, "failed")
                 self._fail(task, delay=True)
             return OK
         return self._stale_status(attempt, finished)
@@ -284,15 +301,9 @@ class Service:
         return OK
 
     def _finish_by_stale(self, task: Task, attempt: Attempt) -> None:
-        now = self.env.now
-        live = task.live
-        if live is not None:
-            live.ended_at = now
-            live.outcome = "superseded"
-            task.live = None
-        task.status = "finished"
-        task.ended_at = now
-        task.finished_by = attempt
+        if task.live is not None:
+            self._end_attempt(task.live, "superseded")
+        self._end_task(task, "finished", attempt)
         self.log.stale_status_accepted += 1
 
     # --- ReportTaskRunnerHeartbeat ---------------------------------------------------------------
@@ -311,6 +322,8 @@ class Service:
 
     def handle(self, op: int, caller: object, finished: bool = True) -> object:
         """Dispatch one admitted call to its handler."""
+        if self.checks is not None:
+            self.checks.handled[op] += 1
         if op == PROGRESS:
             return self.report_progress(caller)  # type: ignore[arg-type]
         if op == POLL:

@@ -8,6 +8,7 @@ from simpy import Environment
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
+from simulator.model.invariants import Invariants
 from simulator.model.log import Log
 from simulator.model.runner import GroupState, Runner
 from simulator.model.service import Service
@@ -28,8 +29,9 @@ class Simulation:
         self.env = env = Environment()
         self.log = log = Log()
         groups = sorted({g.worker_group for g in scenario.fleet})
+        self.checks = Invariants(log) if scenario.simulation.check_invariants else None
         self.service = service = Service(
-            env, scenario.service, log, groups, streams.rng("service", "dispatch")
+            env, scenario.service, log, groups, streams.rng("service", "dispatch"), self.checks
         )
         ids = count()
         for w in scenario.workload:
@@ -89,7 +91,14 @@ class Simulation:
 
     def run(self) -> Log:
         """Run to the scenario's duration; records of unfinished work stay as they are."""
-        self.env.run(until=self.scenario.duration)
+        env, until, checks = self.env, self.scenario.duration, self.checks
+        if checks is None:
+            env.run(until=until)
+            return self.log
+        while env.peek() < until:
+            env.step()
+            checks.time_moves_on(env.now)
+        checks.at_end()
         return self.log
 
     @property

@@ -1,0 +1,82 @@
+"""The lease rules' invariants, asserted while the simulation runs (`simulation.check_invariants`).
+
+The model keeps these by construction; checking them on every step catches a change that breaks
+one at the moment it happens, with the task and the time, instead of as a wrong number later.
+"""
+
+from __future__ import annotations
+
+from simulator.model.log import Attempt, Log, Task
+
+EPSILON = 1e-9
+
+
+class InvariantViolation(AssertionError):
+    """A rule of the model was broken: a bug in leasesim, not in the scenario."""
+
+
+class Invariants:
+    """Checks called by the service and the runners at the moments a rule could be broken."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.handled = [0, 0, 0, 0]  # calls that reached a handler, per operation
+        self.in_flight = [0, 0, 0, 0]  # calls sent whose request has not arrived yet
+        self.last_time = 0.0
+
+    @staticmethod
+    def fail(message: str) -> None:
+        raise InvariantViolation(message)
+
+    def assigned(self, task: Task) -> None:
+        """At most one live lease per task: a task is handed out only while nobody holds it."""
+        if task.live is not None:
+            self.fail(f"task {task.id} assigned while attempt {task.live.number} holds its lease")
+        if task.status != "pending":
+            self.fail(f"task {task.id} assigned while {task.status}")
+
+    def lease_renewed(self, attempt: Attempt, now: float) -> None:
+        """A lease is renewed only by its holder, and only before it ran out."""
+        if attempt.task.live is not attempt:
+            self.fail(f"task {attempt.task.id}: a superseded attempt renewed the lease")
+        deadline = attempt.deadline
+        if deadline == deadline and now > deadline + EPSILON:
+            self.fail(f"task {attempt.task.id}: lease renewed at {now} past deadline {deadline}")
+
+    def attempt_ends(self, attempt: Attempt) -> None:
+        """Every attempt ends exactly once, and only while it holds the lease."""
+        if attempt.ended_at == attempt.ended_at:
+            self.fail(f"task {attempt.task.id} attempt {attempt.number} ended twice")
+        if attempt.task.live is not attempt:
+            self.fail(f"task {attempt.task.id}: an attempt without the lease ended")
+
+    def task_ends(self, task: Task) -> None:
+        """A task ends at most once."""
+        if task.ended_at == task.ended_at:
+            self.fail(f"task {task.id} ended twice ({task.status} at {task.ended_at})")
+
+    def time_moves_on(self, now: float) -> None:
+        """Simulated time never goes back."""
+        if now < self.last_time:
+            self.fail(f"time went back from {self.last_time} to {now}")
+        self.last_time = now
+
+    def work_completed(self, attempt: Attempt, now: float) -> None:
+        """Work done never exceeds the wall time the thread spent on it."""
+        if now - attempt.work_started_at < attempt.task.work - 1e-6:
+            self.fail(
+                f"task {attempt.task.id}: {attempt.task.work}s of work done in "
+                f"{now - attempt.work_started_at}s"
+            )
+
+    def at_end(self) -> None:
+        """Call counts equal the events that produced them."""
+        log = self.log
+        for op, handled in enumerate(self.handled):
+            reached = log.calls[op] - log.lost[op] - log.throttled[op] - self.in_flight[op]
+            if reached != handled:
+                self.fail(f"operation {op}: {reached} calls arrived, {handled} handled")
+        for task in log.tasks:
+            live = [a for a in task.attempts if a.ended_at != a.ended_at]
+            if len(live) > 1 or (live and task.live is not live[0]):
+                self.fail(f"task {task.id} ends the run with {len(live)} unended attempts")
