@@ -6,7 +6,12 @@ one at the moment it happens, with the task and the time, instead of as a wrong 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from simulator.model.log import Attempt, Log, Task
+
+if TYPE_CHECKING:
+    from simulator.model.fast import FastSchedule
 
 EPSILON = 1e-9
 
@@ -42,6 +47,16 @@ class Invariants:
         deadline = attempt.deadline
         if deadline == deadline and now > deadline + EPSILON:
             self.fail(f"task {attempt.task.id}: lease renewed at {now} past deadline {deadline}")
+
+    def bulk_reports(self, schedule: FastSchedule, sent: int, live: int) -> None:
+        """Reports counted in bulk (fast mode) obey the same rule as reports one by one."""
+        self.handled[1] += sent
+        if live:
+            attempt = schedule.attempt
+            if schedule.start > attempt.deadline + EPSILON:
+                self.fail(f"task {attempt.task.id}: bulk reports began after the lease ran out")
+            if live > 1 and schedule.interval > schedule.renew + EPSILON:
+                self.fail(f"task {attempt.task.id}: bulk reports further apart than the lease")
 
     def attempt_ends(self, attempt: Attempt) -> None:
         """Every attempt ends exactly once, and only while it holds the lease."""

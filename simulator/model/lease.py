@@ -46,7 +46,7 @@ class LeaseTimer(Event):
     reports are handled first. It carries the attempt whose lease it watches.
     """
 
-    __slots__ = ("attempt",)
+    __slots__ = ("attempt", "at")
 
     def __init__(
         self, env: Environment, delay: float, attempt: object, callback: Callable[[Event], None]
@@ -56,4 +56,5 @@ class LeaseTimer(Event):
         self._value = None
         self._ok = True
         self.attempt = attempt
+        self.at = env.now + delay
         env.schedule(self, LATE, delay)

@@ -7,6 +7,10 @@ layer turns them into DataFrames once, at the end of the run. Times are float se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.model.fast import FastSchedule
 
 NAN = float("nan")
 
@@ -68,7 +72,7 @@ class Attempt:
     __slots__ = (
         "task", "number", "runner", "thread", "assigned_at", "acked_at", "lease_lost_at",
         "ended_at", "outcome", "work_started_at", "work_ended_at", "runner_outcome",
-        "crashed_at", "reports", "deadline", "timer", "expired_alive",
+        "crashed_at", "reports", "deadline", "timer", "fast", "expired_alive",
     )  # fmt: skip
 
     def __init__(self, task: Task, number: int, runner: str, thread: int, now: float) -> None:
@@ -88,6 +92,7 @@ class Attempt:
         self.reports = 0  # progress reports the service accepted from this holder
         self.deadline = NAN  # lease deadline while live
         self.timer: object = None  # the pending lease timer (only the newest one acts)
+        self.fast: FastSchedule | None = None  # reports counted in bulk (fast mode), if any
         self.expired_alive = False  # lease expired while the holder was alive (false reassignment)
 
     @property

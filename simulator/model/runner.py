@@ -8,17 +8,29 @@ process of the runner; a heartbeat stall, a partition or message loss is state a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
+import numpy as np
 from simpy import Environment, Event, Interrupt, Process
 
 from simulator.distributions import Sampler, Uniforms
+from simulator.model.fast import FastSchedule
 from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log
-from simulator.model.service import CANCELED, LOST, NOT_FOUND, THROTTLED, Poll, Service
+from simulator.model.service import (
+    CANCELED,
+    LOST,
+    NOT_FOUND,
+    OK,
+    THROTTLED,
+    Poll,
+    Service,
+    StandingPoll,
+)
 from simulator.schema import FleetGroup
 
-PAUSE, CRASH = "pause", "crash"  # interrupt causes
+PAUSE, CRASH, WAKE = "pause", "crash", "wake"  # interrupt causes
 EPSILON = 1e-9
 
 Wait = Generator[Event, Any, Any]
@@ -31,14 +43,17 @@ class Crashed(Exception):
 class GroupState:
     """What one fleet group's runners share: a group-wide partition (a zone outage)."""
 
-    __slots__ = ("env", "partition_until")
+    __slots__ = ("env", "partition_until", "members")
 
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.partition_until = float("-inf")
+        self.members: list[Runner] = []
 
     def begin_partition(self, duration: float) -> bool:
         self.partition_until = max(self.partition_until, self.env.now + duration)
+        for runner in self.members:
+            runner.wake_fast(polls=True)
         return True
 
 
@@ -49,6 +64,7 @@ class Runner:
         self, env: Environment, name: str, config: FleetGroup, group: GroupState,
         service: Service, log: Log, latency: Sampler, startup: Sampler, uniforms: Uniforms,
         failure_probability: dict[str, float], heartbeat_phase: float,
+        fast_rng: np.random.Generator | None = None,
     ) -> None:  # fmt: skip
         self.env = env
         self.name = name
@@ -62,6 +78,9 @@ class Runner:
         self.uniforms = uniforms
         self.failure_probability = failure_probability
         self.heartbeat_phase = heartbeat_phase
+        # Fast mode: set when this runner's reports may be counted in bulk (see `fast`); its
+        # generator draws the gaps between reports lost to message loss.
+        self.fast_rng = fast_rng
         self.loss = config.faults.message_loss
         self.alive = True
         self.paused = False
@@ -82,7 +101,9 @@ class Runner:
         env = self.env
         self.alive = True
         self.generation += 1
-        self.processes = [env.process(t.run()) for t in self.threads]
+        for thread in self.threads:
+            thread.process = env.process(thread.run())
+        self.processes = [t.process for t in self.threads]
         self.processes.append(env.process(self.heartbeat.run()))
 
     def active_time(self) -> float:
@@ -126,12 +147,27 @@ class Runner:
         if not self.alive:
             return False
         self.stall_until = max(self.stall_until, self.env.now + duration)
+        self.wake_fast()
         return True
 
     def begin_partition(self, duration: float) -> bool:
         """No call reaches the service; the work goes on."""
         self.partition_until = max(self.partition_until, self.env.now + duration)
+        self.wake_fast(polls=True)
         return True
+
+    def wake_fast(self, polls: bool = False) -> None:
+        """A fault changes what this runner's calls do: processes counting them in bulk stop.
+
+        A stall stops progress reports only; a partition (`polls`) every call.
+        """
+        for thread in self.threads:
+            bulk = thread.schedule is not None or (polls and thread.standing is not None)
+            if bulk and thread.process is not None and thread.process.is_alive:
+                thread.process.interrupt(WAKE)
+        beat = self.processes[-1] if self.processes else None
+        if polls and self.heartbeat.beating is not None and beat is not None and beat.is_alive:
+            beat.interrupt(WAKE)
 
     def resume(self) -> None:
         self.paused = False
@@ -241,17 +277,65 @@ class Heartbeat(Actor):
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
+        self.interval = runner.config.runner_heartbeat_interval
+        self.beating: float | None = None  # fast mode: heartbeats counted in bulk from here
 
     def run(self) -> Wait:
         runner = self.runner
-        interval = runner.config.runner_heartbeat_interval
         try:
             yield from self._sleep(runner.heartbeat_phase)
             while True:
+                if self._can_skip():
+                    yield from self._fast()
+                    continue
                 yield from self._call(HEARTBEAT, runner)
-                yield from self._sleep(interval)
+                yield from self._sleep(self.interval)
         except Crashed:
             return
+
+    def _can_skip(self) -> bool:
+        """Heartbeats that only count (they renew no lease) need no event each (fast mode)."""
+        runner = self.runner
+        now = runner.env.now
+        return (
+            runner.fast_rng is not None
+            and not runner.service.heartbeat_renews
+            and now >= runner.partition_until
+            and now >= runner.group.partition_until
+        )
+
+    def _fast(self) -> Wait:
+        """Beat every interval from now, uncounted until a fault or the end of the run."""
+        env = self.runner.env
+        self.beating = env.now
+        cause = None
+        try:
+            yield env.event()  # never triggered: only an interrupt ends this
+        except Interrupt as interrupt:
+            cause = interrupt.cause
+        start = self.beating
+        self.settle()
+        if cause == CRASH:
+            raise Crashed
+        if cause == PAUSE:
+            yield from self._frozen()
+        # The beat that came due meanwhile goes out now, or when it is due.
+        sent = math.ceil((env.now - start) / self.interval - EPSILON)
+        yield from self._sleep(start + sent * self.interval - env.now)
+
+    def settle(self, now: float | None = None) -> None:
+        """Count the heartbeats sent in bulk before now; message loss drops each independently."""
+        if self.beating is None:
+            return
+        runner = self.runner
+        now = runner.env.now if now is None else now
+        sent = max(0, math.ceil((now - self.beating) / self.interval - EPSILON))
+        self.beating = None
+        lost = int(runner.fast_rng.binomial(sent, runner.loss)) if runner.loss and sent else 0
+        runner.log.calls[HEARTBEAT] += sent
+        runner.log.lost[HEARTBEAT] += lost
+        if runner.service.checks is not None:
+            runner.service.checks.handled[HEARTBEAT] += sent - lost
 
 
 class Thread(Actor):
@@ -265,6 +349,9 @@ class Thread(Actor):
         self.poll: Poll | None = None
         self.interval = runner.config.progress_interval
         self.jitter = runner.config.progress_jitter
+        self.process: Process | None = None
+        self.schedule: FastSchedule | None = None  # set while its reports are counted in bulk
+        self.standing: StandingPoll | None = None  # set while its polls are counted in bulk
 
     def run(self) -> Wait:
         try:
@@ -278,6 +365,7 @@ class Thread(Actor):
             self._crashed()
 
     def _crashed(self) -> None:
+        self.settle()
         attempt = self.attempt
         poll = self.poll
         if poll is not None:
@@ -308,10 +396,39 @@ class Thread(Actor):
             return None
         if reply.__class__ is Attempt:
             return reply
+        runner = self.runner
+        if runner.fast_rng is not None and not runner.loss and not self._partitioned():
+            # Fast mode: poll again at each hold's end without simulating it (see StandingPoll).
+            standing = self.standing = runner.service.stand(reply)
+            try:
+                return (yield standing.event)
+            except Interrupt as interrupt:
+                cause = interrupt.cause
+            self.standing = None
+            if standing.event.triggered:  # a task came at the same instant as the interrupt
+                attempt = standing.event.value
+                if cause == CRASH:
+                    self.attempt = attempt
+                    raise Crashed from None
+            else:
+                # The current poll stays held at the service, as in exact mode.
+                reply = runner.service.leave(standing)
+                if cause == CRASH:
+                    self.poll = reply
+                    raise Crashed from None
+            if cause == PAUSE:
+                yield from self._frozen()
+            if standing.event.triggered:
+                return standing.event.value
         self.poll = reply
         attempt = yield from self._wait(reply.event)
         self.poll = None
         return attempt
+
+    def _partitioned(self) -> bool:
+        runner = self.runner
+        now = runner.env.now
+        return now < runner.partition_until or now < runner.group.partition_until
 
     def _report_blocked(self) -> float:
         """How long a heartbeat stall still blocks this runner's progress reports."""
@@ -342,6 +459,9 @@ class Thread(Actor):
                 break
             until_report = next_report - now
             if until_report > EPSILON:
+                if runner.fast_rng is not None and self._can_skip(attempt, now):
+                    next_report = yield from self._fast(attempt, next_report, left)
+                    continue
                 try:
                     yield env.timeout(left if left < until_report else until_report)
                 except Interrupt as interrupt:
@@ -383,6 +503,92 @@ class Thread(Actor):
             # No reply: the runner cannot know the status landed, so it sends it again.
             yield from self._sleep(self._backoff(tries))
             tries += 1
+
+    # --- fast mode -------------------------------------------------------------------------------
+
+    def _can_skip(self, attempt: Attempt, now: float) -> bool:
+        """Whether the coming reports can only renew the lease (or be lost independently)."""
+        runner = self.runner
+        return (
+            attempt.reports > 0  # acknowledged: every report from now on renews for `renew`
+            and now >= runner.stall_until
+            and now >= runner.partition_until
+            and now >= runner.group.partition_until
+            and (attempt.task.live is attempt or runner.service.stale_progress == OK)
+        )
+
+    def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
+        """Sleep until the work completes or a report is lost, counting the reports in between.
+
+        Returns the time of the next report still to send. A fault, the lease ending, or the end
+        of the run interrupts the sleep; the reports sent until then are counted as they happened.
+        """
+        runner = self.runner
+        env = runner.env
+        done_at = env.now + left
+        lost_at = math.inf
+        if runner.loss:
+            # Reports are lost independently: the next loss is a geometric number of reports away
+            # (memoryless, so drawing it afresh at each entry keeps the distribution exact).
+            gap = int(runner.fast_rng.geometric(runner.loss))  # type: ignore[union-attr]
+            lost_at = next_report + (gap - 1) * self.interval
+        wake = min(done_at, lost_at)
+        schedule = FastSchedule(
+            next_report, self.interval, attempt.task.timeouts[2], wake, self, attempt
+        )
+        self.schedule = attempt.fast = schedule
+        cause = None
+        try:
+            yield env.timeout(wake - env.now)
+        except Interrupt as interrupt:
+            cause = interrupt.cause
+        sent = self.settle()
+        if cause == CRASH:
+            raise Crashed
+        if cause == PAUSE:
+            yield from self._frozen()
+        next_report = schedule.start + sent * schedule.interval
+        if cause is None and lost_at < done_at - EPSILON:
+            runner.log.calls[PROGRESS] += 1
+            runner.log.lost[PROGRESS] += 1
+            next_report = env.now + self.interval
+        return next_report
+
+    def settle(self, now: float | None = None) -> int:
+        """Count the reports the current fast schedule sent before now; leave fast mode."""
+        schedule = self.schedule
+        if schedule is None:
+            return 0
+        self.schedule = None
+        attempt = schedule.attempt
+        attempt.fast = None
+        sent = schedule.sent_before(self.runner.env.now if now is None else now)
+        if sent:
+            self.runner.log.calls[PROGRESS] += sent
+            live = sent
+            if attempt.task.live is not attempt:  # only reports up to the lease's end renewed it
+                live = min(sent, schedule.sent_by(attempt.ended_at))
+            checks = self.runner.service.checks
+            if checks is not None:
+                checks.bulk_reports(schedule, sent, live)
+            if live:
+                attempt.reports += live
+                last = schedule.start + (live - 1) * schedule.interval
+                attempt.deadline = max(attempt.deadline, last + schedule.renew)
+        # The lease timer may have been set for the schedule's end; an early stop needs it sooner.
+        self.runner.service.watch_lease(attempt)
+        return sent
+
+    def superseded(self, schedule: FastSchedule) -> None:
+        """The lease ended while this thread counted its reports: its next report hears of it."""
+        env = self.runner.env
+        at = schedule.next_after(env.now)
+
+        def wake(_: Event) -> None:
+            if self.schedule is schedule and self.process is not None and self.process.is_alive:
+                self.process.interrupt(WAKE)
+
+        env.timeout(at - env.now).callbacks.append(wake)
 
     def _work_for(self, seconds: float) -> Wait:
         """Spend `seconds` of the runner's own time (pauses stretch it)."""

@@ -7,6 +7,8 @@ ints, or an `Attempt` / `Poll` for PollForTask.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -30,24 +32,45 @@ EPSILON = 1e-9  # float slack when comparing a timer's firing time with a deadli
 class Poll:
     """A PollForTask call held open by the service until a task is ready or the hold ends."""
 
-    __slots__ = ("thread", "event", "open")
+    __slots__ = ("thread", "event", "open", "arrival")
 
-    def __init__(self, thread: Thread, event: Event) -> None:
+    def __init__(self, thread: Thread, event: Event, arrival: float) -> None:
         self.thread = thread
         self.event = event
         self.open = True
+        self.arrival = arrival
+
+
+class StandingPoll:
+    """Fast mode: an idle thread's polls, one every `long_poll` from `first`, none simulated.
+
+    An idle thread whose calls are instant and never lost polls again the moment each hold ends,
+    so its polls arrive on a fixed cycle; its place in the queue of waiting polls follows from
+    the cycle's phase, and the polls are counted when it leaves the cycle.
+    """
+
+    __slots__ = ("thread", "event", "first", "key")
+
+    def __init__(self, thread: Thread, event: Event, first: float, key: tuple[float, int]) -> None:
+        self.thread = thread
+        self.event = event
+        self.first = first
+        self.key = key  # (phase within the cycle, arrival number): the order of the cycles
 
 
 class WorkerGroup:
     """One worker group's ready queue and the polls waiting on it (served in arrival order)."""
 
-    __slots__ = ("name", "ready", "polls", "rng")
+    __slots__ = ("name", "ready", "polls", "rng", "standing", "cycle", "count")
 
-    def __init__(self, name: str, rng: np.random.Generator | None) -> None:
+    def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
         self.name = name
         self.ready: deque[Task] | list[Task] = deque() if rng is None else []
         self.polls: deque[Poll] = deque()
         self.rng = rng  # set for `dispatch: random`
+        self.standing: list[tuple[float, int, StandingPoll]] = []  # sorted by phase
+        self.cycle = cycle  # long_poll: the period of standing polls
+        self.count = 0
 
     def pop_ready(self) -> Task | None:
         ready = self.ready
@@ -63,13 +86,50 @@ class WorkerGroup:
                 return task
         return None
 
-    def pop_poll(self) -> Poll | None:
+    def pop_poll(self, now: float) -> Poll | StandingPoll | None:
+        """The waiting poll that arrived first: FIFO over held polls and standing cycles."""
         polls = self.polls
-        while polls:
-            poll = polls.popleft()
-            if poll.open:
-                return poll
-        return None
+        while polls and not polls[0].open:
+            polls.popleft()
+        standing = self.standing
+        if standing:
+            # The cycle whose latest poll is oldest: the first phase after now's (cyclically).
+            cycle = self.cycle
+            i = bisect_right(standing, (now % cycle, math.inf))
+            if i == len(standing):
+                i = 0
+            phase = standing[i][0]
+            latest = now - (now - phase) % cycle
+            if not polls or latest < polls[0].arrival:
+                return standing.pop(i)[2]
+        return polls.popleft() if polls else None
+
+    def stand(self, poll: Poll) -> StandingPoll:
+        """Turn a held poll into a standing one (its hold timer then does nothing)."""
+        poll.open = False
+        self.count += 1
+        key = (poll.arrival % self.cycle, self.count)
+        standing = StandingPoll(poll.thread, Event(poll.event.env), poll.arrival, key)
+        insort(self.standing, (*key, standing))
+        return standing
+
+    def leave(self, standing: StandingPoll, now: float) -> Poll:
+        """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
+        i = bisect_left(self.standing, standing.key)
+        if i < len(self.standing) and self.standing[i][2] is standing:
+            del self.standing[i]
+        cycle = self.cycle
+        arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
+        poll = Poll(standing.thread, standing.event, arrival)
+        at = len(self.polls)
+        while at > 0 and self.polls[at - 1].arrival > arrival:
+            at -= 1
+        self.polls.insert(at, poll)
+        return poll
+
+    def repolls(self, standing: StandingPoll, now: float) -> int:
+        """Polls of a standing cycle after its first, sent before `now`."""
+        return max(0, math.ceil((now - standing.first) / self.cycle - EPSILON) - 1)
 
 
 class Service:
@@ -84,7 +144,9 @@ class Service:
         self.config = config
         self.log = log
         random = config.dispatch == "random"
-        self.groups = {g: WorkerGroup(g, dispatch_rng if random else None) for g in groups}
+        self.groups = {
+            g: WorkerGroup(g, dispatch_rng if random else None, config.long_poll) for g in groups
+        }
         throttle = config.throttle
         self.buckets: list[TokenBucket | None] = (
             [None] * 4
@@ -123,13 +185,44 @@ class Service:
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
         group = self.groups[task.worker_group]
-        poll = group.pop_poll()
+        poll = group.pop_poll(self.env.now)
         if poll is None:
             group.ready.append(task)
+            return
+        # A held poll gets the first task that becomes ready (reference section 1).
+        if poll.__class__ is StandingPoll:
+            self.count_repolls(group.repolls(poll, self.env.now))  # type: ignore[arg-type]
+            poll.thread.standing = None
         else:
-            # A held poll gets the first task that becomes ready (reference section 1).
-            poll.open = False
-            poll.event.succeed(self._assign(task, poll.thread))
+            poll.open = False  # type: ignore[union-attr]
+        poll.event.succeed(self._assign(task, poll.thread))
+
+    def count_repolls(self, n: int) -> None:
+        """Polls of standing cycles (fast mode), counted in bulk."""
+        self.log.calls[POLL] += n
+        if self.checks is not None:
+            self.checks.handled[POLL] += n
+
+    def stand(self, poll: Poll) -> StandingPoll:
+        """Fast mode: the thread of a held poll polls again at every hold's end, unsimulated."""
+        return self.groups[poll.thread.worker_group].stand(poll)
+
+    def leave(self, standing: StandingPoll) -> Poll:
+        """Fast mode: a standing cycle stops; its current poll is held until its hold ends."""
+        group = self.groups[standing.thread.worker_group]
+        now = self.env.now
+        self.count_repolls(group.repolls(standing, now))
+        poll = group.leave(standing, now)
+        self.env.timeout(poll.arrival + self.long_poll - now, poll).callbacks.append(
+            self._end_hold
+        )
+        return poll
+
+    def settle(self, until: float) -> None:
+        """Count the polls of the standing cycles still running at the end of the run."""
+        for group in self.groups.values():
+            for *_, standing in group.standing:
+                self.count_repolls(group.repolls(standing, until))
 
     def _retry_later(self, event: Event) -> None:
         self._ready(event.value)
@@ -143,7 +236,7 @@ class Service:
         if task is not None:
             return self._assign(task, thread)
         env = self.env
-        poll = Poll(thread, Event(env))
+        poll = Poll(thread, Event(env), env.now)
         group.polls.append(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
         return poll
@@ -179,11 +272,26 @@ class Service:
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
         if attempt.task.live is not attempt or attempt.timer is not timer:
             return
-        left = attempt.deadline - self.env.now
+        now = self.env.now
+        deadline = attempt.deadline
+        if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
+            deadline = max(deadline, attempt.fast.deadline_at(now))
+        left = deadline - now
         if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
+            if attempt.fast is not None:
+                # Reports counted in bulk keep renewing it: look again when the schedule ends (if
+                # it stops early, `watch_lease` brings the check forward).
+                left = max(left, attempt.fast.quiet_until() - now)
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
             return
         self._expire(attempt)
+
+    def watch_lease(self, attempt: Attempt) -> None:
+        """Make sure the live attempt's lease timer fires no later than its deadline."""
+        timer = attempt.timer
+        if attempt.task.live is attempt and timer is not None and timer.at > attempt.deadline:
+            left = max(attempt.deadline - self.env.now, 0.0)
+            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
 
     def _expire(self, attempt: Attempt) -> None:
         """The lease ran out: the task is taken back; the holder is not told (reference 3.4)."""
@@ -228,6 +336,8 @@ class Service:
         attempt.ended_at = self.env.now
         attempt.outcome = outcome
         attempt.task.live = None
+        if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
+            attempt.fast.thread.superseded(attempt.fast)
 
     def _end_task(self, task: Task, status: str, finished_by: Attempt | None = None) -> None:
         if self.checks is not None:

@@ -8,6 +8,7 @@ from simpy import Environment
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
+from simulator.model.fast import fallbacks
 from simulator.model.invariants import Invariants
 from simulator.model.log import Log
 from simulator.model.runner import GroupState, Runner
@@ -42,6 +43,9 @@ class Simulation:
             )  # fmt: skip
             env.process(source.run())
         failure = {w.name: w.failure_probability for w in scenario.workload}
+        fast = scenario.simulation.mode == "fast"
+        #: Why fleet groups ("*": all) run exact although fast mode was asked for.
+        self.fallbacks = fallbacks(scenario) if fast else {}
         self.runners: list[Runner] = []
         for g in scenario.fleet:
             state = GroupState(env)
@@ -53,15 +57,18 @@ class Simulation:
                     return streams.rng("runner", _name, *what)
 
                 heartbeat_phase = rng("heartbeat").uniform(0, g.runner_heartbeat_interval)
+                skips = fast and "*" not in self.fallbacks and g.name not in self.fallbacks
                 runner = Runner(
                     env, name, g, state, service, log,
                     latency=Sampler(scenario.service.call_latency, rng("latency")),
                     startup=Sampler(g.startup, rng("startup")),
                     uniforms=Uniforms(rng("calls")),
                     failure_probability=failure, heartbeat_phase=heartbeat_phase,
+                    fast_rng=rng("fast") if skips else None,
                 )  # fmt: skip
                 members.append(runner)
                 self._faults(runner, g.faults, rng)
+            state.members = members
             if g.faults.partition is not None and g.faults.partition.scope == "group":
                 env.process(faults.spells(
                     env, "partition", g.faults.partition, streams.rng("group", g.name, "partition"),
@@ -94,12 +101,28 @@ class Simulation:
         env, until, checks = self.env, self.scenario.duration, self.checks
         if checks is None:
             env.run(until=until)
-            return self.log
-        while env.peek() < until:
-            env.step()
-            checks.time_moves_on(env.now)
-        checks.at_end()
+        else:
+            while env.peek() < until:
+                env.step()
+                checks.time_moves_on(env.now)
+        # Calls still counted in bulk: those sent before the end happened.
+        self.service.settle(until)
+        for runner in self.runners:
+            runner.heartbeat.settle(until)
+            for thread in runner.threads:
+                thread.settle(until)
+        if checks is not None:
+            checks.at_end()
         return self.log
+
+    @property
+    def mode(self) -> str:
+        """How the run was simulated: exact, fast, or fast with the groups that fell back."""
+        if self.scenario.simulation.mode == "exact":
+            return "exact"
+        if "*" in self.fallbacks:
+            return "exact (fast mode fell back)"
+        return "fast (some groups exact)" if self.fallbacks else "fast"
 
     @property
     def events(self) -> int:

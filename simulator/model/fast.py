@@ -1,0 +1,88 @@
+"""Fast mode: a healthy thread's progress reports counted in bulk instead of one event each.
+
+While nothing can change a lease (the runner is not paused, stalled or partitioned, no throttling,
+reports every `progress_interval` exactly), the reports a working thread sends follow a fixed
+schedule and each one simply renews the lease. `FastSchedule` is that schedule: the thread sleeps
+until its work completes (or the next report that message loss will drop), and whoever needs the
+lease's state in between — the lease timer, a fault, the end of the run — derives it from the
+schedule. Every derived quantity equals what exact mode would have produced for the same schedule,
+so fast mode's results have exactly exact mode's distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from simulator.schema import Scenario
+
+if TYPE_CHECKING:
+    from simulator.model.log import Attempt
+    from simulator.model.runner import Thread
+
+EPSILON = 1e-9
+
+
+class FastSchedule:
+    """Reports at start, start + interval, ... each renewing the lease for `renew` seconds."""
+
+    __slots__ = ("start", "interval", "renew", "until", "thread", "attempt")
+
+    def __init__(
+        self, start: float, interval: float, renew: float, until: float, thread: Thread,
+        attempt: Attempt,
+    ) -> None:  # fmt: skip
+        self.until = until  # the sleep ends here unless something interrupts it
+        self.start = start
+        self.interval = interval
+        self.renew = renew
+        self.thread = thread
+        self.attempt = attempt
+
+    def sent_before(self, t: float) -> int:
+        """Reports sent strictly before `t` (a report at `t` itself is still to come)."""
+        if t <= self.start + EPSILON:
+            return 0
+        return math.ceil((t - self.start) / self.interval - EPSILON)
+
+    def sent_by(self, t: float) -> int:
+        """Reports sent at or before `t`."""
+        if t < self.start - EPSILON:
+            return 0
+        return math.floor((t - self.start) / self.interval + EPSILON) + 1
+
+    def deadline_at(self, t: float) -> float:
+        """The lease deadline at `t`, counting a report sent at `t` (handled before expiry)."""
+        if t < self.start - EPSILON:
+            return -math.inf
+        k = math.floor((t - self.start) / self.interval + EPSILON)
+        return self.start + k * self.interval + self.renew
+
+    def quiet_until(self) -> float:
+        """The earliest the lease can run out if the schedule runs to its end."""
+        if self.interval >= self.renew:
+            return -math.inf  # the lease may lapse between two reports
+        return max(self.start, self.until - self.interval) + self.renew
+
+    def next_after(self, t: float) -> float:
+        """The first report strictly after `t`."""
+        if t < self.start:
+            return self.start
+        k = math.floor((t - self.start) / self.interval + EPSILON) + 1
+        return self.start + k * self.interval
+
+
+def fallbacks(scenario: Scenario) -> dict[str, str]:
+    """Why each fleet group (or "*" for all) must run exact in fast mode; empty: all can be fast."""
+    why: dict[str, str] = {}
+    if scenario.service.throttle is not None:
+        # Every report takes a token from the account-wide bucket: skipping reports would change
+        # which other calls are throttled.
+        why["*"] = "service.throttle is on: every report takes a token from the shared bucket"
+    latency = scenario.service.call_latency
+    if getattr(latency, "dist", None) != "fixed" or latency.value != 0:  # type: ignore[union-attr]
+        why["*"] = "service.call_latency is not 0: each report is a request in flight"
+    for group in scenario.fleet:
+        if group.progress_jitter:
+            why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
+    return why

@@ -1,0 +1,152 @@
+"""Fast mode against exact mode and against the closed forms.
+
+Without message loss the two modes draw the same random numbers and must agree exactly; with loss,
+fast mode draws the gaps between lost reports instead of one number per report, so the two agree
+in distribution: an equivalence test (the 95% interval of the difference of means lies within a
+stated margin) over replications.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import simulator
+from simulator.experiments.scenario import load_scenario
+from tests.conftest import make_scenario
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+# Throttling makes fast mode fall back to exact, so it is switched off to exercise fast mode.
+SHORT = ["duration=3h", "replications=2", "service.throttle=null",
+         "simulation.check_invariants=true"]  # fmt: skip
+
+
+def summaries(path: Path, mode: str, n: int, extra: list[str]) -> list[dict[str, float]]:
+    overrides = [*SHORT, f"simulation.mode={mode}", *extra]
+    if path.stem == "throttled-fleet":  # 1,600 threads: an hour is plenty
+        overrides.append("duration=1h")
+    scenario = load_scenario(path, overrides=overrides)
+    return [r.summary for r in simulator.replicate(scenario, n)]
+
+
+def same_draws(path: Path) -> bool:
+    """No message loss (fast mode draws it differently) and no pauses.
+
+    Pauses are excluded because a resumed runner's threads report at the same instant, so their
+    leases can run out at the same instant, and which of two simultaneous expiries the service
+    handles first (a tie SimPy breaks by scheduling order) may differ between the modes.
+    """
+    scenario = load_scenario(path)
+    return all(g.faults.message_loss == 0 and g.faults.pause is None for g in scenario.fleet)
+
+
+@pytest.mark.parametrize("path", [p for p in SCENARIOS if same_draws(p)], ids=lambda p: p.stem)
+def test_with_the_same_draws_fast_mode_is_exact_mode(path: Path) -> None:
+    """Same random draws, same schedule: every summary metric is identical."""
+    exact = summaries(path, "exact", 2, [])
+    fast = summaries(path, "fast", 2, [])
+    for e, f in zip(exact, fast, strict=True):
+        assert e.keys() == f.keys()
+        for key in e:
+            assert e[key] == f[key] or (math.isnan(e[key]) and math.isnan(f[key])), key
+
+
+def equivalent(a: list[float], b: list[float], margin: float) -> bool:
+    """Welch 95% interval of mean(a) - mean(b) inside [-margin, margin] (TOST at 2.5% each)."""
+    x, y = np.asarray(a), np.asarray(b)
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    if va + vb == 0:
+        return abs(x.mean() - y.mean()) <= margin
+    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    diff = x.mean() - y.mean()
+    return -margin <= diff - half and diff + half <= margin
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_fast_mode_is_equivalent_in_distribution(path: Path) -> None:
+    """Margins: 10% of the exact mean, or a floor for rare-event counts and small fractions."""
+    n = 30
+    exact = summaries(path, "exact", n, [])
+    fast = summaries(path, "fast", n, [])
+    for key in exact[0]:
+        a = [s[key] for s in exact if not math.isnan(s[key])]
+        b = [s[key] for s in fast if not math.isnan(s[key])]
+        if len(a) < 5 or len(b) < 5:
+            continue
+        scale = abs(float(np.mean(a)))
+        floor = 0.01 if scale < 1 else 3.0  # fractions vs counts
+        margin = max(0.10 * scale, floor)
+        assert equivalent(a, b, margin), (key, np.mean(a), np.mean(b))
+
+
+def test_fast_mode_keeps_the_closed_form_crash_detection_time() -> None:
+    """As in exact mode: detections lie in [T - I, T] with mean T - I/2."""
+    interval, timeout = 60.0, 900.0
+    scenario = make_scenario(
+        duration="10d",
+        simulation={"mode": "fast", "check_invariants": True},
+        fleet=[{
+            "runners": 10, "threads": 1, "progress_interval": interval,
+            "faults": {"crash": {"rate": "4/d", "restart_after": "1m"}},
+        }],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "6/h"}, "duration": "2h"}],
+    )  # fmt: skip
+    result = simulator.run(scenario)
+    assert result.meta["mode"] == "fast"
+    a = result.attempts
+    crashed = a[(a.runner_outcome == "crashed") & a.lease_lost_at.notna() & a.acked_at.notna()]
+    detection = (crashed.lease_lost_at - crashed.crashed_at).to_numpy()
+    assert len(detection) > 100
+    assert detection.min() >= timeout - interval - 1e-6
+    assert detection.max() <= timeout + 1e-6
+    se = interval / math.sqrt(12 * len(detection))
+    assert abs(detection.mean() - (timeout - interval / 2)) < 4.5 * se
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_pause_loses_the_lease_with_the_closed_form_probability(mode: str) -> None:
+    """A pause of D during work loses the lease iff it outlasts what remains of it.
+
+    The pause begins a uniform time U*I after the last report, so the lease (T after that report)
+    runs out during the pause iff D > T - U*I: probability (D + I - T) / I = 1/2 for D = 870 s,
+    I = 60 s, T = 900 s. Binomial 99.9% interval around the observed share.
+    """
+    interval, timeout, pause = 60.0, 900.0, 870.0
+    scenario = make_scenario(
+        duration="20d",
+        simulation={"mode": mode, "check_invariants": True},
+        fleet=[{
+            "runners": 8, "threads": 1, "progress_interval": interval,
+            "faults": {"pause": {"rate": "12/d", "duration": pause}},
+        }],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "1/h"}, "duration": "4h"}],
+    )  # fmt: skip
+    result = simulator.run(scenario)
+    a, faults = result.attempts, result.faults
+    hits = lost = 0
+    for f in faults[faults.kind == "pause"].itertuples():
+        on = a[(a.runner == f.runner) & (a.work_started_at < f.start)
+               & ~(a.work_ended_at <= f.start) & (a.acked_at < f.start)
+               & ~(a.ended_at <= f.start)]  # fmt: skip
+        if len(on) != 1:
+            continue
+        hits += 1
+        lost += bool(f.start <= on.lease_lost_at.iloc[0] <= f.end)
+    expected = (pause + interval - timeout) / interval
+    assert hits > 150
+    share = lost / hits
+    half = 3.29 * math.sqrt(expected * (1 - expected) / hits)
+    assert abs(share - expected) < half, (share, expected, hits)
+
+
+def test_fast_mode_says_when_it_falls_back() -> None:
+    scenario = make_scenario(simulation={"mode": "fast"}, service={"throttle": {}})
+    assert simulator.run(scenario).meta["mode"] == "exact (fast mode fell back)"
+    jitter = make_scenario(simulation={"mode": "fast"}, fleet=[{"progress_jitter": "5s"}])
+    assert simulator.run(jitter).meta["mode"] == "fast (some groups exact)"
