@@ -17,7 +17,7 @@ from scipy import stats
 
 import simulator
 from simulator.experiments.scenario import load_scenario
-from tests.conftest import make_scenario
+from builders import make_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 # Throttling makes fast mode fall back to exact, so it is switched off to exercise fast mode.

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 import simulator
-from tests.conftest import make_scenario
+from builders import make_scenario
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:

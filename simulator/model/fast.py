@@ -26,13 +26,11 @@ EPSILON = 1e-9
 class FastSchedule:
     """Reports at start, start + interval, ... each renewing the lease for `renew` seconds."""
 
-    __slots__ = ("start", "interval", "renew", "until", "thread", "attempt")
+    __slots__ = ("start", "interval", "renew", "thread", "attempt")
 
     def __init__(
-        self, start: float, interval: float, renew: float, until: float, thread: Thread,
-        attempt: Attempt,
-    ) -> None:  # fmt: skip
-        self.until = until  # the sleep ends here unless something interrupts it
+        self, start: float, interval: float, renew: float, thread: Thread, attempt: Attempt
+    ) -> None:
         self.start = start
         self.interval = interval
         self.renew = renew
@@ -57,12 +55,6 @@ class FastSchedule:
             return -math.inf
         k = math.floor((t - self.start) / self.interval + EPSILON)
         return self.start + k * self.interval + self.renew
-
-    def quiet_until(self) -> float:
-        """The earliest the lease can run out if the schedule runs to its end."""
-        if self.interval >= self.renew:
-            return -math.inf  # the lease may lapse between two reports
-        return max(self.start, self.until - self.interval) + self.renew
 
     def next_after(self, t: float) -> float:
         """The first report strictly after `t`."""

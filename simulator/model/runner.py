@@ -397,9 +397,9 @@ class Thread(Actor):
         if reply.__class__ is Attempt:
             return reply
         runner = self.runner
-        if runner.fast_rng is not None and not runner.loss and not self._partitioned():
+        if reply.__class__ is StandingPoll:
             # Fast mode: poll again at each hold's end without simulating it (see StandingPoll).
-            standing = self.standing = runner.service.stand(reply)
+            standing = self.standing = reply
             try:
                 return (yield standing.event)
             except Interrupt as interrupt:
@@ -425,10 +425,16 @@ class Thread(Actor):
         self.poll = None
         return attempt
 
-    def _partitioned(self) -> bool:
+    def can_stand(self) -> bool:
+        """Whether this thread's polls can be counted in bulk (fast mode, see StandingPoll)."""
         runner = self.runner
         now = runner.env.now
-        return now < runner.partition_until or now < runner.group.partition_until
+        return (
+            runner.fast_rng is not None
+            and not runner.loss
+            and now >= runner.partition_until
+            and now >= runner.group.partition_until
+        )
 
     def _report_blocked(self) -> float:
         """How long a heartbeat stall still blocks this runner's progress reports."""
@@ -533,9 +539,7 @@ class Thread(Actor):
             gap = int(runner.fast_rng.geometric(runner.loss))  # type: ignore[union-attr]
             lost_at = next_report + (gap - 1) * self.interval
         wake = min(done_at, lost_at)
-        schedule = FastSchedule(
-            next_report, self.interval, attempt.task.timeouts[2], wake, self, attempt
-        )
+        schedule = FastSchedule(next_report, self.interval, attempt.task.timeouts[2], self, attempt)
         self.schedule = attempt.fast = schedule
         cause = None
         try:

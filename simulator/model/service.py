@@ -104,12 +104,11 @@ class WorkerGroup:
                 return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
-    def stand(self, poll: Poll) -> StandingPoll:
-        """Turn a held poll into a standing one (its hold timer then does nothing)."""
-        poll.open = False
+    def stand(self, thread: Thread, now: float) -> StandingPoll:
+        """A poll that will be renewed at every hold's end, none of them simulated."""
         self.count += 1
-        key = (poll.arrival % self.cycle, self.count)
-        standing = StandingPoll(poll.thread, Event(poll.event.env), poll.arrival, key)
+        key = (now % self.cycle, self.count)
+        standing = StandingPoll(thread, Event(thread.runner.env), now, key)
         insort(self.standing, (*key, standing))
         return standing
 
@@ -203,10 +202,6 @@ class Service:
         if self.checks is not None:
             self.checks.handled[POLL] += n
 
-    def stand(self, poll: Poll) -> StandingPoll:
-        """Fast mode: the thread of a held poll polls again at every hold's end, unsimulated."""
-        return self.groups[poll.thread.worker_group].stand(poll)
-
     def leave(self, standing: StandingPoll) -> Poll:
         """Fast mode: a standing cycle stops; its current poll is held until its hold ends."""
         group = self.groups[standing.thread.worker_group]
@@ -236,6 +231,8 @@ class Service:
         if task is not None:
             return self._assign(task, thread)
         env = self.env
+        if thread.can_stand():
+            return group.stand(thread, env.now)
         poll = Poll(thread, Event(env), env.now)
         group.polls.append(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
@@ -278,10 +275,12 @@ class Service:
             deadline = max(deadline, attempt.fast.deadline_at(now))
         left = deadline - now
         if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
-            if attempt.fast is not None:
-                # Reports counted in bulk keep renewing it: look again when the schedule ends (if
-                # it stops early, `watch_lease` brings the check forward).
-                left = max(left, attempt.fast.quiet_until() - now)
+            fast = attempt.fast
+            if fast is not None and fast.interval < fast.renew:
+                # Reports counted in bulk renew it before it can run out, for as long as the
+                # schedule runs; when it stops, `watch_lease` arms the timer again.
+                attempt.timer = None
+                return
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
             return
         self._expire(attempt)
@@ -289,7 +288,7 @@ class Service:
     def watch_lease(self, attempt: Attempt) -> None:
         """Make sure the live attempt's lease timer fires no later than its deadline."""
         timer = attempt.timer
-        if attempt.task.live is attempt and timer is not None and timer.at > attempt.deadline:
+        if attempt.task.live is attempt and (timer is None or timer.at > attempt.deadline):
             left = max(attempt.deadline - self.env.now, 0.0)
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
 

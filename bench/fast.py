@@ -1,0 +1,178 @@
+"""Fast-mode benchmarks (`make bench`): speed-up over exact mode, scale, and a peer (Ciw).
+
+1. Speed-up: bench/fleet-500.yaml (500 runners, one day) in exact and in fast mode, wall time
+   ratio and the scenario's metrics side by side.
+2. Scale: simulated runner-hours per wall second and peak memory for 100, 1,000 and 10,000
+   runners over 7 simulated days in fast mode, each in a fresh process (peak RSS is per process).
+3. Peer: an M/M/c queue (Poisson arrivals, exponential work, c threads, no faults, no reports) in
+   leasesim and in Ciw for the same number of tasks: tasks per second, and each one's mean queue
+   wait beside the Erlang C value. Ciw is optional (`pip install ciw`); without it, it is skipped.
+
+Results are printed and written to bench/results/fast-STAMP.json (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import simulator  # noqa: E402
+from simulator.experiments.scenario import load_scenario  # noqa: E402
+
+FLEET = HERE / "fleet-500.yaml"
+
+
+def speedup(repeats: int) -> dict:
+    out = {}
+    for mode in ("exact", "fast"):
+        scenario = load_scenario(FLEET, overrides=[f"simulation.mode={mode}"])
+        best, result = math.inf, None
+        for _ in range(repeats):
+            started = time.perf_counter()
+            result = simulator.run(scenario)
+            best = min(best, time.perf_counter() - started)
+        out[mode] = {"wall_s": best, "events": result.meta["events"], "mode": result.meta["mode"],
+                     "summary": result.summary}  # fmt: skip
+    out["ratio"] = out["exact"]["wall_s"] / out["fast"]["wall_s"]
+    return out
+
+
+def scale_one(runners: int) -> dict:
+    """One scale point, measured in this (fresh) process."""
+    rate = 490 * runners / 500  # the same load per runner as fleet-500
+    scenario = load_scenario(FLEET, overrides=[
+        "simulation.mode=fast", "duration=7d", f"fleet.etl.runners={runners}",
+        f"workload.batch.arrivals.rate={rate:g}/h",
+    ])  # fmt: skip
+    started = time.perf_counter()
+    result = simulator.run(scenario)
+    summary = result.summary  # tables and metrics included in the timing
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "runners": runners, "wall_s": wall, "events": result.meta["events"],
+        "tasks": summary["tasks_submitted"],
+        "runner_hours_per_s": runners * 7 * 24 / wall, "peak_mib": peak_kib / 1024,
+    }  # fmt: skip
+
+
+def scale(sizes: list[int]) -> list[dict]:
+    rows = []
+    for n in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--scale-one", str(n)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    a = lam / mu
+    top = a**c / math.factorial(c) / (1 - a / c)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top) / (c * mu - lam)
+
+
+def mmc(tasks: int, c: int = 10, rho: float = 0.8, mean_work: float = 600.0) -> dict:
+    lam = rho * c / mean_work
+    horizon = tasks / lam
+    scenario = simulator.Scenario.model_validate({
+        "name": "mmc", "duration": horizon, "seed": 3,
+        "service": {"throttle": None},
+        "fleet": [{"name": "c", "worker_group": "q", "runners": c, "threads": 1,
+                   "progress_interval": 10 * horizon, "runner_heartbeat_interval": 10 * horizon}],
+        "workload": [{"name": "w", "worker_group": "q", "arrivals": {"kind": "poisson", "rate": lam},
+                      "duration": {"dist": "exponential", "mean": mean_work},
+                      "report_progress_timeout": 20 * horizon}],
+    })  # fmt: skip
+    started = time.perf_counter()
+    result = simulator.run(scenario)
+    wait = result.summary["queue_wait_mean_s"]
+    wall = time.perf_counter() - started
+    row = {"tasks": tasks, "c": c, "rho": rho, "erlang_c_wait_s": erlang_c_wait(lam, 1 / mean_work, c),
+           "leasesim_wall_s": wall, "leasesim_tasks_per_s": result.summary["tasks_submitted"] / wall,
+           "leasesim_wait_s": wait}  # fmt: skip
+    try:
+        import ciw
+    except ImportError:
+        row["ciw"] = "not installed (pip install ciw)"
+        return row
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=lam)],
+        service_distributions=[ciw.dists.Exponential(rate=1 / mean_work)],
+        number_of_servers=[c],
+    )
+    ciw.seed(3)
+    started = time.perf_counter()
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_time(horizon)
+    records = sim.get_all_records()
+    wall = time.perf_counter() - started
+    waits = [r.waiting_time for r in records]
+    row.update({"ciw_wall_s": wall, "ciw_tasks_per_s": len(records) / wall,
+                "ciw_wait_s": sum(waits) / len(waits),
+                "ratio_leasesim_over_ciw": row["leasesim_tasks_per_s"] / (len(records) / wall)})
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--mmc-tasks", type=int, default=100_000)
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_one:
+        print(json.dumps(scale_one(args.scale_one)))
+        return 0
+    record: dict = {"created": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), "cpus": os.cpu_count()}
+
+    s = record["speedup"] = speedup(args.repeats)
+    print(f"fast mode on {FLEET.name}: exact {s['exact']['wall_s']:.2f} s "
+          f"({s['exact']['events']:,} events), fast {s['fast']['wall_s']:.2f} s "
+          f"({s['fast']['events']:,} events): {s['ratio']:.1f}x")  # fmt: skip
+    print(f"  {'metric':<26} {'exact':>12} {'fast':>12}")
+    for key, value in s["exact"]["summary"].items():
+        print(f"  {key:<26} {value:>12.5g} {s['fast']['summary'][key]:>12.5g}")
+
+    rows = record["scale"] = scale([int(x) for x in args.sizes.split(",") if x])
+    print("\nscale, fast mode, 7 simulated days:")
+    print(f"  {'runners':>8} {'wall s':>8} {'events':>11} {'tasks':>10} {'runner-h/s':>11} "
+          f"{'peak MiB':>9}")  # fmt: skip
+    for r in rows:
+        print(f"  {r['runners']:>8,} {r['wall_s']:>8.1f} {r['events']:>11,} {r['tasks']:>10,.0f} "
+              f"{r['runner_hours_per_s']:>11,.0f} {r['peak_mib']:>9,.0f}")  # fmt: skip
+
+    m = record["mmc"] = mmc(args.mmc_tasks)
+    print(f"\nM/M/{m['c']} at rho {m['rho']}, {m['tasks']:,} tasks: Erlang C wait "
+          f"{m['erlang_c_wait_s']:.1f} s")  # fmt: skip
+    print(f"  leasesim: {m['leasesim_tasks_per_s']:,.0f} tasks/s, wait {m['leasesim_wait_s']:.1f} s")
+    if "ciw_tasks_per_s" in m:
+        print(f"  Ciw:      {m['ciw_tasks_per_s']:,.0f} tasks/s, wait {m['ciw_wait_s']:.1f} s")
+        print(f"  leasesim / Ciw tasks per second: {m['ratio_leasesim_over_ciw']:.2f}x")
+    else:
+        print(f"  Ciw: {m['ciw']}")
+
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    target = out / f"fast-{record['created']}.json"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=float))
+    os.replace(tmp, target)
+    print(f"\nwritten to {target.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
