@@ -92,7 +92,8 @@ def mmc(tasks: int, c: int = 10, rho: float = 0.8, mean_work: float = 600.0) -> 
         "service": {"throttle": None},
         "fleet": [{"name": "c", "worker_group": "q", "runners": c, "threads": 1,
                    "progress_interval": 10 * horizon, "runner_heartbeat_interval": 10 * horizon}],
-        "workload": [{"name": "w", "worker_group": "q", "arrivals": {"kind": "poisson", "rate": lam},
+        "workload": [{"name": "w", "worker_group": "q",
+                      "arrivals": {"kind": "poisson", "rate": lam},
                       "duration": {"dist": "exponential", "mean": mean_work},
                       "report_progress_timeout": 20 * horizon}],
     })  # fmt: skip
@@ -100,8 +101,9 @@ def mmc(tasks: int, c: int = 10, rho: float = 0.8, mean_work: float = 600.0) -> 
     result = simulator.run(scenario)
     wait = result.summary["queue_wait_mean_s"]
     wall = time.perf_counter() - started
-    row = {"tasks": tasks, "c": c, "rho": rho, "erlang_c_wait_s": erlang_c_wait(lam, 1 / mean_work, c),
-           "leasesim_wall_s": wall, "leasesim_tasks_per_s": result.summary["tasks_submitted"] / wall,
+    row = {"tasks": tasks, "c": c, "rho": rho,
+           "erlang_c_wait_s": erlang_c_wait(lam, 1 / mean_work, c), "leasesim_wall_s": wall,
+           "leasesim_tasks_per_s": result.summary["tasks_submitted"] / wall,
            "leasesim_wait_s": wait}  # fmt: skip
     try:
         import ciw
@@ -157,7 +159,8 @@ def main() -> int:
     m = record["mmc"] = mmc(args.mmc_tasks)
     print(f"\nM/M/{m['c']} at rho {m['rho']}, {m['tasks']:,} tasks: Erlang C wait "
           f"{m['erlang_c_wait_s']:.1f} s")  # fmt: skip
-    print(f"  leasesim: {m['leasesim_tasks_per_s']:,.0f} tasks/s, wait {m['leasesim_wait_s']:.1f} s")
+    print(f"  leasesim: {m['leasesim_tasks_per_s']:,.0f} tasks/s, "
+          f"wait {m['leasesim_wait_s']:.1f} s")  # fmt: skip
     if "ciw_tasks_per_s" in m:
         print(f"  Ciw:      {m['ciw_tasks_per_s']:,.0f} tasks/s, wait {m['ciw_wait_s']:.1f} s")
         print(f"  leasesim / Ciw tasks per second: {m['ratio_leasesim_over_ciw']:.2f}x")

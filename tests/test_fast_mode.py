@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import make_scenario
 from scipy import stats
 
 import simulator
 from simulator.experiments.scenario import load_scenario
-from builders import make_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 # Throttling makes fast mode fall back to exact, so it is switched off to exercise fast mode.

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from builders import make_scenario
 from scipy import stats
 
 import simulator
-from builders import make_scenario
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:
