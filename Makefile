@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/leasesim run $(SCENARIO)
+	$(BIN)/leasesim run $(SCENARIO) --plots out/$(basename $(notdir $(SCENARIO)))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

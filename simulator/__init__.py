@@ -6,21 +6,31 @@ Public API::
     scenario = simulator.load_scenario("scenarios/aws-defaults.yaml")
     result = simulator.run(scenario, seed=1)
     result.summary, result.attempts, result.tasks
+    reps = simulator.replicate(scenario, n=10)          # reps.summarize(): mean and 95% CI
+    df = simulator.sweep(scenario, {"fleet.etl.progress_interval": ["30s", "2m"]}, 5)
+    simulator.summarize(df)                             # mean and CI per sweep point
 """
 
 from simulator.errors import LeasesimError
-from simulator.experiments.runs import replicate, run
+from simulator.experiments.precision import Precision
+from simulator.experiments.replicate import Replications, replicate
+from simulator.experiments.runs import run
 from simulator.experiments.scenario import load_scenario
+from simulator.experiments.sweep import summarize, sweep
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
 from simulator.schema import Scenario
 
 __all__ = [
     "LeasesimError",
+    "Precision",
+    "Replications",
     "Result",
     "Scenario",
     "load_scenario",
     "replicate",
     "run",
+    "summarize",
     "summarize_replications",
+    "sweep",
 ]

@@ -16,6 +16,7 @@ FILE_ERROR = "FILE_ERROR"  # a file is missing, unreadable, too big, binary or n
 USAGE_ERROR = "USAGE_ERROR"  # a command-line argument (e.g. --set) is malformed
 RUN_ERROR = "RUN_ERROR"  # a run could not finish or save its results (disk full, a bug)
 INTERRUPTED = "INTERRUPTED"  # the user stopped a run (Ctrl-C); finished work is kept
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # a run estimated past the size guards (see experiments.guards)
 
 
 def describe_location(file: str | None, line: int | None, override: str | None = None) -> str:

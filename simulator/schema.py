@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulator.sweep_spec import Sweep, problem
 from simulator.units import parse_duration, parse_rate
 
 
@@ -294,10 +295,13 @@ class Scenario(Strict):
     duration: Seconds = Field(gt=0)
     seed: int = Field(0, ge=0)
     replications: int = Field(1, ge=1)
+    # Tasks submitted before `warmup` are left out of the metrics (steady-state statistics).
+    warmup: Seconds = Field(0.0, ge=0)
     service: Service = Field(default_factory=Service)
     fleet: tuple[FleetGroup, ...] = Field(min_length=1)
     workload: tuple[Workload, ...] = Field(min_length=1)
     simulation: SimulationOptions = Field(default_factory=SimulationOptions)
+    sweep: Sweep | None = None  # fields to vary, for `leasesim sweep` (see sweep_spec)
 
     @model_validator(mode="after")
     def _names_and_groups(self) -> Scenario:
@@ -319,4 +323,17 @@ class Scenario(Strict):
                     f"fleet group serves (served: {', '.join(sorted(served))}); its tasks would "
                     "never run",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_and_sweep(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise _error_at(
+                ("warmup",),
+                f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s), "
+                "or no task would be measured",
+            )
+        found = problem(self, self.sweep) if self.sweep is not None else None
+        if found is not None:
+            raise _error_at(("sweep", *found.at), found.message)
         return self

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.cli import run_command, validate_command
+from simulator.cli import report_command, run_command, sweep_command, validate_command
 from simulator.cli.arguments import (
     EXIT_FAILED,
     EXIT_FOR_CODE,
@@ -30,14 +30,19 @@ from simulator.cli.output import emit
 from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError
 from simulator.versions import leasesim_version
 
-COMMANDS: dict[str, ModuleType] = {"run": run_command, "validate": validate_command}
+COMMANDS: dict[str, ModuleType] = {
+    "run": run_command, "sweep": sweep_command, "validate": validate_command,
+    "report": report_command,
+}
 
 _EPILOG = """\
 examples:
   leasesim run scenarios/aws-defaults.yaml
   leasesim run scenarios/gc-pauses.yaml -n 10 --set fleet.etl.progress_interval=30s
   leasesim run scenarios/aws-defaults.yaml --set service.lease_reading=5min --out results/5min
+  leasesim sweep my-sweep.yaml -n 10 --out results/sweep   (a scenario with a sweep: block)
   leasesim validate scenarios/
+  leasesim report scenarios/gc-pauses.yaml --out gc-pauses.html
 
 exit status: 0 success, 1 a run failed, 2 invalid input (scenario file or flags), 130 interrupted.
 Run `leasesim COMMAND --help` for a command's options.

@@ -6,18 +6,31 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.arguments import EXIT_OK, SET_HELP, whole_number
-from simulator.cli.output import emit, plural, progress, table, table_notes, warning_dict
-from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.analytic import closed_form_section
+from simulator.cli import plots_option
+from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
+from simulator.cli.experiment_options import (
+    add_executor_options,
+    add_precision_options,
+    check_resume,
+    executor_of,
+    failure_error,
+    precision_of,
+    printed_warnings,
+)
+from simulator.cli.output import emit, plural, table, table_notes, warning_dict
+from simulator.errors import INTERRUPTED, LeasesimError
+from simulator.experiments.batch import Interrupted
+from simulator.experiments.guards import Limits, guard
+from simulator.experiments.replicate import replicate
 from simulator.experiments.runs import run
 from simulator.experiments.scenario import load_scenario_with_source
+from simulator.experiments.store import runs_folder
 from simulator.results.metrics import METRICS
-from simulator.results.stats import summarize_replications
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
 
@@ -27,8 +40,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "run", help="run a scenario's replications and print a summary table",
         description="Run a scenario's replications and print each summary metric's mean and "
         "95% confidence interval (Student t over the replications).",
-        epilog="example:\n  leasesim run scenarios/gc-pauses.yaml -n 10 --seed 7 "
-        "--set fleet.etl.progress_interval=30s --out results/gc",
+        epilog="examples:\n  leasesim run scenarios/gc-pauses.yaml -n 10 --seed 7 "
+        "--set fleet.etl.progress_interval=30s --out results/gc\n"
+        "  leasesim run scenarios/aws-defaults.yaml -n 5 --precision reassigned_fraction "
+        "--target 10% --executor processes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML)")
@@ -44,41 +59,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="save each replication's tables, summary.json, scenario.json and "
                    "meta.json under DIR/rep-000/, DIR/rep-001/, ... as soon as it finishes")
+    p.add_argument("--resume", action="store_true",
+                   help="with --out: keep the replications already saved there for this scenario "
+                   "and seed, and run only the missing ones")
+    plots_option.add_argument(p)
+    add_executor_options(p, "serial")
+    add_precision_options(p)
     p.add_argument("--json", action="store_true",
                    help='print one JSON document, {"success": true, "data": {...}}, instead of '
                    "the table (errors too, as {\"success\": false, \"error\": {...}})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimated events or memory pass the limits "
+                   "(LEASESIM_MAX_EVENTS, LEASESIM_MAX_MEMORY; see docs/errors.md)")
 
     return p
-
-
-def _prepare_out(out: Path, n: int) -> list[str]:
-    """Create the --out folder before any run; warnings about what it already holds."""
-    if out.exists() and not out.is_dir():
-        raise LeasesimError(USAGE_ERROR, f"--out {out}: this is a file; --out takes a folder.")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LeasesimError(
-            USAGE_ERROR, f"--out {out}: the folder cannot be created ({exc.strerror or exc})."
-        ) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise LeasesimError(USAGE_ERROR, f"--out {out}: the folder is not writable.")
-    # Folders this run reaches are replaced whole; any beyond it would mix two runs' results.
-    stale = sorted(
-        p.name for p in out.glob("rep-[0-9][0-9][0-9]") if p.is_dir() and int(p.name[4:]) >= n
-    )
-    if not stale:
-        return []
-    return [
-        f"--out {out} already holds {_reps(stale)} from an earlier run, which this run of "
-        f"{plural(n, 'replication')} does not replace; remove them to keep runs apart."
-    ]
-
-
-def _reps(names: Sequence[str]) -> str:
-    """A list of folder names, shortened: rep-000, or rep-000 .. rep-004."""
-    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
 def _kept(saved: list[str], out: Path | None) -> str:
@@ -88,72 +83,90 @@ def _kept(saved: list[str], out: Path | None) -> str:
         return f"no replication had finished, so nothing was saved under {out}"
     return (
         f"{plural(len(saved), 'finished replication')} kept under {out} "
-        f"({_reps([Path(s).name for s in saved])})"
+        f"({runs_folder([Path(s).name for s in saved])}); run the same command with --resume "
+        "to finish"
     )
 
 
+def warmup_note(warmup: float) -> str | None:
+    if warmup <= 0:
+        return None
+    return (f"warm-up: tasks submitted in the first {format_duration(warmup)} are left out of the "
+            "metrics (API call counts cover the whole run).")  # fmt: skip
+
+
 def execute(args: argparse.Namespace) -> int:
+    check_resume(args)
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     scenario = loaded.scenario
     n = scenario.replications if args.replications is None else args.replications
     seed = scenario.seed if args.seed is None else args.seed
+    executor = executor_of(args, "serial")
+    precision = precision_of(args)
+    if not args.force:  # refuse runs estimated past the size limits (experiments/guards.py)
+        most = max(n, args.max_replications) if precision is not None else n
+        workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
+        guard(scenario, most, Limits.from_environment(os.environ), str(args.scenario), workers)
     notes = [asdict(w) for w in loaded.warnings()]
     shown = [str(w) for w in loaded.warnings()]
-    if args.out is not None:
-        for text in _prepare_out(args.out, n):
-            notes.append(warning_dict("--out", text))
-            shown.append(text)
+    if scenario.sweep is not None:
+        text = ("the scenario has a sweep: block; `leasesim run` runs its base values only (use "
+                "`leasesim sweep` to run the grid)")  # fmt: skip
+        notes.append(warning_dict("sweep", text))
+        shown.append(text)
     if not args.json:
         for text in shown:
             print(f"warning: {text}", file=sys.stderr)
-    bar = progress(n, not args.quiet and not args.json and sys.stderr.isatty())
+    if args.plots is not None:
+        plots_option.prepare(args.plots)
     started = time.perf_counter()
-    summaries: list[dict[str, float]] = []
-    saved: list[str] = []
     try:
-        for i in range(n):
-            result = run(scenario, seed=seed, replication=i)
-            summaries.append(result.summary)
-            if args.out is not None:
-                # Saved as soon as it finishes: an interrupted run keeps every finished replication.
-                target = args.out / f"rep-{i:03d}"
-                try:
-                    saved.append(str(result.save(target)))
-                except OSError as exc:
-                    raise LeasesimError(
-                        RUN_ERROR,
-                        f"cannot save replication {i} under {target}: {exc.strerror or exc}; "
-                        f"{_kept(saved, args.out)}.",
-                        [{"saved": saved}],
-                    ) from None
-            if bar is not None:
-                bar.update()
-    except KeyboardInterrupt:
+        with printed_warnings(notes, show=not args.json):
+            reps = replicate(
+                scenario, n, seed, executor=executor, workers=args.workers,
+                scheduler=args.scheduler, precision=precision, out=args.out, resume=args.resume,
+                progress=not args.quiet and not args.json and sys.stderr.isatty(),
+                run_fn=run,  # looked up here, at call time: a seam for tests
+            )  # fmt: skip
+    except Interrupted as exc:
+        saved = list(exc.saved)
+        finished = len(exc.finished)
         message = (
-            f"interrupted after {len(summaries)} of {plural(n, 'replication')}; "
+            f"interrupted after {finished} of {plural(exc.requested, 'replication')}; "
             f"{_kept(saved, args.out)}."
         )
-        details = [{"finished": len(summaries), "requested": n, "saved": saved}]
+        details = [{"finished": finished, "requested": exc.requested, "saved": saved}]
         raise LeasesimError(INTERRUPTED, message, details) from None
-    finally:
-        if bar is not None:
-            bar.close()
     wall = time.perf_counter() - started
-    frame = summarize_replications(summaries)
+    total = len(reps) + len(reps.failures)
+    failed = None
+    if reps.failures:
+        failed = failure_error(reps.failures, total,
+                               lambda f: f"replication {f.replication} (seed {f.seed})",
+                               "replication")  # fmt: skip
+        if not len(reps):
+            raise failed
+    frame = reps.summarize()
+    n = len(reps)
+    plotted = [] if args.plots is None else plots_option.write_first(scenario, seed, args.plots)
     if args.json:
         records = frame.to_dict(orient="records")
         for record in records:
             record["unit"] = METRICS[record["metric"]].unit if record["metric"] in METRICS else ""
-        emit({
-            "success": True,
-            "data": {
-                "scenario": scenario.name, "file": str(args.scenario), "seed": seed,
-                "replications": n, "overrides": list(args.overrides),
-                "duration_s": scenario.duration, "wall_time_s": wall, "version": leasesim_version(),
-                "summary": records, "replication_summaries": summaries,
-                "warnings": notes, "saved": saved,
-            },
-        })  # fmt: skip
+        data = {
+            "scenario": scenario.name, "file": str(args.scenario), "seed": seed,
+            "replications": n, "overrides": list(args.overrides),
+            "duration_s": scenario.duration, "warmup_s": scenario.warmup, "wall_time_s": wall,
+            "version": leasesim_version(), "executor": reps.executor,
+            "summary": records, "replication_summaries": reps.summaries,
+            "warnings": notes, "saved": reps.saved, "resumed": reps.resumed, "plots": plotted,
+            "precision": reps.precision.to_dict() if reps.precision else None,
+        }  # fmt: skip
+        data["estimates"] = closed_form_section(scenario, frame)[1]  # docs/analytic.md
+        if failed is not None:
+            emit({"success": False, "error": failed.to_dict(), "data": data})
+            return EXIT_FAILED
+        emit({"success": True, "data": data})
         return EXIT_OK
     print(f"{scenario.name}: {plural(n, 'replication')} of {format_duration(scenario.duration)} "
           f"simulated time, seed {seed} (wall time {wall:.2f} s)")  # fmt: skip
@@ -161,12 +174,32 @@ def execute(args: argparse.Namespace) -> int:
         print(scenario.description.strip().splitlines()[0])
     if args.overrides:
         print(f"overrides: {' '.join(args.overrides)}")
+    if reps.executor != "serial":
+        print(f"executor: {reps.executor}")
+    for line in (warmup_note(scenario.warmup),
+                 reps.precision.describe() if reps.precision else None):  # fmt: skip
+        if line:
+            print(line)
+    if reps.resumed:
+        print(f"resumed: {plural(reps.resumed, 'replication')} already saved under {args.out}")
     print()
     print(table(frame))
     notes_text = table_notes(frame, n)
     if notes_text:
         print()
         print("\n".join(notes_text))
-    if saved:
-        print(f"\nresults saved under {args.out}/ ({_reps([Path(s).name for s in saved])})")
+    estimate_lines = closed_form_section(scenario, frame)[0]  # beside the table: analytic.md
+    if estimate_lines:
+        print()
+        print("\n".join(estimate_lines))
+    if reps.saved:
+        names = sorted(Path(s).name for s in reps.saved)
+        print(f"\nresults saved under {args.out}/ ({runs_folder(names)})")
+    if plotted:
+        print(f"figures of replication 0 written to {args.plots}/: "
+              f"{', '.join(Path(f).name for f in plotted)}")  # fmt: skip
+    if failed is not None:
+        sys.stdout.flush()
+        print(f"error: {failed}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

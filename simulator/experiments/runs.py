@@ -1,17 +1,26 @@
-"""Running a scenario: one replication (`run`) or several independent ones (`replicate`).
+"""Running a scenario once (`run`), and the unit of work of every experiment (`run_job`).
 
 A run is a pure function of (scenario, seed, replication): replication i draws from the i-th child
-of `SeedSequence(seed)`, so replication i is the same whichever way, or wherever, it is run.
+of `SeedSequence(seed)`, and every component from its own named stream below it, so replication i
+is the same whichever way, or wherever, it is run, and replication i of two sweep points uses
+common random numbers.
+
+`run_job` is what executors send to workers: a `Job` holds only plain data (the resolved scenario
+as a JSON-safe dict, the seed and the replication), and the answer is a small `RunRecord` (the
+summary metrics) or a `Failure`, never the run's log.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import load_scenario
+from simulator.experiments.scenario import load_scenario, load_scenario_dict, scenario_to_dict
 from simulator.model import simulate
 from simulator.results.result import Result
 from simulator.schema import Scenario
@@ -24,8 +33,6 @@ def resolve(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
     """A validated `Scenario` from a scenario object or a scenario file path."""
     if isinstance(scenario, Scenario):
         if overrides:
-            from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
-
             return load_scenario_dict(scenario_to_dict(scenario), overrides=overrides)
         return scenario
     if isinstance(scenario, str | os.PathLike):
@@ -36,7 +43,8 @@ def resolve(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
     )
 
 
-def _check_index(name: str, value: object, minimum: int) -> int:
+def check_index(name: str, value: object, minimum: int) -> int:
+    """`value` if it is an integer >= minimum, else a USAGE_ERROR naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise LeasesimError("USAGE_ERROR", f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
@@ -49,25 +57,106 @@ def run(
     """Run one replication of a scenario and return its `Result`.
 
     `seed` defaults to the scenario's; `replication` selects the independent stream set, so
-    `run(s, replication=i)` equals the i-th result of `replicate(s, n)`.
+    `run(s, replication=i)` equals replication i of `replicate(s, n)`.
     """
     scenario = resolve(scenario, overrides)
-    seed = scenario.seed if seed is None else _check_index("seed", seed, 0)
-    _check_index("replication", replication, 0)
+    seed = scenario.seed if seed is None else check_index("seed", seed, 0)
+    check_index("replication", replication, 0)
     started = time.perf_counter()
     simulation = simulate(scenario, Streams.from_seed(seed, replication))
     wall = time.perf_counter() - started
     return Result(
         scenario, simulation.log, seed=seed, wall_time_s=wall, events=simulation.events,
-        meta={"replication": replication},
+        meta={"replication": replication, "mode": simulation.mode},
     )  # fmt: skip
 
 
-def replicate(
-    scenario: ScenarioLike, n: int | None = None, seed: int | None = None,
-    overrides: Sequence[str] = (),
-) -> list[Result]:  # fmt: skip
-    """Run `n` independent replications (default: the scenario's `replications`), serially."""
-    scenario = resolve(scenario, overrides)
-    n = scenario.replications if n is None else _check_index("n", n, 1)
-    return [run(scenario, seed=seed, replication=i) for i in range(n)]
+# --- jobs: the unit of work of replications and sweeps --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (point, replication) of an experiment, as plain data a worker can rebuild it from.
+
+    `scenario` is the point's fully resolved scenario (`scenario_to_dict`); `tables` asks for
+    the run's tables back (a `Result` without its log), e.g. to save them.
+    """
+
+    point: int
+    replication: int
+    seed: int
+    scenario: Mapping[str, Any]
+    tables: bool = False
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.point, self.replication
+
+
+@dataclass
+class RunRecord:
+    """What a finished run sends back: its summary metrics (and, if asked, its tables)."""
+
+    point: int
+    replication: int
+    seed: int
+    summary: dict[str, float]
+    wall_time_s: float = float("nan")
+    events: int | None = None
+    result: Result | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.point, self.replication
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A run that raised: where (point, replication, seed) and what (type, message, traceback)."""
+
+    point: int
+    replication: int
+    seed: int
+    error_type: str
+    message: str
+    traceback: str = ""
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.point, self.replication
+
+    def describe(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "point": self.point, "replication": self.replication, "seed": self.seed,
+            "error_type": self.error_type, "message": self.message,
+        }  # fmt: skip
+
+
+def failure_of(job: Job, exc: BaseException) -> Failure:
+    """The Failure that reports `exc`, raised while running (or shipping) `job`."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Failure(job.point, job.replication, job.seed, type(exc).__name__, str(exc), text)
+
+
+def run_job(job: Job, run_fn: Callable[..., Result] | None = None) -> RunRecord | Failure:
+    """Run one job; an exception in the model comes back as a `Failure`, not raised.
+
+    KeyboardInterrupt and other non-`Exception`s propagate: they stop the experiment. `run_fn`
+    (default `run`) is a seam for the CLI and tests.
+    """
+    try:
+        scenario = load_scenario_dict(dict(job.scenario), source="<job scenario>")
+        result = (run_fn or run)(scenario, seed=job.seed, replication=job.replication)
+        record = RunRecord(
+            job.point, job.replication, job.seed, dict(result.summary),
+            float(result.meta.get("wall_time_s", float("nan"))), result.meta.get("events"),
+        )  # fmt: skip
+        if job.tables:
+            result.tables  # noqa: B018 - build them here, in the worker, before pickling
+            record.result = result
+        return record
+    except Exception as exc:
+        return failure_of(job, exc)

@@ -279,7 +279,17 @@ def _usage_error(override: str, message: str) -> LeasesimError:
     return LeasesimError(USAGE_ERROR, message, [detail])
 
 
+def _in_file(err: LeasesimError, file: str) -> LeasesimError:
+    """A `--set` error that also names the scenario file it was applied to."""
+    message = f"{file}: {err.message}"
+    details = [{**d, "file": file, "message": message} for d in err.details]
+    return LeasesimError(err.code, message, details)
+
+
 def _file_error(file: str, message: str, line: int | None = None) -> LeasesimError:
+    """A FILE_ERROR whose one paragraph names the file and, when known, the line."""
+    if line is not None and f"line {line}" not in message:
+        message = f"{message.rstrip('.')} (line {line})."
     return LeasesimError(
         FILE_ERROR, message, [{"field": None, "message": message, "file": file, "line": line}]
     )
@@ -428,8 +438,11 @@ def _complete(data: dict[str, Any], source: SourceMap, overrides: Sequence[str])
     if isinstance(overrides, str):  # a lone "a=b" would otherwise be read one character at a time
         overrides = (overrides,)
     for text in overrides:
-        segments, value = parse_override(text)
-        _apply_override(data, segments, value, text, source)
+        try:
+            segments, value = parse_override(text)
+            _apply_override(data, segments, value, text, source)
+        except LeasesimError as err:
+            raise _in_file(err, source.file) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -795,13 +808,61 @@ def _detail(
         message = f"must be a list (one `- ` item per entry), not {_kind(value)}."
     elif kind == "too_short" and not rest:
         message = "must list at least one entry."
+    elif kind in ("bool_parsing", "bool_type"):
+        message = f"must be true or false (got {shown})."
+    elif kind in _NUMBER_KINDS:
+        bounds = _bounds(loc)
+        what = "a whole number" if kind.startswith("int") else "a number"
+        message = f"must be {what}{' ' if bounds else ''}{' and '.join(bounds)} (got {shown})."
+    elif kind == "value_error" and _negative_text(value if found else error.get("input")):
+        # "-1h" fails to parse as a duration; saying so would hide the real problem: the sign.
+        bounds = _bounds(loc)
+        limit = " and ".join(bounds) if bounds else "0 or more"
+        message = f"{shown} is negative; this field must be {limit} (e.g. 90s, 2m, 1h30m)."
     else:
         text = str(error["msg"]).removeprefix("Value error, ")
         text = text.replace("Input should be", "must be", 1)
-        message = text if shown in text else f"{text} (got {shown})"
+        # Pydantic's bound messages never quote the input; our parsers' messages always do.
+        quoted = shown in text and not kind.startswith(("greater_than", "less_than"))
+        message = text if quoted else f"{text} (got {shown})"
         if not message.endswith((".", ")")):
             message += "."
     return source.detail(path, field_name, message)
+
+
+_NUMBER_KINDS = ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type")
+
+
+def _negative_text(value: Any) -> bool:
+    """A duration or rate written as text with a minus sign, such as '-1h'."""
+    return isinstance(value, str) and value.strip().startswith("-")
+
+
+def _bounds(loc: Sequence[str | int]) -> list[str]:
+    """The numeric limits of the field at a pydantic error location: ['>= 1'], ['from 0 to 1']."""
+    if not loc:
+        return []
+    parent, last = _schema_at(loc[:-1]), loc[-1]
+    metadata: list[Any] = []
+    if isinstance(last, int):  # an item of a tuple field, e.g. times[1]
+        for alt in _alternatives(parent):
+            if get_origin(alt) is tuple and get_origin(get_args(alt)[0]) is Annotated:
+                for extra in get_args(get_args(alt)[0])[1:]:
+                    metadata += getattr(extra, "metadata", [extra])
+    else:
+        models = [m for m in _models(parent) if last in m.model_fields]
+        if len(models) == 1:
+            metadata = list(models[0].model_fields[last].metadata)
+    found: dict[str, float] = {}
+    for item in metadata:
+        for attr in ("gt", "ge", "lt", "le"):
+            limit = getattr(item, attr, None)
+            if isinstance(limit, int | float) and not isinstance(limit, bool):
+                found[attr] = limit
+    if "ge" in found and "le" in found:
+        return [f"from {found['ge']:g} to {found['le']:g}"]
+    signs = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    return [f"{signs[attr]} {limit:g}" for attr, limit in found.items()]
 
 
 # --- step 5: empirical distributions --------------------------------------------------------------
@@ -973,7 +1034,7 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                     f"({reading}): some attempts will be reassigned although the runner is "
                     "healthy.",
                 )
-            late = _exceed(group.startup, ack)
+            late = share_above(group.startup, ack)
             if late is not None and late > 0.001:
                 share = f"about {late:.0%} of the acknowledgements"
                 if late > 0.999:
@@ -995,7 +1056,7 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 "will be used.",
             )
         if workload.attempt_timeout is not None:
-            over = _exceed(workload.duration, workload.attempt_timeout)
+            over = share_above(workload.duration, workload.attempt_timeout)
             if over is not None and over > 0.01:
                 warn(
                     ("workload", wi, "attempt_timeout"),
@@ -1086,7 +1147,7 @@ def _mean(spec: Any) -> float | None:
     return None
 
 
-def _exceed(spec: Any, limit: float) -> float | None:
+def share_above(spec: Any, limit: float) -> float | None:
     """P(X > limit) for a distribution spec (None if unknown)."""
     if isinstance(spec, Fixed):
         return 1.0 if spec.value > limit else 0.0

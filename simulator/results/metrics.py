@@ -32,6 +32,16 @@ class Inputs:
         self.calls = tables["calls"]
         self.duration = float(duration)
         self.scenario = scenario
+        # Warm-up: tasks submitted before it (and their attempts) are left out, so the metrics
+        # describe the steady state; `window` is the measured stretch of the run. Call counts
+        # carry no time, so the call metrics still cover the whole run.
+        warmup = float(getattr(scenario, "warmup", 0.0) or 0.0)
+        if warmup > 0:
+            keep = self.tasks["submitted_at"].to_numpy() >= warmup
+            kept = self.tasks["task_id"].to_numpy()[keep]
+            self.attempts = self.attempts[np.isin(self.attempts["task_id"].to_numpy(), kept)]
+            self.tasks = self.tasks[keep]
+        self.window = self.duration - warmup
 
     @cached_property
     def status(self) -> np.ndarray:
@@ -291,7 +301,7 @@ def utilization(x: Inputs) -> float:
     if x.scenario is None:
         return NAN
     threads = sum(g.runners * g.threads for g in x.scenario.fleet)
-    return _ratio(x.attempts["work_s"].sum(), threads * x.duration)
+    return _ratio(x.attempts["work_s"].sum(), threads * x.window)
 
 
 METRICS: Mapping[str, Metric] = MappingProxyType(

@@ -1,0 +1,161 @@
+"""Estimates beside simulated intervals: which agree, which do not, as a table and as text lines.
+
+An estimate disagrees with the simulation when it lies outside the replications' confidence
+interval. When every replication gave the same value the Student-t interval has zero width and
+says nothing about the mean, so counts get the exact Poisson interval of their mean (Garwood)
+and fractions the exact binomial interval over the ended tasks (Clopper-Pearson); other metrics
+with such an interval, or with none (fewer than two replications), are not judged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+from scipy import stats
+
+from simulator.analytic.estimate import Estimate
+from simulator.results.metrics import METRICS
+
+COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
+COLUMNS = [
+    "metric", "estimate", "exact", "method", "mean", "ci_low", "ci_high", "n", "interval",
+    "disagrees",
+]  # fmt: skip
+
+
+def _poisson_interval(mean: float, n: int, confidence: float) -> tuple[float, float]:
+    """Garwood's exact interval for the mean count per replication, from n replications."""
+    total = round(mean * n)
+    alpha = 1.0 - confidence
+    low = stats.chi2.ppf(alpha / 2, 2 * total) / 2 if total > 0 else 0.0
+    high = stats.chi2.ppf(1 - alpha / 2, 2 * (total + 1)) / 2
+    return low / n, high / n
+
+
+def _binomial_interval(p: float, trials: float, confidence: float) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion p observed over `trials` trials."""
+    n = max(round(trials), 1)
+    k = min(max(round(p * n), 0), n)
+    alpha = 1.0 - confidence
+    low = stats.beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
+    high = stats.beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
+    return float(low), float(high)
+
+
+def _interval(row: pd.Series, rows: Mapping[str, pd.Series], confidence: float
+              ) -> tuple[float, float, str]:  # fmt: skip
+    """(low, high, kind): the interval to judge an estimate by; kind "t", "poisson",
+    "binomial", or "" with NaN bounds when it cannot be judged."""
+    low, high, n = float(row["ci_low"]), float(row["ci_high"]), int(row["n"])
+    if math.isfinite(low) and math.isfinite(high) and high > low:
+        return low, high, "t"
+    mean = float(row["mean"])
+    if n < 1 or not math.isfinite(mean):
+        return math.nan, math.nan, ""
+    unit = METRICS[row["metric"]].unit if row["metric"] in METRICS else ""
+    if unit in COUNT_UNITS and mean >= 0:
+        return (*_poisson_interval(mean, n, confidence), "poisson")
+    if unit == "fraction" and "tasks_finished" in rows and "tasks_failed" in rows:
+        ended = (float(rows["tasks_finished"]["mean"]) + float(rows["tasks_failed"]["mean"])) * n
+        if ended >= 1 and 0 <= mean <= 1:
+            return (*_binomial_interval(mean, ended, confidence), "binomial")
+    return math.nan, math.nan, ""
+
+
+def compare(estimates: Mapping[str, Estimate], summary: pd.DataFrame,
+            confidence: float = 0.95) -> pd.DataFrame:  # fmt: skip
+    """Per metric with an applicable estimate: the estimate, the simulated mean and interval, and
+    `disagrees` (the estimate lies outside the interval).
+
+    `summary` is `summarize_replications(...)` (columns metric, mean, ci_low, ci_high, n) at
+    `confidence`; zero-width intervals of counts and fractions are replaced as the module says.
+    """
+    rows = {str(r["metric"]): r for _, r in summary.iterrows()}
+    out = []
+    for name, est in estimates.items():
+        if not est.applies or name not in rows or not math.isfinite(est.value):
+            continue
+        row = rows[name]
+        low, high, kind = _interval(row, rows, confidence)
+        slack = 1e-9 * max(1.0, abs(est.value))
+        disagrees = bool(kind) and not (low - slack <= est.value <= high + slack)
+        out.append((name, est.value, est.exact, est.method, float(row["mean"]), low, high,
+                    int(row["n"]), kind, bool(disagrees)))  # fmt: skip
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _number(x: float) -> str:
+    """About four significant digits, thousands separated (as `leasesim run`'s table)."""
+    if not math.isfinite(x):
+        return "-" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def comparison_lines(frame: pd.DataFrame) -> list[str]:
+    """`compare`'s table as text lines for `leasesim run`, to print after the summary table."""
+    number = _number
+    if frame.empty:
+        return []
+    cells = [("metric", "estimate", "simulated 95% CI", "")]
+    for r in frame.itertuples(index=False):
+        shown = number(r.estimate) + ("" if r.exact else " ~")
+        ci = f"[{number(r.ci_low)}, {number(r.ci_high)}]" if math.isfinite(r.ci_low) else "-"
+        cells.append((r.metric, shown, ci, "!" if r.disagrees else ""))
+    widths = [max(len(c[i]) for c in cells) for i in range(3)]
+    lines = ["closed-form estimates (docs/analytic.md):", ""]
+    for k, (name, value, ci, flag) in enumerate(cells):
+        lines.append(f"{name.ljust(widths[0])}  {value.rjust(widths[1])}  "
+                     f"{ci.ljust(widths[2])}  {flag}".rstrip())  # fmt: skip
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    if not frame["exact"].all():
+        lines.append("~ : approximate even where its assumptions hold.")
+    if frame["interval"].isin(["poisson", "binomial"]).any():
+        lines.append(
+            "A count or fraction equal in every replication is judged by its exact Poisson or "
+            "binomial interval."
+        )
+    if frame["disagrees"].any():
+        lines.append(
+            "! : the estimate lies outside the simulated interval: one of its assumptions does "
+            "not hold here, or something is wrong (see docs/analytic.md)."
+        )
+    return lines
+
+
+def comparison_records(frame: pd.DataFrame, estimates: Mapping[str, Estimate]
+                       ) -> list[dict[str, object]]:  # fmt: skip
+    """`compare`'s rows as JSON-safe dicts (NaN as None), each with its estimate's assumptions."""
+    records = []
+    for row in frame.to_dict(orient="records"):
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in row.items()}  # fmt: skip
+        clean["assumptions"] = list(estimates[row["metric"]].assumptions)
+        records.append(clean)
+    return records
+
+
+def closed_form_section(scenario: object, summary: pd.DataFrame
+                        ) -> tuple[list[str], list[dict[str, object]]]:  # fmt: skip
+    """(text lines, JSON records) comparing `scenario`'s estimates with a run's summary.
+
+    For `leasesim run`. An estimate that cannot be computed must not cost the user the run's
+    results, so any failure here becomes one explanatory line and no records.
+    """
+    from simulator.analytic.estimates import estimates as build
+
+    try:
+        found = build(scenario)  # type: ignore[arg-type]
+        frame = compare(found, summary)
+        return comparison_lines(frame), comparison_records(frame, found)
+    except Exception as exc:  # noqa: BLE001 - reported, never fatal to the run
+        return [f"closed-form estimates unavailable: {type(exc).__name__}: {exc}"], []

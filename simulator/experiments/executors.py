@@ -1,0 +1,287 @@
+"""Where runs execute: in this process, in local worker processes, or on a Dask cluster.
+
+Every executor has one method that matters, `map(fn, jobs)`: it yields `(job, outcome)` pairs as
+the jobs finish, in any order, where `outcome` is `fn(job)` or the exception that stopped the job
+from running at all (a worker that died, a lost connection). Each job is a pure function of its
+plain-data arguments, so results do not depend on the executor; callers sort them by key.
+
+Stopping (Ctrl-C, or leaving a `with` block early) cancels what has not started and ends the worker
+processes, so an interrupt takes effect within a second even when a run would take minutes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
+
+EXECUTORS = ("serial", "processes", "dask")
+INSTALL_DASK = "pip install 'leasesim[dask]'"
+
+
+class Executor(Protocol):
+    """Runs jobs somewhere and yields (job, outcome) as each finishes."""
+
+    name: str
+    workers: int
+
+    def map(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[tuple[Any, Any]]: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class SerialExecutor:
+    """Every job in this process, one after another, in order: for debugging and tiny runs."""
+
+    name = "serial"
+    workers = 1
+
+    def map(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        for job in jobs:
+            yield job, fn(job)
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "serial"
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it (it keeps finished work
+    # and ends the workers), so workers must not die half-way through a result with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one: no fork of a parent holding threads (tqdm, Dask)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        # Workers fork from a server that has imported the model already: fast start-up.
+        ctx.set_forkserver_preload(["simulator.experiments.runs"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _broken(exc: BaseException) -> BaseException:
+    """A dead pool, explained: the usual causes of a worker process dying."""
+    if isinstance(exc, WorkerDied):
+        return exc
+    return WorkerDied(
+        f"a worker process died ({exc}). Usual causes: it was killed or ran out of memory, or a "
+        "script started the sweep without the `if __name__ == '__main__':` guard that process "
+        "pools need."
+    )
+
+
+class WorkerDied(RuntimeError):
+    """A local worker process ended before returning its job's result."""
+
+
+class ProcessExecutor:
+    """Local worker processes (default: one per core), fed a few jobs ahead of them at a time."""
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _start(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=_ignore_sigint
+            )
+        return self._pool
+
+    def map(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        pool = self._start()
+        pending = iter(jobs)
+        # Only a few jobs are queued ahead of the workers: an interrupt has little to cancel and
+        # each result is handed back (and saved) as soon as it exists.
+        running: dict[cf.Future[Any], Any] = {}
+
+        def top_up() -> None:
+            while len(running) < 2 * self.workers:
+                job = next(pending, None)
+                if job is None:
+                    return
+                try:
+                    running[pool.submit(fn, job)] = job
+                except cf.BrokenExecutor as exc:  # the pool died: report the job, go on
+                    future: cf.Future[Any] = cf.Future()
+                    future.set_exception(_broken(exc))
+                    running[future] = job
+
+        try:
+            top_up()
+            while running:
+                done, _ = cf.wait(running, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except cf.BrokenExecutor as exc:
+                        outcome = _broken(exc)
+                    except Exception as exc:  # the job never ran to an answer
+                        outcome = exc
+                    yield job, outcome
+                top_up()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        # A run may take minutes: end the workers rather than wait for them.
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=2)
+
+    def describe(self) -> str:
+        return f"processes ({self.workers} worker{'s' if self.workers != 1 else ''})"
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise LeasesimError(
+            USAGE_ERROR,
+            "the dask executor needs Dask's distributed scheduler, which is not installed; "
+            f"install it with `{INSTALL_DASK}` (or `pip install 'dask[distributed]'`), or use "
+            "--executor processes to run on this machine's cores.",
+        ) from None
+    return distributed
+
+
+class DaskExecutor:
+    """A Dask cluster: a `distributed.Client` given by the caller, a scheduler's address, or
+    (neither) a LocalCluster of `workers` single-threaded processes on this machine.
+
+    Workers must have leasesim installed (the same version: results depend on it).
+    """
+
+    name = "dask"
+
+    def __init__(self, client: Any = None, scheduler: str | None = None,
+                 workers: int | None = None) -> None:  # fmt: skip
+        distributed = _distributed()
+        self._owned: list[Any] = []
+        if client is None:
+            try:
+                if scheduler:
+                    client = distributed.Client(scheduler, timeout="10s")
+                else:
+                    cluster = distributed.LocalCluster(
+                        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                        dashboard_address=None,
+                    )  # fmt: skip
+                    self._owned.append(cluster)
+                    client = distributed.Client(cluster)
+            except (OSError, TimeoutError) as exc:
+                self.close()
+                where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask cluster"
+                raise LeasesimError(
+                    RUN_ERROR, f"cannot reach {where}: {exc}. Check the address (for example "
+                    "tcp://HOST:8786) and that `dask scheduler` is running there.",
+                ) from None  # fmt: skip
+            self._owned.insert(0, client)
+        self.client = client
+        self._distributed = distributed
+        self.workers = len(client.scheduler_info().get("workers", {})) or 1
+        self.address = scheduler or getattr(client.scheduler, "address", None) or "local"
+
+    def map(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        jobs = list(jobs)
+        futures = {self.client.submit(fn, job, pure=False): job for job in jobs}
+        try:
+            for future in self._distributed.as_completed(futures):
+                job = futures.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a worker died, the job could not be shipped, ...
+                    outcome = exc
+                yield job, outcome
+        finally:
+            if futures:  # stopped early: nothing left should keep the cluster busy
+                self.client.cancel(list(futures))
+
+    def close(self) -> None:
+        for owned in self._owned:
+            with contextlib.suppress(Exception):  # best effort while shutting down
+                owned.close()
+        self._owned = []
+
+    def describe(self) -> str:
+        return f"dask ({self.workers} worker{'s' if self.workers != 1 else ''}, {self.address})"
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(
+    executor: Any = None, workers: int | None = None, scheduler: str | None = None,
+    default: str = "serial",
+) -> Any:  # fmt: skip
+    """An executor from a name ("serial", "processes", "dask"), a `distributed.Client`, or an
+    executor object (returned as is). `workers` sizes local pools; `scheduler` is a Dask address.
+    """
+    if executor is None:
+        executor = "dask" if scheduler else default
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):  # fmt: skip
+        raise LeasesimError(USAGE_ERROR, f"workers must be a whole number >= 1, got {workers!r}")
+    if isinstance(executor, str):
+        if scheduler and executor != "dask":
+            raise LeasesimError(USAGE_ERROR, f"a scheduler address ({scheduler}) needs the dask "
+                                f"executor, not {executor!r}")  # fmt: skip
+        if executor == "serial":
+            return SerialExecutor()
+        if executor == "processes":
+            return ProcessExecutor(workers)
+        if executor == "dask":
+            return DaskExecutor(scheduler=scheduler, workers=workers)
+        raise LeasesimError(
+            USAGE_ERROR,
+            f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}, a "
+            "distributed.Client, or an object with map(fn, jobs).",
+        )
+    if type(executor).__module__.startswith("distributed") and hasattr(executor, "submit"):
+        return DaskExecutor(client=executor)
+    if callable(getattr(executor, "map", None)):
+        return executor
+    raise LeasesimError(
+        USAGE_ERROR,
+        f"executor must be one of {', '.join(EXECUTORS)}, a distributed.Client or an object with "
+        f"map(fn, jobs); got {type(executor).__name__}",
+    )

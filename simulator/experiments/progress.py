@@ -1,0 +1,64 @@
+"""A progress bar over an experiment's runs: runs done, points done and an ETA (tqdm).
+
+In a notebook the bar is a widget (`tqdm.auto`); in a terminal it is text on stderr; anywhere else
+(a pipe, a log file, a test) there is none unless asked for.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return bool(get and get() is not None and "IPKernelApp" in get().config)
+
+
+def wanted(progress: bool | None) -> bool:
+    """`progress` if given; by default on in notebooks and when stderr is a terminal."""
+    if progress is not None:
+        return bool(progress)
+    return in_notebook() or sys.stderr.isatty()
+
+
+class Progress:
+    """Counts finished runs against a total that may grow (precision adds replications)."""
+
+    def __init__(self, total: int, points: int, enabled: bool, unit: str = "run") -> None:
+        self.points_total = points
+        self.points_done = 0
+        self._bar: Any = None
+        if enabled:
+            if in_notebook():
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
+            self._bar = tqdm(total=total, unit=unit, desc="runs", file=sys.stderr, leave=False,
+                             dynamic_ncols=True)  # fmt: skip
+            self._postfix()
+
+    def _postfix(self) -> None:
+        if self._bar is not None and self.points_total > 1:
+            self._bar.set_postfix_str(f"points {self.points_done}/{self.points_total}")
+
+    def grow(self, total: int) -> None:
+        if self._bar is not None and total != self._bar.total:
+            self._bar.total = total
+            self._bar.refresh()
+
+    def advance(self, runs: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(runs)
+
+    def points(self, done: int) -> None:
+        if done != self.points_done:
+            self.points_done = done
+            self._postfix()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

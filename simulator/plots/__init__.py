@@ -1,0 +1,39 @@
+"""Figures from results: each function takes results and returns a matplotlib Figure.
+
+- `timeline(result, tasks=... | runners=..., window=...)`: attempts per runner thread.
+- `distribution(result, metric)`: histogram and ECDF of latencies, detection times, overlaps.
+- `tradeoff(sweep_df, x=..., y=[...])`: metrics against a swept parameter, with 95% bands.
+- `capacity(sweep_df, x=...)`: latency percentiles and API load against fleet size or load.
+- `save_png`, `run_figures` / `write_run_plots`, `sweep_figures` / `write_sweep_plots`: the
+  figures of a run or a sweep, written to files atomically.
+
+No function changes matplotlib's global state, and none needs pyplot or a display: the figures
+render with Agg, and show themselves as PNGs in Jupyter.
+"""
+
+from simulator.plots.capacity import capacity
+from simulator.plots.distribution import QUANTITIES, distribution
+from simulator.plots.files import (
+    CAPTIONS,
+    run_figures,
+    save_png,
+    sweep_figures,
+    write_run_plots,
+    write_sweep_plots,
+)
+from simulator.plots.timeline import timeline
+from simulator.plots.tradeoff import tradeoff
+
+__all__ = [
+    "CAPTIONS",
+    "QUANTITIES",
+    "capacity",
+    "distribution",
+    "run_figures",
+    "save_png",
+    "sweep_figures",
+    "timeline",
+    "tradeoff",
+    "write_run_plots",
+    "write_sweep_plots",
+]

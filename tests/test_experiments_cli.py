@@ -1,0 +1,169 @@
+"""`leasesim sweep`, and the experiment options of `leasesim run` (executor, precision, resume).
+
+Runs are a few simulated hours on the serial executor; in-process via `simulator.cli.main`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import simulator.cli as cli
+from simulator.cli import run_command
+from simulator.experiments import runs
+
+ROOT = Path(__file__).resolve().parents[1]
+AWS = str(ROOT / "scenarios" / "aws-defaults.yaml")
+SHORT = ["--set", "duration=2h"]
+GRID = ["--set", "sweep={fleet.etl.progress_interval: [30s, 2m], "
+        "service.lease_reading: [15min, 5min]}"]
+SERIAL = ["--executor", "serial"]
+
+
+def _main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+def test_sweep_prints_one_line_per_point(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = _main(capsys, "sweep", AWS, "-n", "2", *SHORT, *GRID, *SERIAL)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("aws-defaults: 4 points x 2 replications = 8 runs of 2h simulated "
+                               "time, seed 1")  # fmt: skip
+    assert "varied: fleet.etl.progress_interval, service.lease_reading" in out
+    header = next(line for line in lines if line.startswith("fleet.etl.progress_interval"))
+    assert header.split() == ["fleet.etl.progress_interval", "service.lease_reading",
+                              "reassigned_fraction", "duplicated_fraction", "wasted_work_h",
+                              "latency_p95_s", "n"]  # fmt: skip
+    start = lines.index(header) + 2
+    rows = [line.split()[:2] for line in lines[start:start + 4]]
+    assert rows == [["30", "15min"], ["30", "5min"], ["120", "15min"], ["120", "5min"]]
+
+
+def test_sweep_json_and_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ["sweep", AWS, "-n", "2", *SHORT, *GRID, *SERIAL, "--out", str(tmp_path), "--json",
+            "--metrics", "tasks_finished"]  # fmt: skip
+    status, out, _ = _main(capsys, *argv)
+    assert status == 0
+    data = json.loads(out)["data"]
+    assert (data["points"], data["runs"], data["replications"]) == (4, 8, 2)
+    assert data["parameters"] == ["fleet.etl.progress_interval", "service.lease_reading"]
+    assert len(data["rows"]) == 8 and len(data["summary"]) == 4 * len(
+        [r for r in data["summary"] if r["fleet.etl.progress_interval"] == 30.0
+         and r["service.lease_reading"] == "15min"])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json", "results.csv", "runs", "summary.csv"]
+    assert data["saved"] == [str(tmp_path / "results.csv"), str(tmp_path / "summary.csv")]
+    # The same command again is refused; with --resume it runs nothing and gives the same rows.
+    status, _, err = _main(capsys, *argv[:-3])
+    assert status == 2 and "--resume" in err
+    status, out, _ = _main(capsys, *argv, "--resume")
+    again = json.loads(out)["data"]
+    assert status == 0 and again["resumed"] == 8
+    strip = [{k: v for k, v in r.items() if k != "wall_time_s"} for r in data["rows"]]
+    assert [{k: v for k, v in r.items() if k != "wall_time_s"} for r in again["rows"]] == strip
+
+
+def test_sweep_needs_a_sweep_block(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = _main(capsys, "sweep", AWS, *SHORT, *SERIAL)
+    assert status == 2 and out == "" and "no sweep: block" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--resume"], "--resume continues the experiment saved in --out DIR"),
+        (["--metrics", "bogus"], "--metrics: unknown metric 'bogus'"),
+        (["--precision", "utilization", "--target", "abc"], "--target: expected a positive"),
+        (["--executor", "serial", "--scheduler", "tcp://x:1"], "--scheduler needs --executor dask"),
+        (["--executor", "threads"], "invalid choice: 'threads'"),
+    ],
+)
+def test_sweep_usage_errors(capsys: pytest.CaptureFixture[str], flags: list[str],
+                            message: str) -> None:  # fmt: skip
+    status, out, err = _main(capsys, "sweep", AWS, *SHORT, *GRID, *flags)
+    assert status == 2 and out == ""
+    assert message in err
+
+
+def test_sweep_reports_a_failed_run_and_prints_the_rest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runs.run
+
+    def flaky(scenario: Any, seed: Any = None, replication: int = 0, **kw: Any) -> Any:
+        if scenario.service.lease_reading == "5min" and replication == 0:
+            raise RuntimeError("boom")
+        return real(scenario, seed=seed, replication=replication, **kw)
+
+    monkeypatch.setattr(runs, "run", flaky)
+    status, out, err = _main(capsys, "sweep", AWS, "-n", "2", *SHORT, *GRID, *SERIAL)
+    assert status == 1
+    assert "fleet.etl.progress_interval" in out  # the table of what finished is printed
+    assert "2 of 8 runs failed" in err
+    assert ("point 1 (fleet.etl.progress_interval=30.0, service.lease_reading=5min), replication "
+            "0, seed 1: internal error: RuntimeError: boom") in err  # fmt: skip
+    status, out, _ = _main(capsys, "sweep", AWS, "-n", "2", *SHORT, *GRID, *SERIAL, "--json")
+    payload = json.loads(out)
+    assert status == 1 and payload["success"] is False
+    assert payload["error"]["code"] == "RUN_ERROR"
+    assert [(d["point"], d["replication"]) for d in payload["error"]["details"]] == [(1, 0), (3, 0)]
+    rows = payload["data"]["rows"]  # what finished is still there
+    assert len(rows) == 8 and sum(r["error"] is not None for r in rows) == 2
+
+
+def test_sweep_ctrl_c_says_how_to_resume(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real, calls = runs.run, []
+
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "run", interrupt)
+    status, out, err = _main(capsys, "sweep", AWS, "-n", "2", *SHORT, *GRID, *SERIAL,
+                             "--out", str(tmp_path))  # fmt: skip
+    assert status == 130 and out == ""
+    assert "interrupted after 2 of 8 runs; 2 finished runs kept under" in err
+    assert "--resume" in err
+
+
+def test_run_with_precision_executor_and_warmup(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _main(capsys, "run", AWS, "-n", "2", *SHORT, "--set", "warmup=30m",
+                           "--precision", "tasks_submitted", "--target", "50%",
+                           "--max-replications", "4")  # fmt: skip
+    assert status == 0
+    assert "warm-up: tasks submitted in the first 30m are left out of the metrics" in out
+    assert "precision: target reached after 2 replications" in out
+
+
+def test_run_resume_reuses_saved_replications(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert _main(capsys, "run", AWS, "-n", "2", *SHORT, "--out", str(tmp_path), "-q")[0] == 0
+    real, calls = run_command.run, []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("replication"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_command, "run", counted)
+    status, out, _ = _main(capsys, "run", AWS, "-n", "3", *SHORT, "--out", str(tmp_path),
+                           "--resume")  # fmt: skip
+    assert status == 0 and calls == [2]
+    assert "resumed: 2 replications already saved" in out
+    assert "(rep-000 .. rep-002)" in out
+
+
+def test_run_warns_that_it_ignores_a_sweep_block(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _main(capsys, "run", AWS, "-n", "1", *SHORT, *GRID)
+    assert status == 0 and "sweep: block" in err and "leasesim sweep" in err
