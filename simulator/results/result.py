@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import html
 import importlib.metadata
 import importlib.util
@@ -10,6 +11,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -227,10 +229,31 @@ class Result:
         )
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
 def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename `tmp` to `target`, moving an existing `target` aside first and deleting it after."""
+    """Rename `tmp` to `target`; an existing `target` is swapped out in one step, then deleted.
+
+    Where the atomic exchange is not available, the old folder is moved aside first: a writer
+    killed between the two renames then leaves the old result whole beside the target.
+    """
     if not target.exists():
         os.replace(tmp, target)
+        return
+    if _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous result
         return
     old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
     os.replace(target, old)
