@@ -103,6 +103,14 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `leasesim` command with `argv` (default: sys.argv[1:]); its exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # even while reporting an error (e.g. `... --json | head`)
+        _silence_stdout()
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv  # until parsing succeeds, so that usage errors can honour it
     try:
