@@ -476,10 +476,9 @@ class Thread(Actor):
                     # On resume an overdue report goes out at once: next_report is in the past.
                     yield from self._frozen()
                 continue
-            blocked = self._report_blocked()
-            if blocked > 0:
+            if now < runner.stall_until:
                 # A stalled reporter sends nothing until the stall ends; the work goes on.
-                next_report = now + blocked
+                next_report = runner.stall_until
                 continue
             if runner.instant:  # the common case, without a generator per report
                 reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
@@ -497,7 +496,7 @@ class Thread(Actor):
                 attempt.work_ended_at = env.now + min(left, 0.0)
                 attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
                 return
-            next_report = env.now + self._next_interval()
+            next_report = env.now + (self._next_interval() if self.jitter else self.interval)
         # Work ran during a slow report call too: date the completion when it really happened.
         attempt.work_ended_at = env.now + min(left, 0.0)
         if runner.service.checks is not None:
