@@ -28,8 +28,8 @@ SHORT = ["duration=3h", "replications=2", "service.throttle=null",
 
 def summaries(path: Path, mode: str, n: int, extra: list[str]) -> list[dict[str, float]]:
     overrides = [*SHORT, f"simulation.mode={mode}", *extra]
-    if path.stem == "throttled-fleet":  # 1,600 threads: an hour is plenty
-        overrides.append("duration=1h")
+    if path.stem == "throttled-fleet":  # 1,600 threads: half an hour is plenty
+        overrides.append("duration=30m")
     scenario = load_scenario(path, overrides=overrides)
     return [r.summary for r in simulator.replicate(scenario, n)]
 
