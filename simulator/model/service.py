@@ -335,6 +335,7 @@ class Service:
         attempt.ended_at = self.env.now
         attempt.outcome = outcome
         attempt.task.live = None
+        attempt.timer = None  # a pending timer finds the attempt ended; nothing else needs it
         if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
             attempt.fast.thread.superseded(attempt.fast)
 
