@@ -28,8 +28,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench
 
+# Ciw (a peer queueing library) is only needed by the M/M/c comparison in bench/fast.py.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/fast.py
 	$(BIN)/python bench/sweep.py
 
 clean:
