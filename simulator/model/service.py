@@ -17,7 +17,7 @@ from simpy import Environment, Event
 
 from simulator.model.invariants import Invariants
 from simulator.model.lease import LeaseTimer
-from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, Task
+from simulator.model.log import HEARTBEAT, NAN, POLL, PROGRESS, STATUS, Attempt, Log, Task
 from simulator.model.throttle import TokenBucket
 from simulator.schema import Service as ServiceConfig
 
@@ -335,7 +335,10 @@ class Service:
         attempt.ended_at = self.env.now
         attempt.outcome = outcome
         attempt.task.live = None
-        attempt.timer = None  # a pending timer finds the attempt ended; nothing else needs it
+        # The lease is gone: a pending timer finds the attempt ended, and nothing reads these again
+        # (dropping them keeps week-long runs of thousands of runners small).
+        attempt.timer = None
+        attempt.deadline = NAN
         if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
             attempt.fast.thread.superseded(attempt.fast)
 
