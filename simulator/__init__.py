@@ -9,6 +9,8 @@ Public API::
     reps = simulator.replicate(scenario, n=10)          # reps.summarize(): mean and 95% CI
     df = simulator.sweep(scenario, {"fleet.etl.progress_interval": ["30s", "2m"]}, 5)
     simulator.summarize(df)                             # mean and CI per sweep point
+    rec = simulator.recommend(scenario, {"fleet.etl.progress_interval": ["30s", "1m", "2m"]},
+                              ["duplicated_fraction<=1e-3"])   # rec.setting, rec.describe()
 """
 
 from simulator.errors import LeasesimError
@@ -17,6 +19,7 @@ from simulator.experiments.replicate import Replications, replicate
 from simulator.experiments.runs import run
 from simulator.experiments.scenario import load_scenario
 from simulator.experiments.sweep import summarize, sweep
+from simulator.recommend import Recommendation, recommend
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
 from simulator.schema import Scenario
@@ -24,10 +27,12 @@ from simulator.schema import Scenario
 __all__ = [
     "LeasesimError",
     "Precision",
+    "Recommendation",
     "Replications",
     "Result",
     "Scenario",
     "load_scenario",
+    "recommend",
     "replicate",
     "run",
     "summarize",

@@ -7,11 +7,13 @@ in `simulator.experiments.scenario`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulator import profiles
+from simulator.check.spec import CheckOptions, Expect
 from simulator.sweep_spec import Sweep, problem
 from simulator.units import parse_duration, parse_rate
 
@@ -143,8 +145,15 @@ class Throttle(Strict):
 
 
 class Service(Strict):
-    """The Data Pipeline web service and the reading of each documented contradiction."""
+    """The Data Pipeline web service and the reading of each documented contradiction.
 
+    `profile` sets the defaults of the fields in `profiles.GOVERNED` to another lease system's
+    rules (SQS, SWF, Step Functions, Temporal); fields the scenario sets keep their values.
+    """
+
+    profile: Literal["aws-data-pipeline", "sqs", "swf", "step-functions", "temporal"] = (
+        "aws-data-pipeline"
+    )
     long_poll: Seconds = Field(90.0, gt=0)
     ack_timeout: Seconds = Field(120.0, gt=0)
     report_progress_timeout: Seconds = Field(900.0, gt=0)
@@ -161,6 +170,27 @@ class Service(Strict):
     retry_delay_floor: Seconds = Field(120.0, ge=0)
     throttle: Throttle | None = Field(default_factory=Throttle)
     call_latency: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0.0))
+    # Written by leasesim: the fields the profile filled in, so that a scenario written out in full
+    # and given another profile later (a sweep, --set) takes that profile's defaults.
+    profile_defaults: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, data: Any) -> Any:
+        return profiles.apply(data)
+
+    def __eq__(self, other: object) -> bool:
+        # Two services with the same rules are equal, whether a value was written out or filled
+        # in by the profile: `profile_defaults` records where values came from, not what they are.
+        if not isinstance(other, Service):
+            return NotImplemented
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in type(self).model_fields
+            if name != "profile_defaults"
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict; equal services may differ in it
 
 
 # --- fleet ---------------------------------------------------------------------------------------
@@ -302,6 +332,9 @@ class Scenario(Strict):
     workload: tuple[Workload, ...] = Field(min_length=1)
     simulation: SimulationOptions = Field(default_factory=SimulationOptions)
     sweep: Sweep | None = None  # fields to vary, for `leasesim sweep` (see sweep_spec)
+    # What `leasesim check` expects of the metrics, and how it checks them (see check.spec).
+    expect: Expect | None = None
+    check: CheckOptions = Field(default_factory=CheckOptions)
 
     @model_validator(mode="after")
     def _names_and_groups(self) -> Scenario:

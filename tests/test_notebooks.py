@@ -13,6 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_cells_run(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(path.parent)
+    monkeypatch.setenv("LEASESIM_NOTEBOOK_QUICK", "1")  # each notebook's QUICK switch: short runs
     cells = json.loads(path.read_text())["cells"]
     namespace: dict[str, object] = {}
     for cell in cells:

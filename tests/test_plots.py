@@ -131,7 +131,8 @@ def test_timeline_picks_the_duplicated_tasks_and_draws_them_as_the_tables_say(gc
     assert set(duplicated) <= shown  # the interesting tasks come first
     # Every hatched stretch is duplicate execution: per task, their union is tasks.overlap_s.
     for task_id in duplicated:
-        hatched = spans(gids(ax, f"duplicate:{task_id}"), scale)
+        own = [a for a in gids(ax, "duplicate:") if a.get_gid() == f"duplicate:{task_id}"]
+        hatched = spans(own, scale)
         overlap = tasks.loc[tasks["task_id"] == task_id, "overlap_s"].item()
         assert union_length(hatched) == pytest.approx(overlap, rel=1e-9)
     attempts = gc_run.attempts[gc_run.attempts["task_id"].isin(shown)]

@@ -17,7 +17,14 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.cli import report_command, run_command, sweep_command, validate_command
+from simulator.cli import (
+    check_command,
+    recommend_command,
+    report_command,
+    run_command,
+    sweep_command,
+    validate_command,
+)
 from simulator.cli.arguments import (
     EXIT_FAILED,
     EXIT_FOR_CODE,
@@ -32,7 +39,7 @@ from simulator.versions import leasesim_version
 
 COMMANDS: dict[str, ModuleType] = {
     "run": run_command, "sweep": sweep_command, "validate": validate_command,
-    "report": report_command,
+    "report": report_command, "check": check_command, "recommend": recommend_command,
 }
 
 _EPILOG = """\

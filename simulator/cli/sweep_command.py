@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from simulator.cli import plots_option
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import (
     add_executor_options,
@@ -48,7 +49,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "  leasesim sweep scenarios/aws-defaults.yaml -n 5 \\\n"
         "      --set 'sweep={fleet.etl.progress_interval: {from: 15s, to: 5m, steps: 6, "
         "scale: log}}'\n"
-        "  leasesim sweep my-sweep.yaml --executor dask --scheduler tcp://HOST:8786",
+        "  leasesim sweep my-sweep.yaml --executor dask --scheduler tcp://HOST:8786\n"
+        "  leasesim sweep my-sweep.yaml -n 5 --plots figures   # tradeoff.png, capacity.png",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML) with a sweep: block")
@@ -67,6 +69,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="with --out: run only the runs missing from DIR (after an interruption)")
     add_executor_options(p, "processes")
     add_precision_options(p)
+    plots_option.add_argument(p, plots_option.SWEEP_HELP)
     p.add_argument("--metrics", metavar="LIST",
                    help="comma-separated metrics to print (default: "
                    f"{','.join(DEFAULT_METRICS)}); `all` for every one")
@@ -141,6 +144,8 @@ def execute(args: argparse.Namespace) -> int:
         for w in loaded.warnings():
             print(f"warning: {w}", file=sys.stderr)
     n = scenario.replications if args.replications is None else args.replications
+    if args.plots is not None:  # a bad folder fails before any run
+        plots_option.prepare(args.plots)
     try:
         with printed_warnings(notes, show=not args.json):
             frame = sweep(
@@ -175,6 +180,7 @@ def execute(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if frame["error"].notna().all():
             raise failed
+    plotted = [] if args.plots is None else plots_option.write_sweep(frame, args.plots)
     runs = len(frame)
     seeds = attrs["seeds"]
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}"
@@ -188,14 +194,14 @@ def execute(args: argparse.Namespace) -> int:
             "executor": attrs["executor"], "precision": attrs["precision"],
             "resumed": attrs["resumed"], "warnings": notes, "failures": failures,
             "summary": summary.to_dict(orient="records"),
-            "rows": frame.to_dict(orient="records"), "saved": attrs["written"],
+            "rows": frame.to_dict(orient="records"), "saved": attrs["written"], "plots": plotted,
         }  # fmt: skip
         if failed is not None:
             emit({"success": False, "error": failed.to_dict(), "data": data})
             return EXIT_FAILED
         emit({"success": True, "data": data})
         return EXIT_OK
-    per_point = (f"{attrs['replications']} replications" if attrs["precision"] is None
+    per_point = (plural(attrs['replications'], 'replication') if attrs["precision"] is None
                  else "replications by precision")  # fmt: skip
     print(f"{scenario.name}: {plural(attrs['points'], 'point')} x {per_point} = "
           f"{plural(runs, 'run')} of {format_duration(scenario.duration)} simulated time, "
@@ -216,6 +222,10 @@ def execute(args: argparse.Namespace) -> int:
     if attrs["written"]:
         print(f"results saved under {args.out}/: results.csv (one row per run), summary.csv "
               "(mean and CI per point and metric), manifest.json, runs/")  # fmt: skip
+    if args.plots is not None:
+        print(f"figures written to {args.plots}/: {', '.join(Path(f).name for f in plotted)}"
+              if plotted else f"no figures written to {args.plots}/: no swept parameter takes "
+              "more than one value")  # fmt: skip
     if failed is not None:
         sys.stdout.flush()
         print(f"error: {failed}", file=sys.stderr)

@@ -39,6 +39,7 @@ from simulator.errors import (
     ScenarioWarning,
 )
 from simulator.model.lease import timeouts as lease_timeouts
+from simulator.profiles import shadowed as profile_shadowed
 from simulator.schema import (
     Empirical,
     Explicit,
@@ -1085,6 +1086,10 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"has {threads} threads (utilisation {load / threads:.0%} before any "
                 "reassignment): the queue will grow for the whole run.",
             )
+
+    shadowed = profile_shadowed(service)
+    if shadowed:
+        warn(("service", "profile"), shadowed)
 
     throttle = service.throttle
     if throttle is not None:

@@ -1,0 +1,103 @@
+"""Which scenario files a check runs: files and folders given, those with something to check.
+
+A folder contributes its `*.yaml` / `*.yml` files (not its sub-folders: `baselines/` lives there)
+that have an `expect:` block or a baseline file; a file named on its own must have one of the two
+(or be given with `--update-baseline`, which records its first baseline). Every file is loaded
+(with `--set` overrides) before anything runs, and all invalid files are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.check.baseline import baseline_path
+from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
+from simulator.experiments.scenario import load_scenario_with_source
+from simulator.schema import Scenario
+
+DEFAULT_PATHS = ("scenarios",)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A scenario file to check: its validated scenario and where its baseline is (or goes)."""
+
+    file: Path
+    scenario: Scenario
+    baseline: Path
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+def _files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+    """(file, named on its own) for every path, folders expanded, each file once."""
+    found: list[tuple[Path, bool]] = []
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not files:
+                raise LeasesimError(USAGE_ERROR, f"{path}: the folder holds no *.yaml or *.yml "
+                                    "scenario files.")  # fmt: skip
+            entries = [(f, False) for f in files]
+        else:
+            entries = [(path, True)]
+        for file, named in entries:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append((file, named))
+    return found
+
+
+def find(
+    paths: Sequence[str | os.PathLike[str]] = DEFAULT_PATHS,
+    overrides: Sequence[str] = (),
+    update: bool = False,
+) -> tuple[list[Target], list[Path]]:
+    """The scenario files to check and the files of the folders that were left out (nothing to
+    check in them). Invalid files raise one error listing every problem of every file."""
+    targets: list[Target] = []
+    skipped: list[Path] = []
+    errors: list[tuple[Path, LeasesimError]] = []
+    for file, named in _files(paths or DEFAULT_PATHS):
+        try:
+            scenario = load_scenario_with_source(file, overrides=overrides).scenario
+        except LeasesimError as err:
+            errors.append((file, err))
+            continue
+        target = Target(file, scenario, baseline_path(file, scenario))
+        if scenario.expect is not None or target.baseline.exists() or (update and named):
+            targets.append(target)
+        elif named:
+            raise LeasesimError(
+                USAGE_ERROR,
+                f"{file}: nothing to check: the scenario has no expect: block and no baseline "
+                f"({target.baseline}). Add an expect: block (docs/scenarios.md), or record a "
+                f"baseline with `leasesim check --update-baseline {file}`.",
+            )  # fmt: skip
+        else:
+            skipped.append(file)
+    if errors:
+        raise _invalid(errors, len(errors) + len(targets) + len(skipped))
+    return targets, skipped
+
+
+def _invalid(errors: list[tuple[Path, LeasesimError]], total: int) -> LeasesimError:
+    """One error for every invalid file: each file's problems, each with its file."""
+    if len(errors) == 1:
+        return errors[0][1]
+    details: list[dict[str, Any]] = []
+    for file, err in errors:
+        entries = err.details or [{"field": None, "message": err.message, "line": None}]
+        details += [{"code": err.code, **e, "file": e.get("file") or str(file)} for e in entries]
+    codes = {err.code for _, err in errors}
+    message = (f"{len(errors)} of {total} scenario files are invalid: "
+               f"{', '.join(str(f) for f, _ in errors)}.")  # fmt: skip
+    return LeasesimError(codes.pop() if len(codes) == 1 else VALIDATION_ERROR, message, details)

@@ -1,0 +1,244 @@
+"""Running a check: every scenario's replications on one executor, looks, verdicts, baselines.
+
+All scenarios run together, in rounds: the first round runs each scenario's first look; after
+each round, a scenario with a verdict still inconclusive (and replications left before its cap)
+gets the replications of its next look in the next round. Jobs are the experiments' jobs
+(`run_job`: plain data in, a summary back), so any executor gives the same verdicts.
+
+`--update-baseline` runs each scenario's full run and, when it has `check.quick`, its quick run,
+each to its cap, writes the baseline files, and then judges the check against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from simulator.check.baseline import (
+    Baseline,
+    current_versions,
+    load,
+    recorded,
+    stale_reason,
+)
+from simulator.check.files import Target
+from simulator.check.plan import Mode, Plan, has_quick, plan
+from simulator.check.verdict import (
+    CURRENT,
+    NO_BASELINE,
+    NOT_USED,
+    RECORDED,
+    STALE,
+    BaselineUse,
+    ScenarioCheck,
+    evaluate,
+)
+from simulator.errors import INTERRUPTED, LeasesimError
+from simulator.experiments.executors import make_executor
+from simulator.experiments.guards import Limits, estimate
+from simulator.experiments.guards import check as check_limits
+from simulator.experiments.progress import Progress, wanted
+from simulator.experiments.runs import Failure, Job, RunRecord, failure_of, run_job
+from simulator.experiments.scenario import scenario_to_dict
+from simulator.results.result import Result
+
+
+@dataclass
+class _Unit:
+    """One scenario run in one mode: its plan, the replications wanted so far and those done."""
+
+    target: Target
+    plan: Plan
+    wanted: int
+    done: dict[int, dict[str, float]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+
+    def summaries(self, n: int) -> list[dict[str, float]]:
+        return [self.done[i] for i in range(n) if i in self.done]
+
+    def missing(self) -> list[int]:
+        failed = {f.replication for f in self.failures}
+        return [i for i in range(self.wanted) if i not in self.done and i not in failed]
+
+
+@dataclass
+class CheckRun:
+    """A whole check: each scenario's verdicts, the files left out, the baselines written."""
+
+    checks: list[ScenarioCheck]
+    mode: Mode
+    skipped: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+    executor: str = "serial"
+    allow_inconclusive: bool = False
+
+    @property
+    def failed(self) -> list[ScenarioCheck]:
+        return [c for c in self.checks if c.problems(self.allow_inconclusive)]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+
+def _use(target: Target, check_plan: Plan) -> BaselineUse:
+    """The baseline a check of `target` compares with (FILE_ERROR if the file is broken)."""
+    if not target.baseline.exists():
+        return BaselineUse(None, NO_BASELINE, f"no baseline at {target.baseline}")
+    found = load(target.baseline, str(target.file))
+    run = found.runs.get(check_plan.mode)
+    if run is None:
+        return BaselineUse(str(target.baseline), STALE,
+                           f"it holds no {check_plan.mode} run", None, found.versions)  # fmt: skip
+    why = stale_reason(run, check_plan.scenario)
+    if why is not None:
+        return BaselineUse(str(target.baseline), STALE, why, run, found.versions)
+    return BaselineUse(str(target.baseline), CURRENT, "", run, found.versions)
+
+
+def run_checks(
+    targets: Sequence[Target],
+    mode: Mode = "full",
+    *,
+    seed: int | None = None,
+    update: bool = False,
+    use_baselines: bool = True,
+    allow_inconclusive: bool = False,
+    executor: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    limits: Limits | None = None,
+    run_fn: Callable[..., Result] | None = None,
+) -> CheckRun:
+    """Check every target in `mode` (see the module docstring); `seed` replaces the scenarios'.
+
+    `limits` refuses, before anything runs, a check whose replications (every scenario at its
+    cap) would pass the size guards; `run_fn` is a seam for tests (default `run`).
+    """
+    check_plans = [plan(t.scenario, mode, seed, str(t.file)) for t in targets]
+    units: list[_Unit] = []
+    uses: list[BaselineUse] = []
+    check_unit: list[int] = []
+    for target, check_plan in zip(targets, check_plans, strict=True):
+        if update:  # every run the baseline holds, each to its cap
+            modes: list[Mode] = ["full", "quick"] if has_quick(target.scenario) else ["full"]
+            for m in modes:
+                p = plan(target.scenario, m, seed, str(target.file))
+                if p.mode == check_plan.mode:
+                    check_unit.append(len(units))
+                units.append(_Unit(target, p, p.cap))
+            uses.append(BaselineUse(str(target.baseline), RECORDED))
+        else:
+            check_unit.append(len(units))
+            units.append(_Unit(target, check_plan, check_plan.first))
+            uses.append(_use(target, check_plan) if use_baselines
+                        else BaselineUse(None, NOT_USED, "--no-baseline"))  # fmt: skip
+    if limits is not None:
+        found = [estimate(u.plan.scenario, u.plan.cap) for u in units]
+        where = str(targets[0].file) if len(targets) == 1 else f"{len(targets)} scenario files"
+        check_limits(found, limits, where, workers or 1)
+    runner = make_executor(executor, workers, scheduler, "serial")
+    owned = runner is not executor
+    describe = getattr(runner, "describe", None)
+    name = describe() if callable(describe) else type(runner).__name__
+    job_fn = partial(run_job, run_fn=run_fn) if run_fn is not None else run_job
+    bar = Progress(sum(u.wanted for u in units), len(units), wanted(progress))
+    checks: dict[int, ScenarioCheck] = {}
+    try:
+        going = list(range(len(units)))
+        while going:
+            _run_round(runner, job_fn, units, going, bar)
+            if update:
+                break
+            ran, going = set(going), []
+            for k, j in enumerate(check_unit):
+                if j not in ran:
+                    continue
+                unit = units[j]
+                summaries = unit.summaries(unit.wanted)
+                checks[k] = evaluate(str(unit.target.file), unit.plan, summaries, uses[k],
+                                     unit.failures)  # fmt: skip
+                later = unit.plan.next_look(unit.wanted)
+                if checks[k].undecided() and later is not None:
+                    unit.wanted = later
+                    going.append(j)
+            bar.grow(sum(u.wanted for u in units))
+            bar.points(len(units) - len(going))
+    except KeyboardInterrupt:
+        done = sum(len(u.done) for u in units)
+        raise LeasesimError(
+            INTERRUPTED, f"interrupted after {done} of {sum(u.wanted for u in units)} runs; "
+            "nothing was recorded; run the same command again to check.",
+            [{"finished": done}],
+        ) from None  # fmt: skip
+    finally:
+        if owned:
+            runner.close()
+        bar.close()
+    written: list[str] = []
+    if update:
+        written = _record(units, uses, check_unit, targets)
+        for k, j in enumerate(check_unit):
+            checks[k] = _judge_recorded(units[j], uses[k])
+    return CheckRun([checks[k] for k in range(len(targets))], check_plans[0].mode if targets
+                    else mode, [], written, name, allow_inconclusive)  # fmt: skip
+
+
+def _run_round(runner: Any, job_fn: Callable[[Job], Any], units: list[_Unit],
+               going: Sequence[int], bar: Progress) -> None:  # fmt: skip
+    """Run the missing replications of the units `going`; keep summaries and failures."""
+    jobs = []
+    for j in going:
+        unit = units[j]
+        data = scenario_to_dict(unit.plan.scenario)
+        jobs += [Job(j, r, unit.plan.seed, data) for r in unit.missing()]
+    for job, outcome in runner.map(job_fn, jobs):
+        unit = units[job.point]
+        if isinstance(outcome, RunRecord):
+            unit.done[job.replication] = outcome.summary
+        else:
+            unit.failures.append(outcome if isinstance(outcome, Failure)
+                                 else failure_of(job, outcome))  # fmt: skip
+        bar.advance()
+
+
+def _record(units: list[_Unit], uses: list[BaselineUse], check_unit: list[int],
+            targets: Sequence[Target]) -> list[str]:  # fmt: skip
+    """Write each target's baseline from its units (none for a target whose runs failed)."""
+    written = []
+    versions = current_versions()
+    for k, target in enumerate(targets):
+        mine = [u for u in units if u.target is target]
+        if any(u.failures for u in mine):
+            uses[k].status, uses[k].reason = NOT_USED, "not recorded: a replication raised"
+            continue
+        runs = {u.plan.mode: recorded(u.plan.scenario, u.plan.seed, u.summaries(u.wanted))
+                for u in mine}  # fmt: skip
+        Baseline(target.baseline, _relative(target), versions, runs).save()
+        written.append(str(target.baseline))
+        uses[k].run = runs[units[check_unit[k]].plan.mode]
+        uses[k].versions = versions
+    return written
+
+
+def _relative(target: Target) -> str:
+    """The scenario file as seen from its baseline's folder (for the baseline's own notes)."""
+    try:
+        return str(Path(target.file).resolve().relative_to(target.baseline.resolve().parent.parent))
+    except ValueError:
+        return Path(target.file).name
+
+
+def _judge_recorded(unit: _Unit, use: BaselineUse) -> ScenarioCheck:
+    """The check of a just-recorded unit: looks over the replications already run."""
+    n = unit.plan.first
+    while True:
+        check = evaluate(str(unit.target.file), unit.plan, unit.summaries(n), use, unit.failures)
+        later = unit.plan.next_look(n)
+        if not check.undecided() or later is None:
+            return check
+        n = later

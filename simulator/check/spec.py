@@ -1,0 +1,300 @@
+"""The `expect:` and `check:` blocks of a scenario file: what `leasesim check` judges, and how.
+
+```yaml
+expect:                                   # bounds on the long-run mean of summary metrics
+  duplicated_fraction: {max: 0.001}
+  reassigned_fraction: {between: [0.002, 0.03]}
+  stale_status_accepted: {equals: 0}
+check:
+  max_replications: 30                    # replications a check may add while undecided
+  tolerance:                              # margins of the baseline comparison
+    default: {relative: 5%}
+    reassigned_fraction: {relative: 50%, absolute: 0.002}
+  quick: {replications: 4, duration: 6h}  # `leasesim check --quick`
+  baseline: baselines/aws-defaults.json   # default: baselines/<file name>.json beside the file
+```
+
+Metric names are those of `simulator.results.metrics.METRICS`. That module imports the schema,
+which imports this one, so the names are looked up when a block is validated, not at import time.
+Like `sweep_spec`, this module sits beside the schema and imports nothing of leasesim but `units`.
+Every error is a "scenario_rule" error located at the offending key (`at`), so the loader names
+the field and its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from simulator.units import parse_duration
+
+BOUNDS = ("max", "min", "between", "equals")
+DEFAULT_MAX_REPLICATIONS = 30
+DEFAULT_RELATIVE_TOLERANCE = 0.05
+
+
+def _rule(message: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
+    """An error the scenario loader reports as written, at `at` below the block's location."""
+    return PydanticCustomError("scenario_rule", "{message}", {"message": message, "at": at})
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def metric_names() -> list[str]:
+    """The summary metrics a block may name (looked up late: see the module docstring)."""
+    from simulator.results.metrics import METRICS
+
+    return list(METRICS)
+
+
+def _check_metric(name: object, extra: tuple[str, ...] = ()) -> None:
+    names = metric_names()
+    if isinstance(name, str) and name in names:
+        return
+    raise _rule(
+        f"{name!r} is not a summary metric.{_did_you_mean(str(name), [*extra, *names])} The "
+        f"metrics are: {', '.join(names)} (docs/metrics.md).",
+        (str(name),),
+    )
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    return f"{value!r}"
+
+
+def _number(value: Any, at: tuple[str | int, ...]) -> float:
+    """A finite number (YAML may read 1e-3 as text: numeric text is accepted)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _rule(f"must be a number in the metric's unit, not {_shape(value)}.", at)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _rule(f"must be a number in the metric's unit, not {_shape(value)}.", at) from None
+    if not math.isfinite(number):
+        raise _rule(f"must be a finite number, not {_shape(value)}.", at)
+    return number
+
+
+class _Strict(BaseModel):
+    """Base: unknown fields are errors, values are frozen (like the schema's sections)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Keyed(BaseModel):
+    """Base of blocks whose keys are metric names (pydantic "extra" fields, typed)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# --- expect ---------------------------------------------------------------------------------------
+
+
+class Bound(_Strict):
+    """A bound on a metric's long-run mean: at most, at least, within, or exactly a value.
+
+    Written with one key: `{max: 0.001}`, `{min: 0.02}`, `{between: [0.01, 0.03]}` or
+    `{equals: 0}`; values are in the metric's unit (docs/metrics.md).
+    """
+
+    max: float | None = None
+    min: float | None = None
+    between: tuple[float, float] | None = None
+    equals: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_bound(cls, data: Any) -> Any:
+        example = "{max: 0.001}, {min: 0.02}, {between: [0.01, 0.03]} or {equals: 0}"
+        if not isinstance(data, Mapping):
+            raise _rule(f"must be a bound such as {example}, not {_shape(data)}.")
+        for key in data:
+            if key not in BOUNDS:
+                raise _rule(
+                    f"unknown bound {key!r}.{_did_you_mean(str(key), list(BOUNDS))} A bound is "
+                    f"one of max, min, between or equals: {example}.",
+                    (str(key),),
+                )
+        if len(data) != 1:
+            raise _rule(
+                f"give one bound, not {len(data)} ({', '.join(map(str, data))}); for both ends "
+                "write between: [low, high]."
+            )
+        ((key, value),) = data.items()
+        if key != "between":
+            return {key: _number(value, (key,))}
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise _rule(f"between needs a list of two numbers, [low, high], not {_shape(value)}.",
+                        (key,))  # fmt: skip
+        low, high = _number(value[0], (key, 0)), _number(value[1], (key, 1))
+        if high < low:
+            raise _rule(f"between [{low:g}, {high:g}]: the high end must not be below the low end.",
+                        (key,))  # fmt: skip
+        return {key: (low, high)}
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        # One key, as in the file, so that a resolved scenario reads back the same.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The values the bound allows, as a closed interval (infinite ends for max / min)."""
+        if self.max is not None:
+            return -math.inf, self.max
+        if self.min is not None:
+            return self.min, math.inf
+        if self.between is not None:
+            return self.between
+        assert self.equals is not None
+        return self.equals, self.equals
+
+    def describe(self) -> str:
+        """`<= 0.001`, `>= 0.02`, `in [0.01, 0.03]`, `= 0`."""
+        if self.max is not None:
+            return f"<= {self.max:.6g}"
+        if self.min is not None:
+            return f">= {self.min:.6g}"
+        if self.between is not None:
+            return f"in [{self.between[0]:.6g}, {self.between[1]:.6g}]"
+        return f"= {self.equals:.6g}"
+
+
+class Expect(_Keyed):
+    """The `expect:` block: metric name -> Bound."""
+
+    __pydantic_extra__: dict[str, Bound] = Field(init=False)
+
+    @model_validator(mode="after")
+    def _metrics(self) -> Expect:
+        bounds = self.__pydantic_extra__ or {}
+        if not bounds:
+            raise _rule("lists no metric; write `METRIC: {max: VALUE}` entries, e.g. "
+                        "duplicated_fraction: {max: 0.001}.")  # fmt: skip
+        for name in bounds:
+            _check_metric(name)
+        return self
+
+    def bounds(self) -> dict[str, Bound]:
+        """The bounds in file order."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+# --- check ----------------------------------------------------------------------------------------
+
+
+def _fraction(value: Any) -> Any:
+    """0.05 or "5%" -> 0.05 (other values are left to the field's own checks)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a fraction; write e.g. 5% or 0.05") from None
+
+
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except OverflowError:
+        raise ValueError("the number is too large to be a duration") from None
+
+
+Seconds = Annotated[float, BeforeValidator(_duration)]
+
+
+class Tolerance(_Strict):
+    """How far a metric's mean may move from its baseline and still count as unchanged.
+
+    The margin is the larger of `relative` x |baseline mean| and `absolute` (in the metric's
+    unit): the absolute floor keeps rare-event metrics, whose baseline may be 0, comparable.
+    """
+
+    relative: Annotated[float | None, BeforeValidator(_fraction)] = Field(
+        None, ge=0, allow_inf_nan=False
+    )
+    absolute: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _given(self) -> Tolerance:
+        if self.relative is None and self.absolute is None:
+            raise _rule("give relative (e.g. 5%) and/or absolute (in the metric's unit).")
+        return self
+
+    def margin(self, reference: float) -> float:
+        """The margin around a baseline mean of `reference`."""
+        relative = self.relative * abs(reference) if self.relative is not None else 0.0
+        if not math.isfinite(relative):
+            relative = 0.0
+        return max(relative, self.absolute or 0.0)
+
+    def describe(self) -> str:
+        parts = []
+        if self.relative is not None:
+            parts.append(f"{self.relative:.4g} x |baseline|")
+        if self.absolute is not None:
+            parts.append(f"{self.absolute:.4g}")
+        return " or ".join(parts)
+
+
+class Tolerances(_Keyed):
+    """`check.tolerance`: the `default` margin and per-metric ones (each replaces the default)."""
+
+    default: Tolerance = Field(
+        default_factory=lambda: Tolerance(relative=DEFAULT_RELATIVE_TOLERANCE)
+    )
+    __pydantic_extra__: dict[str, Tolerance] = Field(init=False)
+
+    @model_validator(mode="after")
+    def _metrics(self) -> Tolerances:
+        for name in self.__pydantic_extra__ or {}:
+            _check_metric(name, ("default",))
+        return self
+
+    def named(self) -> dict[str, Tolerance]:
+        """The per-metric entries, in file order."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def of(self, metric: str) -> Tolerance:
+        return self.named().get(metric, self.default)
+
+
+class Quick(_Strict):
+    """`check.quick`: a shorter check for pre-commit use (`leasesim check --quick`)."""
+
+    replications: int | None = Field(None, ge=2)
+    duration: Seconds | None = Field(None, gt=0)
+    max_replications: int | None = Field(None, ge=2, le=10_000)
+
+
+class CheckOptions(_Strict):
+    """The `check:` block: how `leasesim check` runs and compares this scenario."""
+
+    max_replications: int = Field(DEFAULT_MAX_REPLICATIONS, ge=2, le=10_000)
+    tolerance: Tolerances = Field(default_factory=Tolerances)
+    quick: Quick | None = None
+    baseline: str | None = Field(None, min_length=1)
