@@ -5,8 +5,9 @@
 2. Scale: simulated runner-hours per wall second and peak memory for 100, 1,000 and 10,000
    runners over 7 simulated days in fast mode, each in a fresh process (peak RSS is per process).
 3. Peer: an M/M/c queue (Poisson arrivals, exponential work, c threads, no faults, no reports) in
-   leasesim and in Ciw for the same number of tasks: tasks per second, and each one's mean queue
-   wait beside the Erlang C value. Ciw is optional (`pip install ciw`); without it, it is skipped.
+   leasesim (fast mode: exact here, as nothing is throttled or lost) and in Ciw for the same
+   number of tasks: tasks per second, results included, and each one's mean queue wait beside
+   the Erlang C value. Ciw is optional (`pip install ciw`); without it, it is skipped.
 
 Results are printed and written to bench/results/fast-STAMP.json (atomically).
 """
@@ -89,7 +90,7 @@ def mmc(tasks: int, c: int = 10, rho: float = 0.8, mean_work: float = 600.0) -> 
     horizon = tasks / lam
     scenario = simulator.Scenario.model_validate({
         "name": "mmc", "duration": horizon, "seed": 3,
-        "service": {"throttle": None},
+        "service": {"throttle": None}, "simulation": {"mode": "fast"},
         "fleet": [{"name": "c", "worker_group": "q", "runners": c, "threads": 1,
                    "progress_interval": 10 * horizon, "runner_heartbeat_interval": 10 * horizon}],
         "workload": [{"name": "w", "worker_group": "q",
