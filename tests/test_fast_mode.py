@@ -151,3 +151,22 @@ def test_fast_mode_says_when_it_falls_back() -> None:
     assert simulator.run(scenario).meta["mode"] == "exact (fast mode fell back)"
     jitter = make_scenario(simulation={"mode": "fast"}, fleet=[{"progress_jitter": "5s"}])
     assert simulator.run(jitter).meta["mode"] == "fast (some groups exact)"
+
+
+def test_fast_mode_loses_a_short_first_lease_like_exact_mode() -> None:
+    """two_stage: 5 minutes after the acknowledgement, reports every 6.5 minutes: every attempt
+    loses its lease before its first report, in both modes (found by the recommend tests)."""
+    def run(mode: str) -> dict[str, float]:
+        return simulator.run(make_scenario(
+            duration="1d", simulation={"mode": mode, "check_invariants": True},
+            service={"report_progress_timeout": "10m", "lease_reading": "two_stage"},
+            fleet=[{"runners": 4, "threads": 2, "progress_interval": "6m30s"}],
+            workload=[{"arrivals": {"kind": "periodic", "every": "10m"}, "duration": "30m"}],
+        )).summary  # fmt: skip
+
+    exact, fast = run("exact"), run("fast")
+    assert exact["reassignments_progress"] > 100
+    # Fixed durations and periodic arrivals make many events simultaneous, so the idle threads'
+    # poll counts may differ by tie order; the leases' fate may not.
+    for key in ("reassignments_ack", "reassignments_progress", "tasks_failed", "tasks_finished"):
+        assert exact[key] == fast[key], key

@@ -276,9 +276,10 @@ class Service:
         left = deadline - now
         if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
             fast = attempt.fast
-            if fast is not None and fast.interval < fast.renew:
+            if fast is not None and fast.start <= deadline and fast.interval < fast.renew:
                 # Reports counted in bulk renew it before it can run out, for as long as the
-                # schedule runs; when it stops, `watch_lease` arms the timer again.
+                # schedule runs; when it stops, `watch_lease` arms the timer again. (Not when the
+                # first of them comes too late, e.g. a 5-minute first lease and 6-minute reports.)
                 attempt.timer = None
                 return
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
