@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/aws-defaults.yaml
 
-.PHONY: run test test-fast lint bench docs clean
+.PHONY: run test test-fast check lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory check
+
+# The shipped scenarios against their expect: bounds and baselines (docs/regression.md).
+check: $(STAMP)
+	$(BIN)/leasesim check scenarios/ --quick
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'

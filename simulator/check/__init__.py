@@ -7,6 +7,7 @@
 - `expect`: bounds judged on the confidence interval of the replication mean;
 - `equivalence`: two one-sided tests (Welch) of a metric against its baseline;
 - `baseline`: recorded baselines (`baselines/NAME.json`), staleness and the exact tier;
+- `verdict`: everything a check concluded about one scenario, and whether it passes;
 - `files`: which scenario files a check runs;
 - `runner`: runs the checks on an executor and gathers the verdicts (`run_checks`);
 - `report`: the text table, the JSON data and JUnit XML.

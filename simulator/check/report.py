@@ -43,6 +43,11 @@ def signed(x: float) -> str:
     return "-" if math.isnan(x) else ("+" if x >= 0 else "") + number(x)
 
 
+def _cut(text: str, width: int = 60) -> str:
+    """`text` shortened to `width` characters (the full text is in the lines below the table)."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def rows(check: ScenarioCheck, allow_inconclusive: bool = False) -> list[tuple[str, ...]]:
     """The table rows of one scenario's verdicts."""
     name = check.name
@@ -53,16 +58,16 @@ def rows(check: ScenarioCheck, allow_inconclusive: bool = False) -> list[tuple[s
         out.append((name, "expect", v.metric, v.bound, f"{number(o.mean)}{interval} n={o.n}",
                     v.verdict))  # fmt: skip
     for f in check.failures:
-        out.append((name, "run", "-", "a finished run", f"replication {f.replication}: "
-                    f"{f.describe()}"[:80], "error"))  # fmt: skip
+        out.append((name, "run", "-", "a finished run",
+                    _cut(f"replication {f.replication}: {f.describe()}"), "error"))  # fmt: skip
     base = check.baseline
     if base.status == STALE:
-        out.append((name, "baseline", "-", "a current baseline", base.reason[:80], "stale"))
+        out.append((name, "baseline", "-", "a current baseline", _cut(base.reason), "stale"))
     exact = check.exact
     if exact is not None:
         what = exact.reason if exact.status == SKIPPED else (
             f"{exact.metrics} metrics x {exact.replications} replications")
-        out.append((name, "exact", "all metrics", "identical to the baseline", what[:80],
+        out.append((name, "exact", "all metrics", "identical to the baseline", _cut(what),
                     exact.status))  # fmt: skip
         for c in exact.changes:
             out.append((name, "exact", c.metric, f"{number(c.baseline)} (replication "
@@ -103,6 +108,8 @@ def describe(check: ScenarioCheck, allow_inconclusive: bool = False) -> str:
         where = f"baseline {base.reason}"
     else:
         where = f"baseline {base.file} ({base.status})"
+    if check.exact is not None and check.exact.status == SKIPPED:
+        where += f"; exact tier skipped: {check.exact.reason}"
     return f"{check.name} ({check.file}): {verdict}: {plan.mode}, {runs}; {where}"
 
 
@@ -227,12 +234,18 @@ def junit(run: CheckRun) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(run: CheckRun, path: str | os.PathLike[str]) -> Path:
-    """Write the JUnit XML to `path` atomically (its folder is created if need be)."""
+def check_junit_target(path: str | os.PathLike[str]) -> Path:
+    """The --junit file, or USAGE_ERROR if it names a folder."""
     target = Path(path)
     if target.is_dir():
         raise LeasesimError(USAGE_ERROR, f"--junit {target}: this is a folder; --junit takes the "
                             "name of the XML file to write.")  # fmt: skip
+    return target
+
+
+def write_junit(run: CheckRun, path: str | os.PathLike[str]) -> Path:
+    """Write the JUnit XML to `path` atomically (its folder is created if need be)."""
+    target = check_junit_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, junit(run))

@@ -11,6 +11,7 @@ each to its cap, writes the baseline files, and then judges the check against th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -140,7 +141,9 @@ def run_checks(
     if limits is not None:
         found = [estimate(u.plan.scenario, u.plan.cap) for u in units]
         where = str(targets[0].file) if len(targets) == 1 else f"{len(targets)} scenario files"
-        check_limits(found, limits, where, workers or 1)
+        serial = executor in (None, "serial") and scheduler is None
+        at_once = 1 if serial else workers or os.cpu_count() or 1  # each holds its memory
+        check_limits(found, limits, where, at_once)
     runner = make_executor(executor, workers, scheduler, "serial")
     owned = runner is not executor
     describe = getattr(runner, "describe", None)
@@ -184,8 +187,8 @@ def run_checks(
         written = _record(units, uses, check_unit, targets)
         for k, j in enumerate(check_unit):
             checks[k] = _judge_recorded(units[j], uses[k])
-    return CheckRun([checks[k] for k in range(len(targets))], check_plans[0].mode if targets
-                    else mode, [], written, name, allow_inconclusive)  # fmt: skip
+    return CheckRun([checks[k] for k in range(len(targets))], mode, [], written, name,
+                    allow_inconclusive)  # fmt: skip
 
 
 def _run_round(runner: Any, job_fn: Callable[[Job], Any], units: list[_Unit],
@@ -218,19 +221,11 @@ def _record(units: list[_Unit], uses: list[BaselineUse], check_unit: list[int],
             continue
         runs = {u.plan.mode: recorded(u.plan.scenario, u.plan.seed, u.summaries(u.wanted))
                 for u in mine}  # fmt: skip
-        Baseline(target.baseline, _relative(target), versions, runs).save()
+        Baseline(target.baseline, Path(target.file).name, versions, runs).save()
         written.append(str(target.baseline))
         uses[k].run = runs[units[check_unit[k]].plan.mode]
         uses[k].versions = versions
     return written
-
-
-def _relative(target: Target) -> str:
-    """The scenario file as seen from its baseline's folder (for the baseline's own notes)."""
-    try:
-        return str(Path(target.file).resolve().relative_to(target.baseline.resolve().parent.parent))
-    except ValueError:
-        return Path(target.file).name
 
 
 def _judge_recorded(unit: _Unit, use: BaselineUse) -> ScenarioCheck:

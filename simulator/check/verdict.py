@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.check.baseline import CHANGED, IDENTICAL, ExactTier, Recorded, exact_tier
+from simulator.check.baseline import (
+    CHANGED,
+    IDENTICAL,
+    SKIPPED,
+    ExactTier,
+    Recorded,
+    exact_tier,
+)
 from simulator.check.equivalence import DIFFERENT, Equivalence, tost
 from simulator.check.expect import FAIL, INCONCLUSIVE, ExpectVerdict, judge
 from simulator.check.plan import Plan
@@ -129,7 +136,10 @@ def evaluate(
     run = baseline.run
     if run is None or baseline.status not in (CURRENT, RECORDED):
         return check
-    check.exact = exact_tier(run, baseline.versions, plan.seed, summaries)
+    if failures:  # the replications that ran are no longer numbered 0..n-1
+        check.exact = ExactTier(SKIPPED, "a replication raised")
+    else:
+        check.exact = exact_tier(run, baseline.versions, plan.seed, summaries)
     tolerance = plan.scenario.check.tolerance
     for metric in compared_metrics(plan, run):
         recorded_values = run.column(metric)

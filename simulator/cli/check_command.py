@@ -17,19 +17,20 @@ from simulator.check.runner import run_checks
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import add_executor_options, executor_of
 from simulator.cli.output import emit
+from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.experiments.guards import Limits
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check", help="check scenario files against their expect: bounds and baselines",
-        description="Run every scenario file that has an expect: block or a baseline "
-        "(baselines/NAME.json beside it) and judge it: each expected bound on the 95% "
-        "confidence interval of the replication mean (pass, fail, or inconclusive, which adds "
-        "replications up to check.max_replications); the baseline's exact tier (same leasesim, "
-        "dependencies and seed: identical numbers) and statistical tier (two one-sided Welch "
-        "tests per metric within check.tolerance). Exit status 0 all passed, 1 a failure, 2 "
-        "invalid input. See docs/regression.md.",
+        description="Run every scenario file that has an expect: block or a baseline\n"
+        "(baselines/NAME.json beside it) and judge it:\n"
+        "- each expect: bound on the 95% confidence interval of the replication mean: pass,\n"
+        "  fail, or inconclusive (replications are added up to check.max_replications);\n"
+        "- exact tier: same leasesim, dependencies and seed as the baseline: identical numbers;\n"
+        "- statistical tier: two one-sided Welch tests per metric within check.tolerance.\n"
+        "Exit status 0 all passed, 1 a failure, 2 invalid input. See docs/regression.md.",
         epilog="examples:\n"
         "  leasesim check                                   # every scenario in scenarios/\n"
         "  leasesim check scenarios/ --quick                # pre-commit: check.quick settings\n"
@@ -71,6 +72,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.update_baseline and args.no_baseline:
+        raise LeasesimError(USAGE_ERROR, "--update-baseline records baselines and --no-baseline "
+                            "ignores them; give one of the two.")  # fmt: skip
+    if args.junit:
+        report.check_junit_target(args.junit)  # before a long run, not after it
     targets, skipped = find(args.paths or DEFAULT_PATHS, args.overrides, args.update_baseline)
     executor = executor_of(args, "processes")
     workers = args.workers if executor != "serial" else 1
