@@ -52,7 +52,8 @@ def test_queue_wait_matches_erlang_c() -> None:
     assert low <= expected <= high, (expected, low, high)
 
 
-def test_crash_detection_time_follows_interval_and_timeout() -> None:
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_crash_detection_time_follows_interval_and_timeout(mode: str) -> None:
     """A crash at a uniform phase of the report cycle is detected after T - U*I, U ~ U(0, 1).
 
     The lease runs out one report timeout T after the last report, sent at most one progress
@@ -61,6 +62,7 @@ def test_crash_detection_time_follows_interval_and_timeout() -> None:
     interval, timeout = 60.0, 900.0
     scenario = make_scenario(
         duration="10d",
+        simulation={"mode": mode, "check_invariants": True},
         fleet=[{
             "runners": 10, "threads": 1, "progress_interval": interval,
             "faults": {"crash": {"rate": "4/d", "restart_after": "1m"}},
