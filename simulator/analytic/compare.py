@@ -13,10 +13,10 @@ import math
 from collections.abc import Mapping
 
 import pandas as pd
-from scipy import stats
 
 from simulator.analytic.estimate import Estimate
 from simulator.results.metrics import METRICS
+from simulator.results.stats import binomial_interval, poisson_interval
 
 COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
 COLUMNS = [
@@ -25,23 +25,7 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def _poisson_interval(mean: float, n: int, confidence: float) -> tuple[float, float]:
-    """Garwood's exact interval for the mean count per replication, from n replications."""
-    total = round(mean * n)
-    alpha = 1.0 - confidence
-    low = stats.chi2.ppf(alpha / 2, 2 * total) / 2 if total > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * (total + 1)) / 2
-    return low / n, high / n
 
-
-def _binomial_interval(p: float, trials: float, confidence: float) -> tuple[float, float]:
-    """Clopper-Pearson interval of a proportion p observed over `trials` trials."""
-    n = max(round(trials), 1)
-    k = min(max(round(p * n), 0), n)
-    alpha = 1.0 - confidence
-    low = stats.beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
-    high = stats.beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
-    return float(low), float(high)
 
 
 def _interval(row: pd.Series, rows: Mapping[str, pd.Series], confidence: float
@@ -56,11 +40,11 @@ def _interval(row: pd.Series, rows: Mapping[str, pd.Series], confidence: float
         return math.nan, math.nan, ""
     unit = METRICS[row["metric"]].unit if row["metric"] in METRICS else ""
     if unit in COUNT_UNITS and mean >= 0:
-        return (*_poisson_interval(mean, n, confidence), "poisson")
+        return (*poisson_interval(mean, n, confidence), "poisson")
     if unit == "fraction" and "tasks_finished" in rows and "tasks_failed" in rows:
         ended = (float(rows["tasks_finished"]["mean"]) + float(rows["tasks_failed"]["mean"])) * n
         if ended >= 1 and 0 <= mean <= 1:
-            return (*_binomial_interval(mean, ended, confidence), "binomial")
+            return (*binomial_interval(mean, ended, confidence), "binomial")
     return math.nan, math.nan, ""
 
 

@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy import stats
-
 from simulator.recommend.requirements import Requirement
 from simulator.results.metrics import METRICS
+from simulator.results.stats import binomial_interval, poisson_interval
 
 Verdict = Literal["meets", "fails", "unsure", "no value"]
 COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
@@ -60,21 +59,7 @@ class Evidence:
                 "verdict": self.verdict}  # fmt: skip
 
 
-def _poisson(mean: float, n: int, confidence: float) -> tuple[float, float]:
-    total = round(mean * n)
-    alpha = 1.0 - confidence
-    low = stats.chi2.ppf(alpha / 2, 2 * total) / 2 if total > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * (total + 1)) / 2
-    return float(low) / n, float(high) / n
 
-
-def _binomial(p: float, trials: float, confidence: float) -> tuple[float, float]:
-    n = max(round(trials), 1)
-    k = min(max(round(p * n), 0), n)
-    alpha = 1.0 - confidence
-    low = stats.beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
-    high = stats.beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
-    return float(low), float(high)
 
 
 def measure(metric: str, rows: Mapping[str, Mapping[str, float]], confidence: float) -> Measure:
@@ -89,12 +74,12 @@ def measure(metric: str, rows: Mapping[str, Mapping[str, float]], confidence: fl
         return Measure(metric, mean, low, high, n, "t")
     unit = METRICS[metric].unit if metric in METRICS else ""
     if unit in COUNT_UNITS and mean >= 0:
-        return Measure(metric, mean, *_poisson(mean, n, confidence), n, "poisson")
+        return Measure(metric, mean, *poisson_interval(mean, n, confidence), n, "poisson")
     ended_known = "tasks_finished" in rows and "tasks_failed" in rows
     if unit == "fraction" and ended_known and 0 <= mean <= 1:
         ended = (float(rows["tasks_finished"]["mean"]) + float(rows["tasks_failed"]["mean"])) * n
         if ended >= 1:
-            return Measure(metric, mean, *_binomial(mean, ended, confidence), n, "binomial")
+            return Measure(metric, mean, *binomial_interval(mean, ended, confidence), n, "binomial")
     if n >= 2:  # a flat t interval of a continuous metric: every run gave exactly this value
         return Measure(metric, mean, mean, mean, n, "t")
     return Measure(metric, mean, math.nan, math.nan, n, "")

@@ -50,3 +50,26 @@ def summarize_replications(
         mean, half, n = mean_ci((s.get(name, NAN) for s in summaries), confidence)
         rows.append((name, mean, mean - half, mean + half, half, n))
     return pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "half_width", "n"])
+
+
+def poisson_interval(mean: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Garwood's exact interval for the mean count per replication, from n replications.
+
+    For a count that came out the same in every replication, where the t interval has no width.
+    """
+    total = round(mean * n)
+    alpha = 1.0 - confidence
+    low = _scipy_stats.chi2.ppf(alpha / 2, 2 * total) / 2 if total > 0 else 0.0
+    high = _scipy_stats.chi2.ppf(1 - alpha / 2, 2 * (total + 1)) / 2
+    return float(low) / n, float(high) / n
+
+
+def binomial_interval(p: float, trials: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion p observed over `trials` trials."""
+    n = max(round(trials), 1)
+    k = min(max(round(p * n), 0), n)
+    alpha = 1.0 - confidence
+    low = _scipy_stats.beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
+    high = _scipy_stats.beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
+    return float(low), float(high)
+
