@@ -211,3 +211,20 @@ def test_throttling_turns_into_lease_losses_past_the_report_limit() -> None:
     assert under["throttled_calls"] == 0 or under["reassignments"] == 0
     assert over["throttled_calls"] > 0
     assert over["reassignments_progress"] > 0
+
+
+def test_back_off_stays_at_its_cap_however_many_tries() -> None:
+    """A call throttled thousands of times in a row keeps retrying every `cap` (no overflow)."""
+    scenario = make_scenario(
+        duration="1h",
+        service={"throttle": {"burst": 1, "poll": "1/d"}},
+        fleet=[
+            {"runners": 1, "threads": 1, "backoff": {"base": "1s", "cap": "1s", "jitter": False}}
+        ],
+        workload=[{"arrivals": {"kind": "times", "times": ["2h"]}, "duration": "1m"}],
+    )
+    calls = simulator.run(scenario).calls.set_index("operation")
+    # The first poll gets through and is held; after the hold, every try is throttled and
+    # retried a second later for the rest of the hour.
+    expected = 3600 - scenario.service.long_poll
+    assert calls.loc["PollForTask", "throttled"] == pytest.approx(expected, abs=2)

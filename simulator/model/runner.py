@@ -210,7 +210,8 @@ class Actor:
     def _backoff(self, k: int) -> float:
         """Exponential back-off before the next try of a call that failed k times before."""
         backoff = self.runner.config.backoff
-        delay = min(backoff.cap, backoff.base * 2.0**k)
+        # The exponent stops growing long after the cap is reached (2.0**1024 overflows).
+        delay = min(backoff.cap, backoff.base * 2.0 ** min(k, 1000))
         if backoff.jitter:
             delay *= 0.5 + 0.5 * self.runner.uniforms()
         return delay

@@ -6,6 +6,7 @@ from itertools import count
 
 from simpy import Environment
 
+from simulator.collector import paused
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
 from simulator.model.fast import fallbacks
@@ -99,12 +100,13 @@ class Simulation:
     def run(self) -> Log:
         """Run to the scenario's duration; records of unfinished work stay as they are."""
         env, until, checks = self.env, self.scenario.duration, self.checks
-        if checks is None:
-            env.run(until=until)
-        else:
-            while env.peek() < until:
-                env.step()
-                checks.time_moves_on(env.now)
+        with paused():
+            if checks is None:
+                env.run(until=until)
+            else:
+                while env.peek() < until:
+                    env.step()
+                    checks.time_moves_on(env.now)
         # Calls still counted in bulk: those sent before the end happened.
         self.service.settle(until)
         for runner in self.runners:
