@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
+from simulator.seeds import Stream
 
 Z95 = 1.6448536269514722  # standard normal 95th percentile: lognormal sigma from median and p95
 
@@ -57,13 +58,17 @@ def mean(spec: DistSpec) -> float:
 
 
 class Sampler:
-    """Draws one value at a time from a distribution spec and a dedicated generator."""
+    """Draws one value at a time from a distribution spec and a dedicated stream.
 
-    __slots__ = ("_fn", "_rng", "_buf", "_i", "fixed")
+    The stream's generator is made at the first draw: a fixed value never needs one.
+    """
 
-    def __init__(self, spec: DistSpec, rng: np.random.Generator) -> None:
+    __slots__ = ("_fn", "_stream", "_rng", "_buf", "_i", "fixed")
+
+    def __init__(self, spec: DistSpec, stream: Stream) -> None:
         self._fn = batch_function(spec)
-        self._rng = rng
+        self._stream = stream
+        self._rng: np.random.Generator | None = None
         self.fixed: float | None = spec.value if isinstance(spec, Fixed) else None
         self._buf: list[float] = []
         self._i = 0
@@ -72,24 +77,29 @@ class Sampler:
         if self.fixed is not None:
             return self.fixed
         if self._i >= len(self._buf):
-            self._buf = self._fn(self._rng, _BATCH).tolist()
+            if self._rng is None:
+                self._rng = self._stream()
+            self._buf = self._fn(self._rng, _BATCH).tolist()  # type: ignore[misc]
             self._i = 0
         self._i += 1
         return self._buf[self._i - 1]
 
 
 class Uniforms:
-    """Uniform(0, 1) draws in batches from a dedicated generator (per-call loss, jitter)."""
+    """Uniform(0, 1) draws in batches from a dedicated stream (per-call loss, jitter)."""
 
-    __slots__ = ("_rng", "_buf", "_i")
+    __slots__ = ("_stream", "_rng", "_buf", "_i")
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._rng: np.random.Generator | None = None
         self._buf: list[float] = []
         self._i = 0
 
     def __call__(self) -> float:
         if self._i >= len(self._buf):
+            if self._rng is None:
+                self._rng = self._stream()
             self._buf = self._rng.random(_BATCH).tolist()
             self._i = 0
         self._i += 1

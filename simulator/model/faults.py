@@ -10,22 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 from simpy import Environment, Event
 
 from simulator.distributions import Sampler
 from simulator.model.log import Log
 from simulator.model.runner import Runner
 from simulator.schema import Crash, Fault
+from simulator.seeds import Stream
 
 Proc = Generator[Event, Any, None]
 INF = float("inf")
 
 
-def crashes(env: Environment, runner: Runner, config: Crash, rng: np.random.Generator,
-            log: Log) -> Proc:  # fmt: skip
+def crashes(env: Environment, runner: Runner, config: Crash, stream: Stream, log: Log) -> Proc:
     """The runner dies, losing its work; it comes back after `restart_after`, or never."""
-    restart = Sampler(config.restart_after, rng) if config.restart_after is not None else None
+    rng = stream()
+    restart = None
+    if config.restart_after is not None:
+        restart = Sampler(config.restart_after, lambda: rng)  # shares the crash stream
     mean_gap = 1.0 / config.rate
     while True:
         yield env.timeout(rng.exponential(mean_gap))
@@ -39,14 +41,15 @@ def crashes(env: Environment, runner: Runner, config: Crash, rng: np.random.Gene
 
 
 def spells(
-    env: Environment, kind: str, config: Fault, rng: np.random.Generator, log: Log,
+    env: Environment, kind: str, config: Fault, stream: Stream, log: Log,
     victims: list[str], begin: Callable[[float], bool], end: Callable[[], None] | None = None,
 ) -> Proc:  # fmt: skip
     """A fault that lasts a while (pause, stall, partition): `begin` applies it, `end` lifts it.
 
     `begin(duration)` returns False when the fault cannot strike now (e.g. the runner is down).
     """
-    length = Sampler(config.duration, rng)
+    rng = stream()
+    length = Sampler(config.duration, lambda: rng)
     mean_gap = 1.0 / config.rate
     while True:
         yield env.timeout(rng.exponential(mean_gap))

@@ -29,6 +29,7 @@ from simulator.model.service import (
     StandingPoll,
 )
 from simulator.schema import FleetGroup
+from simulator.seeds import Stream
 
 PAUSE, CRASH, WAKE = "pause", "crash", "wake"  # interrupt causes
 EPSILON = 1e-9
@@ -64,7 +65,7 @@ class Runner:
         self, env: Environment, name: str, config: FleetGroup, group: GroupState,
         service: Service, log: Log, latency: Sampler, startup: Sampler, uniforms: Uniforms,
         failure_probability: dict[str, float], heartbeat_phase: float,
-        fast_rng: np.random.Generator | None = None,
+        fast_stream: Stream | None = None,
     ) -> None:  # fmt: skip
         self.env = env
         self.name = name
@@ -78,9 +79,11 @@ class Runner:
         self.uniforms = uniforms
         self.failure_probability = failure_probability
         self.heartbeat_phase = heartbeat_phase
-        # Fast mode: set when this runner's reports may be counted in bulk (see `fast`); its
-        # generator draws the gaps between reports lost to message loss.
-        self.fast_rng = fast_rng
+        # Fast mode: whether this runner's calls may be counted in bulk (see `Thread._fast`); its
+        # stream draws the gaps between reports lost to message loss.
+        self.fast = fast_stream is not None
+        self._fast_stream = fast_stream
+        self._fast_rng: np.random.Generator | None = None
         self.loss = config.faults.message_loss
         self.alive = True
         self.paused = False
@@ -105,6 +108,11 @@ class Runner:
             thread.process = env.process(thread.run())
         self.processes = [t.process for t in self.threads]
         self.processes.append(env.process(self.heartbeat.run()))
+
+    def fast_rng(self) -> np.random.Generator:
+        if self._fast_rng is None:
+            self._fast_rng = self._fast_stream()  # type: ignore[misc]
+        return self._fast_rng
 
     def active_time(self) -> float:
         """The runner's own clock: wall time less time spent paused (work advances only on it)."""
@@ -299,7 +307,7 @@ class Heartbeat(Actor):
         runner = self.runner
         now = runner.env.now
         return (
-            runner.fast_rng is not None
+            runner.fast
             and not runner.service.heartbeat_renews
             and now >= runner.partition_until
             and now >= runner.group.partition_until
@@ -332,7 +340,7 @@ class Heartbeat(Actor):
         now = runner.env.now if now is None else now
         sent = max(0, math.ceil((now - self.beating) / self.interval - EPSILON))
         self.beating = None
-        lost = int(runner.fast_rng.binomial(sent, runner.loss)) if runner.loss and sent else 0
+        lost = int(runner.fast_rng().binomial(sent, runner.loss)) if runner.loss and sent else 0
         runner.log.calls[HEARTBEAT] += sent
         runner.log.lost[HEARTBEAT] += lost
         if runner.service.checks is not None:
@@ -431,7 +439,7 @@ class Thread(Actor):
         runner = self.runner
         now = runner.env.now
         return (
-            runner.fast_rng is not None
+            runner.fast
             and not runner.loss
             and now >= runner.partition_until
             and now >= runner.group.partition_until
@@ -466,7 +474,7 @@ class Thread(Actor):
                 break
             until_report = next_report - now
             if until_report > EPSILON:
-                if runner.fast_rng is not None and self._can_skip(attempt, now):
+                if runner.fast and self._can_skip(attempt, now):
                     next_report = yield from self._fast(attempt, next_report, left)
                     continue
                 try:
@@ -536,7 +544,7 @@ class Thread(Actor):
         if runner.loss:
             # Reports are lost independently: the next loss is a geometric number of reports away
             # (memoryless, so drawing it afresh at each entry keeps the distribution exact).
-            gap = int(runner.fast_rng.geometric(runner.loss))  # type: ignore[union-attr]
+            gap = int(runner.fast_rng().geometric(runner.loss))
             lost_at = next_report + (gap - 1) * self.interval
         wake = min(done_at, lost_at)
         schedule = FastSchedule(next_report, self.interval, attempt.task.timeouts[2], self, attempt)

@@ -20,6 +20,7 @@ from simulator.model.lease import LeaseTimer
 from simulator.model.log import HEARTBEAT, NAN, POLL, PROGRESS, STATUS, Attempt, Log, Task
 from simulator.model.throttle import TokenBucket
 from simulator.schema import Service as ServiceConfig
+from simulator.seeds import Stream
 
 if TYPE_CHECKING:
     from simulator.model.runner import Runner, Thread
@@ -136,16 +137,14 @@ class Service:
 
     def __init__(
         self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
-        dispatch_rng: np.random.Generator, checks: Invariants | None = None,
+        dispatch: Stream, checks: Invariants | None = None,
     ) -> None:  # fmt: skip
         self.env = env
         self.checks = checks
         self.config = config
         self.log = log
-        random = config.dispatch == "random"
-        self.groups = {
-            g: WorkerGroup(g, dispatch_rng if random else None, config.long_poll) for g in groups
-        }
+        rng = dispatch() if config.dispatch == "random" else None
+        self.groups = {g: WorkerGroup(g, rng, config.long_poll) for g in groups}
         throttle = config.throttle
         self.buckets: list[TokenBucket | None] = (
             [None] * 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import count
 
 from simpy import Environment
@@ -16,7 +17,7 @@ from simulator.model.runner import GroupState, Runner
 from simulator.model.service import Service
 from simulator.model.workload import Source
 from simulator.schema import Scenario
-from simulator.seeds import Streams
+from simulator.seeds import Stream, Streams
 
 
 class Simulation:
@@ -33,14 +34,14 @@ class Simulation:
         groups = sorted({g.worker_group for g in scenario.fleet})
         self.checks = Invariants(log) if scenario.simulation.check_invariants else None
         self.service = service = Service(
-            env, scenario.service, log, groups, streams.rng("service", "dispatch"), self.checks
+            env, scenario.service, log, groups, streams.stream("service", "dispatch"), self.checks
         )
         ids = count()
         for w in scenario.workload:
             source = Source(
                 env, w, scenario.service, service, ids,
-                streams.rng("workload", w.name, "arrivals"),
-                Sampler(w.duration, streams.rng("workload", w.name, "work")),
+                streams.stream("workload", w.name, "arrivals"),
+                Sampler(w.duration, streams.stream("workload", w.name, "work")),
             )  # fmt: skip
             env.process(source.run())
         failure = {w.name: w.failure_probability for w in scenario.workload}
@@ -54,46 +55,47 @@ class Simulation:
             for i in range(g.runners):
                 name = f"{g.name}-{i}"
 
-                def rng(*what: str, _name: str = name) -> object:
-                    return streams.rng("runner", _name, *what)
+                def stream(*what: str, _name: str = name) -> Stream:
+                    return streams.stream("runner", _name, *what)
 
-                heartbeat_phase = rng("heartbeat").uniform(0, g.runner_heartbeat_interval)
+                heartbeat_phase = stream("heartbeat")().uniform(0, g.runner_heartbeat_interval)
                 skips = fast and "*" not in self.fallbacks and g.name not in self.fallbacks
                 runner = Runner(
                     env, name, g, state, service, log,
-                    latency=Sampler(scenario.service.call_latency, rng("latency")),
-                    startup=Sampler(g.startup, rng("startup")),
-                    uniforms=Uniforms(rng("calls")),
+                    latency=Sampler(scenario.service.call_latency, stream("latency")),
+                    startup=Sampler(g.startup, stream("startup")),
+                    uniforms=Uniforms(stream("calls")),
                     failure_probability=failure, heartbeat_phase=heartbeat_phase,
-                    fast_rng=rng("fast") if skips else None,
+                    fast_stream=stream("fast") if skips else None,
                 )  # fmt: skip
                 members.append(runner)
-                self._faults(runner, g.faults, rng)
+                self._faults(runner, g.faults, stream)
             state.members = members
             if g.faults.partition is not None and g.faults.partition.scope == "group":
                 env.process(faults.spells(
-                    env, "partition", g.faults.partition, streams.rng("group", g.name, "partition"),
-                    log, [r.name for r in members], state.begin_partition,
+                    env, "partition", g.faults.partition,
+                    streams.stream("group", g.name, "partition"), log, [r.name for r in members],
+                    state.begin_partition,
                 ))  # fmt: skip
             self.runners.extend(members)
 
-    def _faults(self, runner: Runner, spec: object, rng: object) -> None:
+    def _faults(self, runner: Runner, spec: object, stream: Callable[..., Stream]) -> None:
         env, log = self.env, self.log
         if spec.crash is not None:
-            env.process(faults.crashes(env, runner, spec.crash, rng("crash"), log))
+            env.process(faults.crashes(env, runner, spec.crash, stream("crash"), log))
         if spec.pause is not None:
             env.process(faults.spells(
-                env, "pause", spec.pause, rng("pause"), log, [runner.name],
+                env, "pause", spec.pause, stream("pause"), log, [runner.name],
                 runner.begin_pause, runner.end_pause,
             ))  # fmt: skip
         if spec.heartbeat_stall is not None:
             env.process(faults.spells(
-                env, "heartbeat_stall", spec.heartbeat_stall, rng("stall"), log, [runner.name],
+                env, "heartbeat_stall", spec.heartbeat_stall, stream("stall"), log, [runner.name],
                 runner.begin_stall,
             ))  # fmt: skip
         if spec.partition is not None and spec.partition.scope == "runner":
             env.process(faults.spells(
-                env, "partition", spec.partition, rng("partition"), log, [runner.name],
+                env, "partition", spec.partition, stream("partition"), log, [runner.name],
                 runner.begin_partition,
             ))  # fmt: skip
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-import numpy as np
 from simpy import Environment, Event
 
 from simulator.distributions import Sampler
 from simulator.model.lease import timeouts
 from simulator.model.log import Task
 from simulator.model.service import Service
-from simulator.schema import Explicit, Periodic, Poisson, Workload
+from simulator.schema import Explicit, Exponential, Periodic, Poisson, Workload
 from simulator.schema import Service as ServiceConfig
+from simulator.seeds import Stream
 
 
 class Source:
@@ -21,13 +21,13 @@ class Source:
 
     def __init__(
         self, env: Environment, config: Workload, service_config: ServiceConfig, service: Service,
-        ids: Iterator[int], arrivals_rng: np.random.Generator, work: Sampler,
+        ids: Iterator[int], arrivals: Stream, work: Sampler,
     ) -> None:  # fmt: skip
         self.env = env
         self.config = config
         self.service = service
         self.ids = ids
-        self.rng = arrivals_rng
+        self.arrivals = arrivals
         self.work = work
         self.timeouts = timeouts(service_config, config)
         # retryDelay has a documented minimum (2 min on the limits page; settable floor).
@@ -45,9 +45,10 @@ class Source:
     def run(self) -> Generator[Event, Any, None]:
         env, arrivals = self.env, self.config.arrivals
         if isinstance(arrivals, Poisson):
-            mean_gap = 1.0 / arrivals.rate
+            # Drawn in batches: NumPy gives the same numbers as one draw at a time.
+            gap = Sampler(Exponential(dist="exponential", mean=1.0 / arrivals.rate), self.arrivals)
             while True:
-                yield env.timeout(self.rng.exponential(mean_gap))
+                yield env.timeout(gap())
                 self.submit()
         elif isinstance(arrivals, Periodic):
             yield env.timeout(arrivals.offset)
