@@ -225,12 +225,10 @@ class Actor:
         return delay
 
     def _send(self, op: int, arg: object, finished: bool = True) -> Wait:
-        """One try of an API call: lost on the way, or throttled or handled on arrival."""
+        """One try of a call with latency: lost on the way, or throttled or handled on arrival."""
         runner = self.runner
         if not self._departs(op):
             return LOST
-        if runner.instant:
-            return self._arrives(op, arg, finished)
         # The request travels on its own: it reaches the service even if the runner pauses or
         # dies meanwhile; the thread sees the reply once it runs again.
         env = runner.env
@@ -274,11 +272,17 @@ class Actor:
 
     def _call(self, op: int, arg: object, finished: bool = True) -> Wait:
         """An API call retried with exponential back-off while throttled (reference section 1)."""
+        runner = self.runner
         tries = 0
-        while (reply := (yield from self._send(op, arg, finished))) == THROTTLED:
+        while True:
+            if runner.instant:  # answered at once: no generator for the request in flight
+                reply = self._arrives(op, arg, finished) if self._departs(op) else LOST
+            else:
+                reply = yield from self._send(op, arg, finished)
+            if reply != THROTTLED:
+                return reply
             yield from self._sleep(self._backoff(tries))
             tries += 1
-        return reply
 
 
 class Heartbeat(Actor):
@@ -472,45 +476,49 @@ class Thread(Actor):
             left = done - (now - runner.pause_total)
             if left <= EPSILON:
                 break
-            until_report = next_report - now
-            if until_report > EPSILON:
-                if runner.fast and self._can_skip(attempt, now):
-                    next_report = yield from self._fast(attempt, next_report, left)
+            if next_report - now <= EPSILON:  # a report is due
+                if now < runner.stall_until:
+                    # A stalled reporter sends nothing until the stall ends; the work goes on.
+                    next_report = runner.stall_until
                     continue
-                try:
-                    yield env.timeout(left if left < until_report else until_report)
-                except Interrupt as interrupt:
-                    if interrupt.cause == CRASH:
-                        raise Crashed from None
-                    # On resume an overdue report goes out at once: next_report is in the past.
-                    yield from self._frozen()
+                if runner.instant:  # the common case: answered at once, no generator, no event
+                    reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
+                else:
+                    reply = yield from self._send(PROGRESS, attempt)
+                if reply == THROTTLED:
+                    # The reporter backs off; the work goes on, and ends the task if it completes
+                    # first.
+                    next_report = env.now + self._backoff(throttled)
+                    throttled += 1
+                    continue
+                throttled = 0
+                if reply in (CANCELED, NOT_FOUND):
+                    # The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus.
+                    left = done - runner.active_time()
+                    attempt.work_ended_at = env.now + min(left, 0.0)
+                    attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
+                    return
+                next_report = env.now + (self._next_interval() if self.jitter else self.interval)
+                if not runner.instant:
+                    continue  # the call took time: the work may have ended meanwhile
+            # Sleep until the next report is due or the work is done.
+            until_report = next_report - now
+            if runner.fast and self._can_skip(attempt, now):
+                next_report = yield from self._fast(attempt, next_report, left)
                 continue
-            if now < runner.stall_until:
-                # A stalled reporter sends nothing until the stall ends; the work goes on.
-                next_report = runner.stall_until
-                continue
-            if runner.instant:  # the common case, without a generator per report
-                reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
-            else:
-                reply = yield from self._send(PROGRESS, attempt)
-            if reply == THROTTLED:
-                # The reporter backs off; the work goes on, and ends the task if it completes first.
-                next_report = env.now + self._backoff(throttled)
-                throttled += 1
-                continue
-            throttled = 0
-            if reply in (CANCELED, NOT_FOUND):
-                # The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus.
-                left = done - runner.active_time()
-                attempt.work_ended_at = env.now + min(left, 0.0)
-                attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
-                return
-            next_report = env.now + (self._next_interval() if self.jitter else self.interval)
+            try:
+                yield env.timeout(left if left < until_report else until_report)
+            except Interrupt as interrupt:
+                if interrupt.cause == CRASH:
+                    raise Crashed from None
+                # On resume an overdue report goes out at once: next_report is in the past.
+                yield from self._frozen()
         # Work ran during a slow report call too: date the completion when it really happened.
         attempt.work_ended_at = env.now + min(left, 0.0)
         if runner.service.checks is not None:
             runner.service.checks.work_completed(attempt, env.now)
-        finished = runner.uniforms() >= runner.failure_probability[attempt.task.workload]
+        failure = runner.failure_probability[attempt.task.workload]
+        finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
         attempt.runner_outcome = "completed" if finished else "failed"
         tries = 0
         while (yield from self._call(STATUS, attempt, finished)) == LOST:
@@ -554,7 +562,9 @@ class Thread(Actor):
             yield env.timeout(wake - env.now)
         except Interrupt as interrupt:
             cause = interrupt.cause
-        sent = self.settle()
+        # Work done with no loss to fear: SetTaskStatus reaches the service at this very instant
+        # (fast mode has no latency or throttling), so the lease needs no timer before it lands.
+        sent = self.settle(watch=cause is not None or bool(runner.loss))
         if cause == CRASH:
             raise Crashed
         if cause == PAUSE:
@@ -566,8 +576,11 @@ class Thread(Actor):
             next_report = env.now + self.interval
         return next_report
 
-    def settle(self, now: float | None = None) -> int:
-        """Count the reports the current fast schedule sent before now; leave fast mode."""
+    def settle(self, now: float | None = None, watch: bool = True) -> int:
+        """Count the reports the current fast schedule sent before now; leave fast mode.
+
+        `watch`: make sure the lease timer fires by the deadline the counted reports leave.
+        """
         schedule = self.schedule
         if schedule is None:
             return 0
@@ -587,8 +600,9 @@ class Thread(Actor):
                 attempt.reports += live
                 last = schedule.start + (live - 1) * schedule.interval
                 attempt.deadline = max(attempt.deadline, last + schedule.renew)
-        # The lease timer may have been set for the schedule's end; an early stop needs it sooner.
-        self.runner.service.watch_lease(attempt)
+        if watch:
+            # The lease timer may be unset while the schedule renews; the lease needs it again.
+            self.runner.service.watch_lease(attempt)
         return sent
 
     def superseded(self, schedule: FastSchedule) -> None:
