@@ -18,7 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from simulator.model.log import HEARTBEAT, OPERATIONS, POLL, PROGRESS, STATUS, Attempt, Log, Task
+from simulator.model.log import (
+    HEARTBEAT,
+    OPERATIONS,
+    POLL,
+    PROGRESS,
+    STATUS,
+    Attempt,
+    Kind,
+    Log,
+    Task,
+)
 from simulator.results import (
     COLUMNS,
     METRICS,
@@ -33,6 +43,7 @@ from simulator.results import (
 from simulator.schema import FleetGroup, Scenario, Workload
 
 NAN = math.nan
+KIND = Kind("w", "g", 2, 600.0, (900.0, 900.0, 900.0), None, 0.0)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
@@ -40,7 +51,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
 def task(log: Log, submitted: float = 0.0, status: str = "running", ended: float = NAN) -> Task:
-    t = Task(len(log.tasks), "w", "g", submitted, 100.0, 2, 600.0, 900.0, None)
+    t = Task(len(log.tasks), KIND, submitted, 100.0)
     t.status, t.ended_at = status, ended
     log.tasks.append(t)
     return t
@@ -51,11 +62,11 @@ def attempt(
 ) -> Attempt:
     """An attempt of `t` with the given fields set; work_started_at defaults to the assignment."""
     at = t.submitted_at if assigned is None else assigned
-    a = Attempt(t, len(t.attempts) + 1, runner, 0, at)
+    a = Attempt(t, t.attempts + 1, runner, 0, at)
     a.work_started_at = at
     for name, value in fields.items():
         setattr(a, name, value)
-    t.attempts.append(a)
+    t.attempts += 1
     log.attempts.append(a)
     if math.isnan(t.first_assigned_at):
         t.first_assigned_at = at
@@ -300,7 +311,7 @@ def test_wasted_work_and_utilization() -> None:
 def test_stale_writer_that_finished_the_task_is_not_waste() -> None:
     log = Log()
     t = duplicated_task(log)
-    t.finished_by = t.attempts[0]  # the stale writer's FINISHED took effect
+    t.finished_by = next(a for a in log.attempts if a.task is t)  # the stale writer's FINISHED
     _, s = run(log, 2000.0)
     assert s["wasted_work_h"] == pytest.approx(600.0 / 3600)
 
@@ -343,7 +354,7 @@ def test_utilization_without_scenario_is_nan() -> None:
 def test_inconsistent_log_is_an_error() -> None:
     log = Log()
     attempt(log, task(log))
-    log.attempts.append(log.attempts[0])
+    attempt(log, Task(7, KIND, 0.0, 1.0))  # its task was never logged
     with pytest.raises(ValueError, match="inconsistent"):
         tables(log, 10.0)
 

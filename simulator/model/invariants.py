@@ -91,7 +91,14 @@ class Invariants:
             reached = log.calls[op] - log.lost[op] - log.throttled[op] - self.in_flight[op]
             if reached != handled:
                 self.fail(f"operation {op}: {reached} calls arrived, {handled} handled")
-        for task in log.tasks:
-            live = [a for a in task.attempts if a.ended_at != a.ended_at]
-            if len(live) > 1 or (live and task.live is not live[0]):
+        unended: dict[int, list[Attempt]] = {}
+        for a in log.attempts:
+            if a.ended_at != a.ended_at:
+                unended.setdefault(a.task.id, []).append(a)
+        for live in unended.values():
+            task = live[0].task
+            if len(live) > 1 or task.live is not live[0]:
                 self.fail(f"task {task.id} ends the run with {len(live)} unended attempts")
+        for task in log.tasks:
+            if task.live is not None and task.live.task.id not in unended:
+                self.fail(f"task {task.id} holds a lease for an attempt that has ended")

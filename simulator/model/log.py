@@ -19,43 +19,57 @@ POLL, PROGRESS, STATUS, HEARTBEAT = 0, 1, 2, 3
 OPERATIONS = ("PollForTask", "ReportTaskProgress", "SetTaskStatus", "ReportTaskRunnerHeartbeat")
 
 
-class Task:
-    """A pipeline object instance: submitted once, attempted until it ends or its retries run out.
+class Kind:
+    """What every task of one workload shares: where it runs, its retries and its lease lengths.
 
-    `work` is the work the task needs, drawn once at submission: the same whoever runs it.
-    `retry_delay` already includes the service's floor.
-    `status` is pending | running | finished | failed.
+    Kept once per workload rather than on each task: a week of a large fleet logs millions of
+    tasks. `retry_delay` already includes the service's floor.
     """
 
     __slots__ = (
-        "id", "workload", "worker_group", "submitted_at", "work", "max_retries", "retry_delay",
-        "timeouts", "attempt_timeout", "first_assigned_at", "ended_at", "status",
-        "attempt_number", "retries_used", "live", "attempts", "reassignments",
-        "finished_by",
+        "workload", "worker_group", "max_retries", "retry_delay", "timeouts", "attempt_timeout",
+        "failure_probability",
     )  # fmt: skip
 
     def __init__(
-        self, id: int, workload: str, worker_group: str, submitted_at: float, work: float,
-        max_retries: int, retry_delay: float, timeouts: tuple[float, float, float],
-        attempt_timeout: float | None,
+        self, workload: str, worker_group: str, max_retries: int, retry_delay: float,
+        timeouts: tuple[float, float, float], attempt_timeout: float | None,
+        failure_probability: float,
     ) -> None:  # fmt: skip
-        self.id = id
         self.workload = workload
         self.worker_group = worker_group
-        self.submitted_at = submitted_at
-        self.work = work
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         # Lease lengths: before the ack, after the first report, after each later one.
         self.timeouts = timeouts
         self.attempt_timeout = attempt_timeout
+        self.failure_probability = failure_probability  # a finished run of it reports FAILED
+
+
+class Task:
+    """A pipeline object instance: submitted once, attempted until it ends or its retries run out.
+
+    `work` is the work the task needs, drawn once at submission: the same whoever runs it.
+    `status` is pending | running | finished | failed. Its attempts are in `Log.attempts`.
+    """
+
+    __slots__ = (
+        "id", "kind", "submitted_at", "work", "first_assigned_at", "ended_at", "status",
+        "attempt_number", "retries_used", "live", "attempts", "reassignments", "finished_by",
+    )  # fmt: skip
+
+    def __init__(self, id: int, kind: Kind, submitted_at: float, work: float) -> None:
+        self.id = id
+        self.kind = kind
+        self.submitted_at = submitted_at
+        self.work = work
         self.first_assigned_at = NAN
         self.ended_at = NAN
         self.status = "pending"
         self.attempt_number = 1  # the service's attempt counter (`_Attempt=N`)
         self.retries_used = 0
         self.live: Attempt | None = None  # the attempt holding the lease now, if any
-        self.attempts: list[Attempt] = []
+        self.attempts = 0  # how many times it was handed out
         self.reassignments = 0  # lease expiries
         self.finished_by: Attempt | None = None  # whose SetTaskStatus FINISHED ended the task
 
@@ -104,8 +118,8 @@ class Attempt:
 class Log:
     """Everything one run records, appended to as the simulation goes."""
 
-    tasks: list[Task] = field(default_factory=list)
-    attempts: list[Attempt] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)  # in submission order (= task id order)
+    attempts: list[Attempt] = field(default_factory=list)  # in assignment order
     # (runner, kind, start, end), logged at the start with the planned end.
     faults: list[tuple[str, str, float, float]] = field(default_factory=list)
     # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (never reached service).

@@ -64,7 +64,7 @@ class Runner:
     def __init__(
         self, env: Environment, name: str, config: FleetGroup, group: GroupState,
         service: Service, log: Log, latency: Sampler, startup: Sampler, uniforms: Uniforms,
-        failure_probability: dict[str, float], heartbeat_phase: float,
+        heartbeat_phase: float,
         fast_stream: Stream | None = None,
     ) -> None:  # fmt: skip
         self.env = env
@@ -77,7 +77,6 @@ class Runner:
         self.instant = latency.fixed == 0.0  # calls take no time: no latency event per call
         self.startup = startup
         self.uniforms = uniforms
-        self.failure_probability = failure_probability
         self.heartbeat_phase = heartbeat_phase
         # Fast mode: whether this runner's calls may be counted in bulk (see `Thread._fast`); its
         # stream draws the gaps between reports lost to message loss.
@@ -517,7 +516,7 @@ class Thread(Actor):
         attempt.work_ended_at = env.now + min(left, 0.0)
         if runner.service.checks is not None:
             runner.service.checks.work_completed(attempt, env.now)
-        failure = runner.failure_probability[attempt.task.workload]
+        failure = attempt.task.kind.failure_probability
         finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
         attempt.runner_outcome = "completed" if finished else "failed"
         tries = 0
@@ -555,7 +554,8 @@ class Thread(Actor):
             gap = int(runner.fast_rng().geometric(runner.loss))
             lost_at = next_report + (gap - 1) * self.interval
         wake = min(done_at, lost_at)
-        schedule = FastSchedule(next_report, self.interval, attempt.task.timeouts[2], self, attempt)
+        renew = attempt.task.kind.timeouts[2]
+        schedule = FastSchedule(next_report, self.interval, renew, self, attempt)
         self.schedule = attempt.fast = schedule
         cause = None
         try:

@@ -182,7 +182,7 @@ class Service:
     def _ready(self, task: Task) -> None:
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
-        group = self.groups[task.worker_group]
+        group = self.groups[task.kind.worker_group]
         poll = group.pop_poll(self.env.now)
         if poll is None:
             group.ready.append(task)
@@ -253,13 +253,14 @@ class Service:
         task.status = "running"
         if task.first_assigned_at != task.first_assigned_at:  # NaN: first assignment
             task.first_assigned_at = now
-        task.attempts.append(attempt)
+        task.attempts += 1
         self.log.attempts.append(attempt)
+        kind = task.kind
         # Until the first ReportTaskProgress the lease is the acknowledgement window (2 min).
-        attempt.deadline = now + task.timeouts[0]
-        attempt.timer = LeaseTimer(self.env, task.timeouts[0], attempt, self._check_lease)
-        if task.attempt_timeout is not None:
-            LeaseTimer(self.env, task.attempt_timeout, attempt, self._check_attempt_timeout)
+        attempt.deadline = now + kind.timeouts[0]
+        attempt.timer = LeaseTimer(self.env, kind.timeouts[0], attempt, self._check_lease)
+        if kind.attempt_timeout is not None:
+            LeaseTimer(self.env, kind.attempt_timeout, attempt, self._check_attempt_timeout)
         return attempt
 
     # --- leases ----------------------------------------------------------------------------------
@@ -317,14 +318,14 @@ class Service:
 
     def _fail(self, task: Task, delay: bool) -> None:
         """An attempt failed: retry after retryDelay while retries remain, else the task FAILED."""
-        if task.retries_used >= task.max_retries:
+        if task.retries_used >= task.kind.max_retries:
             self._end_task(task, "failed")
             return
         task.retries_used += 1
         task.attempt_number += 1
         task.status = "pending"
-        if delay and task.retry_delay > 0:
-            self.env.timeout(task.retry_delay, task).callbacks.append(self._retry_later)
+        if delay and task.kind.retry_delay > 0:
+            self.env.timeout(task.kind.retry_delay, task).callbacks.append(self._retry_later)
         else:
             self._ready(task)
 
@@ -362,7 +363,7 @@ class Service:
         if attempt.reports == 0:
             attempt.acked_at = now
         attempt.reports += 1
-        timeouts = task.timeouts
+        timeouts = task.kind.timeouts
         deadline = now + (timeouts[1] if attempt.reports == 1 else timeouts[2])
         if deadline < attempt.deadline:
             # A shorter lease than before (e.g. 5 min after a 15-min acknowledgement window): the
@@ -428,7 +429,7 @@ class Service:
             for thread in runner.threads:
                 attempt = thread.attempt
                 if attempt is not None and attempt.task.live is attempt and attempt.reports:
-                    renewed = now + attempt.task.timeouts[2]
+                    renewed = now + attempt.task.kind.timeouts[2]
                     if renewed > attempt.deadline:
                         attempt.deadline = renewed
         return OK

@@ -44,7 +44,6 @@ class Simulation:
                 Sampler(w.duration, streams.stream("workload", w.name, "work")),
             )  # fmt: skip
             env.process(source.run())
-        failure = {w.name: w.failure_probability for w in scenario.workload}
         fast = scenario.simulation.mode == "fast"
         #: Why fleet groups ("*": all) run exact although fast mode was asked for.
         self.fallbacks = fallbacks(scenario) if fast else {}
@@ -65,7 +64,7 @@ class Simulation:
                     latency=Sampler(scenario.service.call_latency, stream("latency")),
                     startup=Sampler(g.startup, stream("startup")),
                     uniforms=Uniforms(stream("calls")),
-                    failure_probability=failure, heartbeat_phase=heartbeat_phase,
+                    heartbeat_phase=heartbeat_phase,
                     fast_stream=stream("fast") if skips else None,
                 )  # fmt: skip
                 members.append(runner)

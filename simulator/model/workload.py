@@ -9,7 +9,7 @@ from simpy import Environment, Event
 
 from simulator.distributions import Sampler
 from simulator.model.lease import timeouts
-from simulator.model.log import Task
+from simulator.model.log import Kind, Task
 from simulator.model.service import Service
 from simulator.schema import Explicit, Exponential, Periodic, Poisson, Workload
 from simulator.schema import Service as ServiceConfig
@@ -29,18 +29,15 @@ class Source:
         self.ids = ids
         self.arrivals = arrivals
         self.work = work
-        self.timeouts = timeouts(service_config, config)
-        # retryDelay has a documented minimum (2 min on the limits page; settable floor).
-        self.retry_delay = max(config.retry_delay, service_config.retry_delay_floor)
+        self.kind = Kind(
+            config.name, config.worker_group, config.max_retries,
+            # retryDelay has a documented minimum (2 min on the limits page; settable floor).
+            max(config.retry_delay, service_config.retry_delay_floor),
+            timeouts(service_config, config), config.attempt_timeout, config.failure_probability,
+        )  # fmt: skip
 
     def submit(self) -> None:
-        c = self.config
-        self.service.submit(
-            Task(
-                next(self.ids), c.name, c.worker_group, self.env.now, self.work(), c.max_retries,
-                self.retry_delay, self.timeouts, c.attempt_timeout,
-            )
-        )  # fmt: skip
+        self.service.submit(Task(next(self.ids), self.kind, self.env.now, self.work()))
 
     def run(self) -> Generator[Event, Any, None]:
         env, arrivals = self.env, self.config.arrivals

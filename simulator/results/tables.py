@@ -178,16 +178,18 @@ class _Spans(NamedTuple):
 
 def _attempts(log: Log, duration: float, pauses: dict[str, _Pauses]) -> tuple[pd.DataFrame, _Spans]:
     """The attempts frame (rows grouped by task in log order, then assignment order) and spans."""
-    # Walk attempts through their tasks: that gives each row its task row and seq for free.
-    atts = [a for t in log.tasks for a in t.attempts]
-    if len(atts) != len(log.attempts):
-        raise ValueError(
-            f"log inconsistent: tasks list {len(atts)} attempts but Log.attempts holds "
-            f"{len(log.attempts)}; every attempt must be in its task's `attempts` list"
-        )
-    n = len(atts)
-    counts = np.fromiter((len(t.attempts) for t in log.tasks), dtype=np.int64, count=len(log.tasks))
-    task_row = np.repeat(np.arange(len(log.tasks)), counts)
+    # Tasks are logged in id order and attempts in assignment order: a stable sort of the
+    # attempts by their task's row groups them by task, in assignment order within each.
+    n, m = len(log.attempts), len(log.tasks)
+    task_ids = np.fromiter((t.id for t in log.tasks), dtype=np.int64, count=m)
+    ids = np.fromiter((a.task.id for a in log.attempts), dtype=np.int64, count=n)
+    rows = np.searchsorted(task_ids, ids)
+    if n and (rows.max() >= m or np.any(task_ids[rows] != ids) or np.any(np.diff(task_ids) <= 0)):
+        raise ValueError("log inconsistent: every attempt's task must be in Log.tasks, in id order")
+    order = np.argsort(rows, kind="stable")
+    atts = [log.attempts[i] for i in order]
+    task_row = rows[order]
+    counts = np.bincount(task_row, minlength=m)
     first_row = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each task's first attempts row
     seq = np.arange(n) - first_row[task_row] + 1
 
@@ -206,7 +208,7 @@ def _attempts(log: Log, duration: float, pauses: dict[str, _Pauses]) -> tuple[pd
             "seq": seq.astype(np.int64),
             "runner": runner,
             "thread": np.fromiter((a.thread for a in atts), dtype=np.int64, count=n),
-            "workload": [a.task.workload for a in atts],
+            "workload": [a.task.kind.workload for a in atts],
             "assigned_at": floats(a.assigned_at for a in atts),
             "acked_at": floats(a.acked_at for a in atts),
             "lease_lost_at": floats(a.lease_lost_at for a in atts),
@@ -281,6 +283,7 @@ def _tasks(
     m = len(tasks)
     task_row, s, e = spans
     worked = e > s
+    counts = np.bincount(task_row, minlength=m)
     work_s = np.bincount(task_row, weights=attempts["work_s"].to_numpy(), minlength=m)
     completed = attempts["runner_outcome"].to_numpy() == "completed"
     duplicate_completion = np.bincount(task_row[completed], minlength=m) > 1
@@ -289,7 +292,7 @@ def _tasks(
     overlap = np.zeros(m)
     candidates = np.flatnonzero(np.bincount(task_row[worked], minlength=m) >= 2)
     if len(candidates):
-        offsets = np.concatenate(([0], np.cumsum([len(t.attempts) for t in tasks])))
+        offsets = np.concatenate(([0], np.cumsum(counts)))
         runners = attempts["runner"].to_numpy()
         for ti in candidates:
             rows = [r for r in range(offsets[ti], offsets[ti + 1]) if worked[r]]
@@ -306,8 +309,8 @@ def _tasks(
     return pd.DataFrame(
         {
             "task_id": np.fromiter((t.id for t in tasks), dtype=np.int64, count=m),
-            "workload": [t.workload for t in tasks],
-            "worker_group": [t.worker_group for t in tasks],
+            "workload": [t.kind.workload for t in tasks],
+            "worker_group": [t.kind.worker_group for t in tasks],
             "submitted_at": np.fromiter((t.submitted_at for t in tasks), dtype=float, count=m),
             "first_assigned_at": np.fromiter(
                 (t.first_assigned_at for t in tasks), dtype=float, count=m
@@ -315,7 +318,7 @@ def _tasks(
             "ended_at": np.fromiter((t.ended_at for t in tasks), dtype=float, count=m),
             "status": [t.status for t in tasks],
             "work": np.fromiter((t.work for t in tasks), dtype=float, count=m),
-            "attempts": np.fromiter((len(t.attempts) for t in tasks), dtype=np.int64, count=m),
+            "attempts": counts,
             "reassignments": np.fromiter((t.reassignments for t in tasks), dtype=np.int64, count=m),
             "retries_used": np.fromiter((t.retries_used for t in tasks), dtype=np.int64, count=m),
             "work_s": work_s,
