@@ -11,7 +11,7 @@ once per progress interval, an idle one holds a long poll (a timer and a reply),
 has a handful of timers (start-up, lease, the end of its work), each lease timer re-arms once per
 lease length, runners send heartbeats, faults strike and interrupt. It is calibrated against real
 runs of the shipped scenarios (tests/test_guards.py holds it within a factor of 2). Memory is
-per-runner process state plus about 600 bytes per task or attempt record (the log, then its
+per-runner process state plus about 500 bytes per task or attempt record (the log, then its
 tables), measured with tracemalloc.
 """
 
@@ -39,12 +39,12 @@ from simulator.units import format_duration
 EVENTS_PER_ATTEMPT = 5.0
 #: Events a pause or crash adds per thread of the runner (an interrupt, then a resume or restart).
 EVENTS_PER_INTERRUPTED_PROCESS = 2.0
-RUNNER_BYTES = 22_000  # a runner: its SimPy processes, generators and random streams
+RUNNER_BYTES = 12_000  # a runner: its SimPy processes, generators and random streams
 THREAD_BYTES = 2_000  # one poll thread's process and generator frames
-FAULT_PROCESS_BYTES = 2_500  # one fault process of one runner, with its random stream
-RECORD_BYTES = 600  # one task or attempt: the log's object, then its rows in the tables
+FAULT_PROCESS_BYTES = 2_000  # one fault process of one runner, with its random stream
+RECORD_BYTES = 500  # one task or attempt: the log's object, then its rows in the tables
 FAULT_RECORD_BYTES = 300  # one fault record and its row
-BASE_BYTES = 2_000_000  # the environment, the service, the queues
+BASE_BYTES = 1_000_000  # the environment, the service, the queues
 #: A rough speed, only to put the event count in hours: measured 250,000 to 400,000 events/s.
 EVENTS_PER_SECOND = 300_000
 
