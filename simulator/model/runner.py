@@ -84,6 +84,9 @@ class Runner:
         self._fast_stream = fast_stream
         self._fast_rng: np.random.Generator | None = None
         self.loss = config.faults.message_loss
+        # Per operation: answered at once (no latency, no rate limit to wait out), so a call
+        # needs neither a generator nor an event (`Actor._now`).
+        self.direct = [self.instant and bucket is None for bucket in service.buckets]
         self.alive = True
         self.paused = False
         self.resumed = env.event()
@@ -269,13 +272,20 @@ class Actor:
             return service.handle(op, arg, finished)
         return THROTTLED
 
+    def _now(self, op: int, arg: object, finished: bool = True) -> object:
+        """One try of a call with no latency: lost, or throttled or handled, at once."""
+        return self._arrives(op, arg, finished) if self._departs(op) else LOST
+
     def _call(self, op: int, arg: object, finished: bool = True) -> Wait:
-        """An API call retried with exponential back-off while throttled (reference section 1)."""
+        """An API call retried with exponential back-off while throttled (reference section 1).
+
+        Callers on the hot path use `_now` instead when `runner.direct[op]`: no throttling then.
+        """
         runner = self.runner
         tries = 0
         while True:
-            if runner.instant:  # answered at once: no generator for the request in flight
-                reply = self._arrives(op, arg, finished) if self._departs(op) else LOST
+            if runner.instant:
+                reply = self._now(op, arg, finished)
             else:
                 reply = yield from self._send(op, arg, finished)
             if reply != THROTTLED:
@@ -401,7 +411,8 @@ class Thread(Actor):
 
     def _poll(self) -> Wait:
         """PollForTask: a task now, a task handed to the held poll, or nothing after the hold."""
-        reply = yield from self._call(POLL, self)
+        direct = self.runner.direct[POLL]
+        reply = self._now(POLL, self) if direct else (yield from self._call(POLL, self))
         if reply == LOST:
             # No reply to a lost request: the client gives up when a long poll would have ended.
             yield from self._sleep(self.runner.service.long_poll)
@@ -455,12 +466,17 @@ class Thread(Actor):
     def _execute(self, attempt: Attempt) -> Wait:
         runner = self.runner
         env = runner.env
-        yield from self._work_for(runner.startup())
+        startup = runner.startup()
+        if startup > 0:
+            yield from self._work_for(startup)
         # Acknowledge: the first ReportTaskProgress, due within ack_timeout of the assignment.
         blocked = self._report_blocked()
         if blocked > 0:
             yield from self._sleep(blocked)
-        reply = yield from self._call(PROGRESS, attempt)
+        if runner.direct[PROGRESS]:
+            reply = self._now(PROGRESS, attempt)
+        else:
+            reply = yield from self._call(PROGRESS, attempt)
         if reply in (CANCELED, NOT_FOUND):
             attempt.runner_outcome = "canceled"
             return
@@ -481,7 +497,7 @@ class Thread(Actor):
                     next_report = runner.stall_until
                     continue
                 if runner.instant:  # the common case: answered at once, no generator, no event
-                    reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
+                    reply = self._now(PROGRESS, attempt)
                 else:
                     reply = yield from self._send(PROGRESS, attempt)
                 if reply == THROTTLED:
@@ -520,7 +536,11 @@ class Thread(Actor):
         finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
         attempt.runner_outcome = "completed" if finished else "failed"
         tries = 0
-        while (yield from self._call(STATUS, attempt, finished)) == LOST:
+        while (
+            self._now(STATUS, attempt, finished)
+            if runner.direct[STATUS]
+            else (yield from self._call(STATUS, attempt, finished))
+        ) == LOST:
             # No reply: the runner cannot know the status landed, so it sends it again.
             yield from self._sleep(self._backoff(tries))
             tries += 1

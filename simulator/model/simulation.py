@@ -135,6 +135,7 @@ class Simulation:
 
 def simulate(scenario: Scenario, streams: Streams) -> Simulation:
     """Build and run one simulation; the returned object holds the log and the event count."""
-    simulation = Simulation(scenario, streams)
-    simulation.run()
+    with paused():  # building thousands of runners while earlier results are alive, too
+        simulation = Simulation(scenario, streams)
+        simulation.run()
     return simulation
