@@ -496,8 +496,8 @@ class Thread(Actor):
                     # A stalled reporter sends nothing until the stall ends; the work goes on.
                     next_report = runner.stall_until
                     continue
-                if runner.instant:  # the common case: answered at once, no generator, no event
-                    reply = self._now(PROGRESS, attempt)
+                if runner.instant:  # the common case: answered at once (`_now`, inlined here)
+                    reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
                 else:
                     reply = yield from self._send(PROGRESS, attempt)
                 if reply == THROTTLED:
