@@ -143,9 +143,18 @@ class Runner:
         self.pause_record = len(self.log.faults)  # `faults.spells` appends the record next
         self.paused = True
         self.paused_since = self.env.now
-        for process in self.processes:
-            if process.is_alive:
-                process.interrupt(PAUSE)
+        # Fast mode: calls counted in bulk just stop (see `freeze`); every other process is
+        # interrupted and waits for the resume.
+        for thread in self.threads:
+            if thread.standing is not None:
+                thread.freeze()
+            elif thread.process is not None and thread.process.is_alive:
+                thread.process.interrupt(PAUSE)
+        beat = self.processes[-1]
+        if self.heartbeat.beating is not None:
+            self.heartbeat.freeze()
+        elif beat.is_alive:
+            beat.interrupt(PAUSE)
         return True
 
     def end_pause(self) -> None:
@@ -182,6 +191,8 @@ class Runner:
     def resume(self) -> None:
         self.paused = False
         self.pause_total += self.env.now - self.paused_since
+        if self.heartbeat.due is not None:
+            self.heartbeat.thaw()
         resumed, self.resumed = self.resumed, self.env.event()
         resumed.succeed()
 
@@ -301,6 +312,7 @@ class Heartbeat(Actor):
         self.runner = runner
         self.interval = runner.config.runner_heartbeat_interval
         self.beating: float | None = None  # fast mode: heartbeats counted in bulk from here
+        self.due: float | None = None  # fast mode: the beat a pause holds up (see `freeze`)
 
     def run(self) -> Wait:
         runner = self.runner
@@ -344,6 +356,26 @@ class Heartbeat(Actor):
         # The beat that came due meanwhile goes out now, or when it is due.
         sent = math.ceil((env.now - start) / self.interval - EPSILON)
         yield from self._sleep(start + sent * self.interval - env.now)
+
+    def freeze(self) -> None:
+        """The runner pauses while beats are counted in bulk: they stop, and the process sleeps on.
+
+        As in exact mode, the beat that falls due during the pause goes out when it ends (`thaw`).
+        """
+        start = self.beating
+        assert start is not None
+        now = self.runner.env.now
+        self.settle(now)
+        self.due = start + math.ceil((now - start) / self.interval - EPSILON) * self.interval
+
+    def thaw(self) -> None:
+        """The pause ends: the held-up beat goes out now (or when due), then one every interval."""
+        now = self.runner.env.now
+        due, self.due = self.due, None
+        assert due is not None
+        self.beating = now if due <= now + EPSILON else due
+        if not self._can_skip():  # a partition began during the pause: beat one by one again
+            self.runner.processes[-1].interrupt(WAKE)
 
     def settle(self, now: float | None = None) -> None:
         """Count the heartbeats sent in bulk before now; message loss drops each independently."""
@@ -424,15 +456,23 @@ class Thread(Actor):
             # Fast mode: poll again at each hold's end without simulating it (see StandingPoll).
             standing = self.standing = reply
             try:
-                return (yield standing.event)
+                value = yield standing.event
             except Interrupt as interrupt:
                 cause = interrupt.cause
+            else:
+                if self.poll is not None:  # a pause froze the cycle meanwhile (see `freeze`)
+                    self.poll = None
+                    self.attempt = value  # a crash during the pause finds it
+                    yield from self._frozen()
+                return value
             self.standing = None
             if standing.event.triggered:  # a task came at the same instant as the interrupt
                 attempt = standing.event.value
                 if cause == CRASH:
                     self.attempt = attempt
                     raise Crashed from None
+            elif self.poll is not None:  # frozen by a pause: its poll is held already
+                reply = self.poll
             else:
                 # The current poll stays held at the service, as in exact mode.
                 reply = runner.service.leave(standing)
@@ -447,6 +487,16 @@ class Thread(Actor):
         attempt = yield from self._wait(reply.event)
         self.poll = None
         return attempt
+
+    def freeze(self) -> None:
+        """The runner pauses while this thread's polls are counted in bulk (fast mode).
+
+        Its current poll is held at the service, as in exact mode, and the thread sleeps on it
+        without an interrupt: whatever the poll brings, it handles after the resume.
+        """
+        standing, self.standing = self.standing, None
+        assert standing is not None
+        self.poll = self.runner.service.leave(standing)
 
     def can_stand(self) -> bool:
         """Whether this thread's polls can be counted in bulk (fast mode, see StandingPoll)."""
