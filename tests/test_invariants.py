@@ -72,7 +72,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "name": "random", "duration": draw(st.sampled_from(["2h", "8h"])),
         "seed": draw(st.integers(0, 2**32)),
         "service": service, "fleet": [fleet], "workload": [workload],
-        "simulation": {"check_invariants": True},
+        "simulation": {"check_invariants": True, "mode": draw(st.sampled_from(["exact", "fast"]))},
     })  # fmt: skip
 
 
@@ -128,6 +128,22 @@ def test_invariants_hold_on_random_scenarios(scenario: Scenario) -> None:
     # Calls: never more throttled or lost than sent.
     c = result.calls
     assert (c.throttled <= c.calls).all() and (c.lost <= c.calls).all()
+
+
+def _fast_throughout(scenario: Scenario) -> Scenario:
+    """The scenario without the features that make fast mode fall back to exact."""
+    d = scenario.model_dump(mode="json")
+    d["service"].update(throttle=None, call_latency={"dist": "fixed", "value": 0})
+    d["fleet"][0]["progress_jitter"] = 0
+    d["simulation"]["mode"] = "fast"
+    return Scenario.model_validate(d)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios().map(_fast_throughout))
+def test_invariants_hold_on_random_scenarios_counted_in_bulk(scenario: Scenario) -> None:
+    """The same checks where fast mode counts calls in bulk (no throttling, latency or jitter)."""
+    test_invariants_hold_on_random_scenarios.hypothesis.inner_test(scenario)  # type: ignore[attr-defined]
 
 
 def test_same_seed_same_numbers() -> None:

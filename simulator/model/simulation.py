@@ -32,7 +32,11 @@ class Simulation:
         self.env = env = Environment()
         self.log = log = Log()
         groups = sorted({g.worker_group for g in scenario.fleet})
-        self.checks = Invariants(log) if scenario.simulation.check_invariants else None
+        self.checks = (
+            Invariants(log, scenario.service.heartbeat_renews_leases)
+            if scenario.simulation.check_invariants
+            else None
+        )
         self.service = service = Service(
             env, scenario.service, log, groups, streams.stream("service", "dispatch"), self.checks
         )
