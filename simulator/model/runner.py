@@ -530,11 +530,11 @@ class Thread(Actor):
         if reply in (CANCELED, NOT_FOUND):
             attempt.runner_outcome = "canceled"
             return
-        attempt.work_started_at = env.now
+        now = attempt.work_started_at = env.now
         # Work advances on the runner's own clock (wall time less pauses); this code only runs
         # while the runner is not paused, so that clock reads `now - pause_total` here.
-        done = env.now - runner.pause_total + attempt.task.work
-        next_report = env.now + self._next_interval()
+        done = now - runner.pause_total + attempt.task.work
+        next_report = now + self._next_interval()
         throttled = 0  # consecutive throttled reports
         while True:
             now = env.now
@@ -579,9 +579,10 @@ class Thread(Actor):
                 # On resume an overdue report goes out at once: next_report is in the past.
                 yield from self._frozen()
         # Work ran during a slow report call too: date the completion when it really happened.
-        attempt.work_ended_at = env.now + min(left, 0.0)
+        now = env.now
+        attempt.work_ended_at = now + min(left, 0.0)
         if runner.service.checks is not None:
-            runner.service.checks.work_completed(attempt, env.now)
+            runner.service.checks.work_completed(attempt, now)
         failure = attempt.task.kind.failure_probability
         finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
         attempt.runner_outcome = "completed" if finished else "failed"
@@ -616,7 +617,8 @@ class Thread(Actor):
         """
         runner = self.runner
         env = runner.env
-        done_at = env.now + left
+        now = env.now
+        done_at = now + left
         lost_at = math.inf
         if runner.loss:
             # Reports are lost independently: the next loss is a geometric number of reports away
@@ -629,7 +631,7 @@ class Thread(Actor):
         self.schedule = attempt.fast = schedule
         cause = None
         try:
-            yield env.timeout(wake - env.now)
+            yield env.timeout(wake - now)
         except Interrupt as interrupt:
             cause = interrupt.cause
         # Work done with no loss to fear: SetTaskStatus reaches the service at this very instant

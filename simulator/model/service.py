@@ -183,13 +183,14 @@ class Service:
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
         group = self.groups[task.kind.worker_group]
-        poll = group.pop_poll(self.env.now)
+        now = self.env.now
+        poll = group.pop_poll(now)
         if poll is None:
             group.ready.append(task)
             return
         # A held poll gets the first task that becomes ready (reference section 1).
         if poll.__class__ is StandingPoll:
-            self.count_repolls(group.repolls(poll, self.env.now))  # type: ignore[arg-type]
+            self.count_repolls(group.repolls(poll, now))  # type: ignore[arg-type]
             poll.thread.standing = None
         else:
             poll.open = False  # type: ignore[union-attr]
