@@ -146,3 +146,24 @@ def test_fast_mode_loses_a_short_first_lease_like_exact_mode() -> None:
     # poll counts may differ by tie order; the leases' fate may not.
     for key in ("reassignments_ack", "reassignments_progress", "tasks_failed", "tasks_finished"):
         assert exact[key] == fast[key], key
+
+
+FAULTY = [p for p in SCENARIOS if p.stem in ("gc-pauses", "zone-partition")]
+
+
+@pytest.mark.parametrize("path", FAULTY, ids=lambda p: p.stem)
+def test_heartbeats_counted_in_bulk_match_exact_mode_one_for_one(path: Path) -> None:
+    """Runner heartbeats depend only on the faults' times, drawn from the same streams either way.
+
+    Without message loss the counts, sent and lost to partitions, must then be equal, through
+    pauses (bulk heartbeats freeze and start again), crashes and partitions.
+    """
+    counts = {}
+    for mode in ("exact", "fast"):
+        overrides = [*SHORT, "duration=1d", f"simulation.mode={mode}"]
+        scenario = load_scenario(path, overrides=overrides)
+        assert all(g.faults.message_loss == 0 for g in scenario.fleet)
+        calls = simulator.run(scenario).calls.set_index("operation")
+        counts[mode] = tuple(calls.loc["ReportTaskRunnerHeartbeat", ["calls", "lost"]])
+    assert counts["exact"] == counts["fast"]
+    assert counts["fast"][0] > 0
