@@ -131,7 +131,9 @@ def mmc(tasks: int, c: int = 10, rho: float = 0.8, mean_work: float = 600.0) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="best of N for the speed-up (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="best of N for the speed-up (default 3)"
+    )
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--mmc-tasks", type=int, default=100_000)
     parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)

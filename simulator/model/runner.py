@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from simpy import Environment, Event, Interrupt, Process
+from simpy.events import NORMAL
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.fast import FastSchedule
@@ -406,6 +407,8 @@ class Thread(Actor):
         self.process: Process | None = None
         self.schedule: FastSchedule | None = None  # set while its reports are counted in bulk
         self.standing: StandingPoll | None = None  # set while its polls are counted in bulk
+        self.done = 0.0  # fast mode: when a task taken at its hand-over completes (`take`)
+        self.woken: object = None  # fast mode: what interrupted the work begun by `take`
 
     def run(self) -> Wait:
         try:
@@ -459,6 +462,9 @@ class Thread(Actor):
                 value = yield standing.event
             except Interrupt as interrupt:
                 cause = interrupt.cause
+                if self.schedule is not None:  # working on a task `take` began: `_execute` goes on
+                    self.woken = cause
+                    return self.attempt
             else:
                 if self.poll is not None:  # a pause froze the cycle meanwhile (see `freeze`)
                     self.poll = None
@@ -516,25 +522,32 @@ class Thread(Actor):
     def _execute(self, attempt: Attempt) -> Wait:
         runner = self.runner
         env = runner.env
-        startup = runner.startup()
-        if startup > 0:
-            yield from self._work_for(startup)
-        # Acknowledge: the first ReportTaskProgress, due within ack_timeout of the assignment.
-        blocked = self._report_blocked()
-        if blocked > 0:
-            yield from self._sleep(blocked)
-        if runner.direct[PROGRESS]:
-            reply = self._now(PROGRESS, attempt)
+        if self.schedule is not None:
+            # Acknowledged when it was handed over (`take`), its reports counted in bulk since:
+            # the wait that just ended was the first stretch of them.
+            cause, self.woken = self.woken, None
+            done = self.done
+            next_report = yield from self._counted(self.schedule, cause, math.inf, math.inf)
         else:
-            reply = yield from self._call(PROGRESS, attempt)
-        if reply in (CANCELED, NOT_FOUND):
-            attempt.runner_outcome = "canceled"
-            return
-        now = attempt.work_started_at = env.now
-        # Work advances on the runner's own clock (wall time less pauses); this code only runs
-        # while the runner is not paused, so that clock reads `now - pause_total` here.
-        done = now - runner.pause_total + attempt.task.work
-        next_report = now + self._next_interval()
+            startup = runner.startup()
+            if startup > 0:
+                yield from self._work_for(startup)
+            # Acknowledge: the first ReportTaskProgress, due within ack_timeout of the assignment.
+            blocked = self._report_blocked()
+            if blocked > 0:
+                yield from self._sleep(blocked)
+            if runner.direct[PROGRESS]:
+                reply = self._now(PROGRESS, attempt)
+            else:
+                reply = yield from self._call(PROGRESS, attempt)
+            if reply in (CANCELED, NOT_FOUND):
+                attempt.runner_outcome = "canceled"
+                return
+            now = attempt.work_started_at = env.now
+            # Work advances on the runner's own clock (wall time less pauses); this code only runs
+            # while the runner is not paused, so that clock reads `now - pause_total` here.
+            done = now - runner.pause_total + attempt.task.work
+            next_report = now + self._next_interval()
         throttled = 0  # consecutive throttled reports
         while True:
             now = env.now
@@ -609,31 +622,89 @@ class Thread(Actor):
             and (attempt.task.live is attempt or runner.service.stale_progress == OK)
         )
 
+    def acks_at_once(self) -> bool:
+        """Fast mode: whether a task handed to this thread now is acknowledged in this instant.
+
+        Its acknowledgement window then needs no lease timer: the first report replaces it before
+        anything else can happen, and `_bulk` watches the lease from there.
+        """
+        runner = self.runner
+        now = runner.env.now
+        return (
+            runner.fast
+            and not runner.loss
+            and runner.alive
+            and not runner.paused
+            and runner.direct[PROGRESS]
+            and runner.startup.fixed == 0.0
+            and now >= runner.stall_until
+            and now >= runner.partition_until
+            and now >= runner.group.partition_until
+        )
+
+    def take(self, attempt: Attempt, event: Event) -> None:
+        """A task handed to this thread's standing poll when it `acks_at_once` (fast mode).
+
+        The thread acknowledges it and starts counting its reports in bulk in the same instant,
+        and the event its process sleeps on fires when the work completes: one event for the
+        whole task instead of a hand-over, an acknowledgement timer and a wake-up.
+        """
+        runner = self.runner
+        now = runner.env.now
+        self.attempt = attempt
+        self._now(PROGRESS, attempt)  # lands: nothing can stop it (`acks_at_once`)
+        attempt.work_started_at = now
+        work = attempt.task.work
+        self.done = now - runner.pause_total + work
+        _, wake = self._bulk(attempt, now + self.interval, work)
+        event._ok = True  # `event.succeed(attempt)`, but at `wake` rather than now
+        event._value = attempt
+        runner.env.schedule(event, NORMAL, wake - now)
+
     def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
         """Sleep until the work completes or a report is lost, counting the reports in between.
 
         Returns the time of the next report still to send. A fault, the lease ending, or the end
         of the run interrupts the sleep; the reports sent until then are counted as they happened.
         """
+        env = self.runner.env
+        done_at = env.now + left
+        schedule, wake = self._bulk(attempt, next_report, left)
+        cause = None
+        try:
+            yield env.timeout(wake - env.now)
+        except Interrupt as interrupt:
+            cause = interrupt.cause
+        return (yield from self._counted(schedule, cause, wake, done_at))
+
+    def _bulk(
+        self, attempt: Attempt, next_report: float, left: float
+    ) -> tuple[FastSchedule, float]:
+        """Start counting reports in bulk from `next_report`; returns the schedule and its wake-up.
+
+        The wake-up is when the work completes or, under message loss, the next lost report.
+        """
         runner = self.runner
-        env = runner.env
-        now = env.now
-        done_at = now + left
-        lost_at = math.inf
+        now = runner.env.now
+        wake = now + left
         if runner.loss:
             # Reports are lost independently: the next loss is a geometric number of reports away
             # (memoryless, so drawing it afresh at each entry keeps the distribution exact).
             gap = int(runner.fast_rng().geometric(runner.loss))
-            lost_at = next_report + (gap - 1) * self.interval
-        wake = min(done_at, lost_at)
+            wake = min(wake, next_report + (gap - 1) * self.interval)
         renew = attempt.task.kind.timeouts[2]
         schedule = FastSchedule(next_report, self.interval, renew, self, attempt)
         self.schedule = attempt.fast = schedule
-        cause = None
-        try:
-            yield env.timeout(wake - now)
-        except Interrupt as interrupt:
-            cause = interrupt.cause
+        covered = next_report <= attempt.deadline and self.interval < renew
+        if attempt.timer is None and not covered:
+            # No timer (the acknowledgement landed at once, see `acks_at_once`), and the reports
+            # do not renew the lease before it runs out: it must be watched.
+            runner.service.watch_lease(attempt)
+        return schedule, wake
+
+    def _counted(self, schedule: FastSchedule, cause: object, wake: float, done_at: float) -> Wait:
+        """The wait of a schedule ended (`cause`: the interrupt, if any): count its reports."""
+        runner = self.runner
         # Work done with no loss to fear: SetTaskStatus reaches the service at this very instant
         # (fast mode has no latency or throttling), so the lease needs no timer before it lands.
         sent = self.settle(watch=cause is not None or bool(runner.loss))
@@ -642,10 +713,10 @@ class Thread(Actor):
         if cause == PAUSE:
             yield from self._frozen()
         next_report = schedule.start + sent * schedule.interval
-        if cause is None and lost_at < done_at - EPSILON:
+        if cause is None and wake < done_at - EPSILON:  # woken by a lost report
             runner.log.calls[PROGRESS] += 1
             runner.log.lost[PROGRESS] += 1
-            next_report = env.now + self.interval
+            next_report = runner.env.now + self.interval
         return next_report
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:

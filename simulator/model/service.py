@@ -189,12 +189,16 @@ class Service:
             group.ready.append(task)
             return
         # A held poll gets the first task that becomes ready (reference section 1).
+        thread = poll.thread
         if poll.__class__ is StandingPoll:
             self.count_repolls(group.repolls(poll, now))  # type: ignore[arg-type]
-            poll.thread.standing = None
+            thread.standing = None
+            if thread.acks_at_once():
+                thread.take(self._assign(task, thread, timer=False), poll.event)
+                return
         else:
             poll.open = False  # type: ignore[union-attr]
-        poll.event.succeed(self._assign(task, poll.thread))
+        poll.event.succeed(self._assign(task, thread))
 
     def count_repolls(self, n: int) -> None:
         """Polls of standing cycles (fast mode), counted in bulk."""
@@ -229,7 +233,8 @@ class Service:
         group = self.groups[thread.worker_group]
         task = group.pop_ready()
         if task is not None:
-            return self._assign(task, thread)
+            # The thread goes on to acknowledge it in this instant if it `acks_at_once`.
+            return self._assign(task, thread, timer=not thread.acks_at_once())
         env = self.env
         if thread.can_stand():
             return group.stand(thread, env.now)
@@ -245,7 +250,12 @@ class Service:
             poll.open = False
             poll.event.succeed(None)
 
-    def _assign(self, task: Task, thread: Thread) -> Attempt:
+    def _assign(self, task: Task, thread: Thread, timer: bool = True) -> Attempt:
+        """A new attempt of `task`, held by `thread`; `timer`: arm its acknowledgement timer.
+
+        The timer is left out only when the thread acknowledges in this same instant (fast mode,
+        `Thread.acks_at_once`): the first report's lease replaces the window before it matters.
+        """
         now = self.env.now
         if self.checks is not None:
             self.checks.assigned(task)
@@ -259,7 +269,8 @@ class Service:
         kind = task.kind
         # Until the first ReportTaskProgress the lease is the acknowledgement window (2 min).
         attempt.deadline = now + kind.timeouts[0]
-        attempt.timer = LeaseTimer(self.env, kind.timeouts[0], attempt, self._check_lease)
+        if timer:
+            attempt.timer = LeaseTimer(self.env, kind.timeouts[0], attempt, self._check_lease)
         if kind.attempt_timeout is not None:
             LeaseTimer(self.env, kind.attempt_timeout, attempt, self._check_attempt_timeout)
         return attempt
