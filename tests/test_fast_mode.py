@@ -167,3 +167,28 @@ def test_heartbeats_counted_in_bulk_match_exact_mode_one_for_one(path: Path) -> 
         counts[mode] = tuple(calls.loc["ReportTaskRunnerHeartbeat", ["calls", "lost"]])
     assert counts["exact"] == counts["fast"]
     assert counts["fast"][0] > 0
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_a_runner_under_pauses_and_crashes_takes_no_task_while_down(mode: str) -> None:
+    """Pauses and crashes strike often here. A dead runner's threads neither poll nor hold tasks:
+    every attempt is assigned while its runner is up. (An earlier fast mode kept a stale held
+    poll after a second pause struck a thread whose poll the first had frozen; a crash then left
+    the thread's standing poll at the service, which handed tasks to the dead thread.)"""
+    result = simulator.run(make_scenario(
+        duration="2d", simulation={"mode": mode, "check_invariants": True},
+        fleet=[{"runners": 4, "threads": 2, "faults": {
+            "crash": {"rate": "6/h", "restart_after": "10m"},
+            "pause": {"rate": "30/h", "duration": "1m"},
+        }}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "20/h"}}],
+    ))  # fmt: skip
+    crashes = result.faults[result.faults["kind"] == "crash"]
+    assert len(crashes) > 100
+    attempts = result.attempts
+    for runner, down in crashes.groupby("runner"):
+        assigned = attempts.loc[attempts["runner"] == runner, "assigned_at"].to_numpy()
+        inside = (assigned[:, None] > down["start"].to_numpy()) & (
+            assigned[:, None] < down["end"].to_numpy()
+        )
+        assert not inside.any(), f"{runner} was handed a task while down"

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from simpy import Environment, Event, Interrupt, Process
-from simpy.events import NORMAL
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.fast import FastSchedule
@@ -409,6 +408,7 @@ class Thread(Actor):
         self.standing: StandingPoll | None = None  # set while its polls are counted in bulk
         self.done = 0.0  # fast mode: when a task taken at its hand-over completes (`take`)
         self.woken: object = None  # fast mode: what interrupted the work begun by `take`
+        self.parked: Event | None = None  # fast mode: what the process sleeps on (`parked_on`)
 
     def run(self) -> Wait:
         try:
@@ -456,39 +456,47 @@ class Thread(Actor):
             return reply
         runner = self.runner
         if reply.__class__ is StandingPoll:
-            # Fast mode: poll again at each hold's end without simulating it (see StandingPoll).
-            standing = self.standing = reply
+            # Fast mode: from here on the thread runs on callbacks, polling in bulk, taking tasks
+            # and completing them (`take`), while its process sleeps until something needs it: a
+            # hand-over it cannot take at once, or an interrupt.
+            event = reply.event
             try:
-                value = yield standing.event
+                value = yield event
             except Interrupt as interrupt:
                 cause = interrupt.cause
-                if self.schedule is not None:  # working on a task `take` began: `_execute` goes on
-                    self.woken = cause
-                    return self.attempt
             else:
+                self.parked = None
                 if self.poll is not None:  # a pause froze the cycle meanwhile (see `freeze`)
                     self.poll = None
                     self.attempt = value  # a crash during the pause finds it
                     yield from self._frozen()
                 return value
-            self.standing = None
-            if standing.event.triggered:  # a task came at the same instant as the interrupt
-                attempt = standing.event.value
+            self.parked = None
+            if self.schedule is not None:  # at work on a task it took: `_execute` goes on
+                self.woken = cause
+                return self.attempt
+            standing, self.standing = self.standing, None
+            if event.triggered:  # handed over at the same instant as the interrupt
+                attempt = event.value
                 if cause == CRASH:
                     self.attempt = attempt
                     raise Crashed from None
             elif self.poll is not None:  # frozen by a pause: its poll is held already
                 reply = self.poll
+                if cause == CRASH:
+                    raise Crashed from None
             else:
                 # The current poll stays held at the service, as in exact mode.
+                assert standing is not None
                 reply = runner.service.leave(standing)
                 if cause == CRASH:
                     self.poll = reply
                     raise Crashed from None
             if cause == PAUSE:
                 yield from self._frozen()
-            if standing.event.triggered:
-                return standing.event.value
+            if event.triggered:
+                self.poll = None  # a poll a pause froze ended, or brought a task, meanwhile
+                return event.value
         self.poll = reply
         attempt = yield from self._wait(reply.event)
         self.poll = None
@@ -591,14 +599,7 @@ class Thread(Actor):
                     raise Crashed from None
                 # On resume an overdue report goes out at once: next_report is in the past.
                 yield from self._frozen()
-        # Work ran during a slow report call too: date the completion when it really happened.
-        now = env.now
-        attempt.work_ended_at = now + min(left, 0.0)
-        if runner.service.checks is not None:
-            runner.service.checks.work_completed(attempt, now)
-        failure = attempt.task.kind.failure_probability
-        finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
-        attempt.runner_outcome = "completed" if finished else "failed"
+        finished = self._complete(attempt, left)
         tries = 0
         while (
             self._now(STATUS, attempt, finished)
@@ -608,6 +609,19 @@ class Thread(Actor):
             # No reply: the runner cannot know the status landed, so it sends it again.
             yield from self._sleep(self._backoff(tries))
             tries += 1
+
+    def _complete(self, attempt: Attempt, left: float) -> bool:
+        """The work is done (`left`: float slack): succeeded (FINISHED) or failed (FAILED)?"""
+        runner = self.runner
+        now = runner.env.now
+        # Work ran during a slow report call too: date the completion when it really happened.
+        attempt.work_ended_at = now + min(left, 0.0)
+        if runner.service.checks is not None:
+            runner.service.checks.work_completed(attempt, now)
+        failure = attempt.task.kind.failure_probability
+        finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
+        attempt.runner_outcome = "completed" if finished else "failed"
+        return finished
 
     # --- fast mode -------------------------------------------------------------------------------
 
@@ -642,12 +656,22 @@ class Thread(Actor):
             and now >= runner.group.partition_until
         )
 
-    def take(self, attempt: Attempt, event: Event) -> None:
-        """A task handed to this thread's standing poll when it `acks_at_once` (fast mode).
+    def parked_on(self) -> Event:
+        """Fast mode: the event the process sleeps on while the thread runs on callbacks.
 
-        The thread acknowledges it and starts counting its reports in bulk in the same instant,
-        and the event its process sleeps on fires when the work completes: one event for the
-        whole task instead of a hand-over, an acknowledgement timer and a wake-up.
+        Every standing poll of one such stretch shares it; it fires only to hand the process a
+        task it must handle itself (or None: poll again).
+        """
+        if self.parked is None:
+            self.parked = Event(self.runner.env)
+        return self.parked
+
+    def take(self, attempt: Attempt) -> None:
+        """Start a task handed over when the thread `acks_at_once` (fast mode, process asleep).
+
+        The thread acknowledges it and counts its reports in bulk in the same instant; one event,
+        the work's completion (`_taken_done`), stands for the whole task, instead of waking the
+        process to acknowledge it, an acknowledgement timer, and a wake-up at completion.
         """
         runner = self.runner
         now = runner.env.now
@@ -656,10 +680,32 @@ class Thread(Actor):
         attempt.work_started_at = now
         work = attempt.task.work
         self.done = now - runner.pause_total + work
-        _, wake = self._bulk(attempt, now + self.interval, work)
-        event._ok = True  # `event.succeed(attempt)`, but at `wake` rather than now
-        event._value = attempt
-        runner.env.schedule(event, NORMAL, wake - now)
+        schedule, wake = self._bulk(attempt, now + self.interval, work)
+        runner.env.timeout(wake - now, schedule).callbacks.append(self._taken_done)
+
+    def _taken_done(self, event: Event) -> None:
+        """The work of a task the thread took is done: SetTaskStatus, then poll again at once."""
+        schedule = event.value
+        if self.schedule is not schedule:  # an interrupt woke the process first: it took over
+            return
+        runner = self.runner
+        attempt = schedule.attempt
+        self.settle(watch=False)
+        finished = self._complete(attempt, self.done - runner.active_time())
+        # Lands: a partition, stall or pause would have woken the process (`Runner.wake_fast`).
+        self._now(STATUS, attempt, finished)
+        self.attempt = None
+        parked = self.parked
+        assert parked is not None
+        if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
+            parked.succeed(None)
+            return
+        reply = self._now(POLL, self)  # a task at once, or the thread stands again on `parked`
+        if reply.__class__ is Attempt:
+            if reply.timer is None:  # type: ignore[union-attr]
+                self.take(reply)  # type: ignore[arg-type]
+            else:
+                parked.succeed(reply)
 
     def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
         """Sleep until the work completes or a report is lost, counting the reports in between.

@@ -105,11 +105,11 @@ class WorkerGroup:
                 return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
-    def stand(self, thread: Thread, now: float) -> StandingPoll:
+    def stand(self, thread: Thread, now: float, event: Event) -> StandingPoll:
         """A poll that will be renewed at every hold's end, none of them simulated."""
         self.count += 1
         key = (now % self.cycle, self.count)
-        standing = StandingPoll(thread, Event(thread.runner.env), now, key)
+        standing = StandingPoll(thread, event, now, key)
         insort(self.standing, (*key, standing))
         return standing
 
@@ -194,7 +194,7 @@ class Service:
             self.count_repolls(group.repolls(poll, now))  # type: ignore[arg-type]
             thread.standing = None
             if thread.acks_at_once():
-                thread.take(self._assign(task, thread, timer=False), poll.event)
+                thread.take(self._assign(task, thread, timer=False))
                 return
         else:
             poll.open = False  # type: ignore[union-attr]
@@ -237,7 +237,8 @@ class Service:
             return self._assign(task, thread, timer=not thread.acks_at_once())
         env = self.env
         if thread.can_stand():
-            return group.stand(thread, env.now)
+            standing = thread.standing = group.stand(thread, env.now, thread.parked_on())
+            return standing
         poll = Poll(thread, Event(env), env.now)
         group.polls.append(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
