@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.metadata
+from functools import cache
 from pathlib import Path
 
 KEY_DEPENDENCIES = ("numpy", "simpy", "pandas", "scipy", "pydantic")
 
 
+@cache  # reading a distribution's metadata takes milliseconds; every run's result records six
 def version(package: str) -> str:
-    """An installed distribution's version, or "unknown"."""
+    """An installed distribution's version, or "unknown" (read once per process)."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:

@@ -283,6 +283,12 @@ class Actor:
             return service.handle(op, arg, finished)
         return THROTTLED
 
+    def _lands(self, op: int, arg: object, finished: bool = True) -> object:
+        """A call nothing can lose or throttle (fast mode's conditions hold): counted, handled."""
+        runner = self.runner
+        runner.log.calls[op] += 1
+        return runner.service.handle(op, arg, finished)
+
     def _now(self, op: int, arg: object, finished: bool = True) -> object:
         """One try of a call with no latency: lost, or throttled or handled, at once."""
         return self._arrives(op, arg, finished) if self._departs(op) else LOST
@@ -602,7 +608,7 @@ class Thread(Actor):
         finished = self._complete(attempt, left)
         tries = 0
         while (
-            self._now(STATUS, attempt, finished)
+            self._lands(STATUS, attempt, finished)
             if runner.direct[STATUS]
             else (yield from self._call(STATUS, attempt, finished))
         ) == LOST:
@@ -676,7 +682,7 @@ class Thread(Actor):
         runner = self.runner
         now = runner.env.now
         self.attempt = attempt
-        self._now(PROGRESS, attempt)  # lands: nothing can stop it (`acks_at_once`)
+        self._lands(PROGRESS, attempt)  # nothing can stop it (`acks_at_once`)
         attempt.work_started_at = now
         work = attempt.task.work
         self.done = now - runner.pause_total + work
@@ -693,14 +699,14 @@ class Thread(Actor):
         self.settle(watch=False)
         finished = self._complete(attempt, self.done - runner.active_time())
         # Lands: a partition, stall or pause would have woken the process (`Runner.wake_fast`).
-        self._now(STATUS, attempt, finished)
+        self._lands(STATUS, attempt, finished)
         self.attempt = None
         parked = self.parked
         assert parked is not None
         if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
             parked.succeed(None)
             return
-        reply = self._now(POLL, self)  # a task at once, or the thread stands again on `parked`
+        reply = self._lands(POLL, self)  # a task at once, or the thread stands again on `parked`
         if reply.__class__ is Attempt:
             if reply.timer is None:  # type: ignore[union-attr]
                 self.take(reply)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ class Simulation:
                 streams.stream("workload", w.name, "arrivals"),
                 Sampler(w.duration, streams.stream("workload", w.name, "work")),
             )  # fmt: skip
-            env.process(source.run())
+            source.start()
         fast = scenario.simulation.mode == "fast"
         #: Why fleet groups ("*": all) run exact although fast mode was asked for.
         self.fallbacks = fallbacks(scenario) if fast else {}

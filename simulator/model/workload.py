@@ -29,6 +29,7 @@ class Source:
         self.ids = ids
         self.arrivals = arrivals
         self.work = work
+        self._gap: Sampler | None = None
         self.kind = Kind(
             config.name, config.worker_group, config.max_retries,
             # retryDelay has a documented minimum (2 min on the limits page; settable floor).
@@ -39,15 +40,26 @@ class Source:
     def submit(self) -> None:
         self.service.submit(Task(next(self.ids), self.kind, self.env.now, self.work()))
 
-    def run(self) -> Generator[Event, Any, None]:
-        env, arrivals = self.env, self.config.arrivals
+    def start(self) -> None:
+        """Start submitting tasks at the arrival times."""
+        arrivals = self.config.arrivals
         if isinstance(arrivals, Poisson):
             # Drawn in batches: NumPy gives the same numbers as one draw at a time.
-            gap = Sampler(Exponential(dist="exponential", mean=1.0 / arrivals.rate), self.arrivals)
-            while True:
-                yield env.timeout(gap())
-                self.submit()
-        elif isinstance(arrivals, Periodic):
+            mean = 1.0 / arrivals.rate
+            self._gap = Sampler(Exponential(dist="exponential", mean=mean), self.arrivals)
+            # A chain of timeouts rather than a process: one arrival per task, on the hot path.
+            self.env.timeout(self._gap()).callbacks.append(self._arrive)
+        else:
+            self.env.process(self.run())
+
+    def _arrive(self, _: Event) -> None:
+        self.submit()
+        self.env.timeout(self._gap()).callbacks.append(self._arrive)
+
+    def run(self) -> Generator[Event, Any, None]:
+        """Periodic or explicit arrivals."""
+        env, arrivals = self.env, self.config.arrivals
+        if isinstance(arrivals, Periodic):
             yield env.timeout(arrivals.offset)
             while True:
                 for _ in range(arrivals.batch):
