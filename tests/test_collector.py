@@ -8,6 +8,7 @@ in both modes, since faults (crashes, pauses, partitions) take the rarer code pa
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,20 @@ def test_a_run_leaves_no_reference_cycles(path: Path, mode: str) -> None:
         simulation.run()
         assert gc.collect() == 0
     assert simulation.log.attempts  # the run did something
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_a_log_keeps_nothing_of_its_simulation_alive(mode: str) -> None:
+    """A kept result must not hold the model (runners, processes, pending events) in memory."""
+    path = next(p for p in SCENARIOS if p.stem == "gc-pauses")
+    scenario = load_scenario(path, overrides=[f"simulation.mode={mode}", "duration=6h"])
+    simulation = Simulation(scenario, Streams.from_seed(scenario.seed, 0))
+    log = simulation.run()
+    assert any(a.task.live is a for a in log.attempts)  # leases still running at the end
+    env = weakref.ref(simulation.env)
+    del simulation
+    gc.collect()
+    assert env() is None
 
 
 def test_paused_restores_the_previous_state() -> None:

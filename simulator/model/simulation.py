@@ -120,6 +120,10 @@ class Simulation:
                 thread.settle(until)
         if checks is not None:
             checks.at_end()
+        # The log outlives the model: its pending lease timers are the only references it holds
+        # to it, and would keep the whole simulation alive as long as a result is kept.
+        for attempt in self.log.attempts:
+            attempt.timer = None
         return self.log
 
     @property
