@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
 
+@lru_cache(maxsize=1 << 16)  # the same names recur in every stream of a runner, and every run
 def _key(part: object) -> int:
     return zlib.crc32(repr(part).encode())
 
