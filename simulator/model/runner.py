@@ -608,7 +608,7 @@ class Thread(Actor):
         finished = self._complete(attempt, left)
         tries = 0
         while (
-            self._lands(STATUS, attempt, finished)
+            self._now(STATUS, attempt, finished)
             if runner.direct[STATUS]
             else (yield from self._call(STATUS, attempt, finished))
         ) == LOST:
