@@ -51,7 +51,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
 def task(log: Log, submitted: float = 0.0, status: str = "running", ended: float = NAN) -> Task:
-    t = Task(len(log.tasks), KIND, submitted, 100.0)
+    t = Task(len(log.tasks), KIND, submitted, 1e6)  # more work than any run here lasts
     t.status, t.ended_at = status, ended
     log.tasks.append(t)
     return t
@@ -169,6 +169,21 @@ def test_overlap_counts_time_with_two_or_more_workers_once() -> None:
     t, _ = run(log, 1000.0)
     assert list(t["tasks"]["overlap_s"]) == pytest.approx([50.0, 0.0])  # 50..100
     assert list(t["tasks"]["duplicated"]) == [True, False]
+
+
+def test_work_still_going_at_the_end_stops_where_the_work_completed() -> None:
+    """A thread that did its 100 s of work by 1620 (started 1500, paused 1520-1540) but still
+    waits on a slow call at the end of the run (work_ended_at NaN) worked 100 s, not until the
+    end; a second attempt of the task from 1610 (also unfinished) overlaps it for 10 s."""
+    log = Log()
+    t = Task(0, KIND, 1000.0, 100.0)
+    log.tasks.append(t)
+    attempt(log, t, "r0", 1500.0)
+    attempt(log, t, "r1", 1610.0)
+    log.faults.append(("r0", "pause", 1520.0, 1540.0))
+    tables_, _ = run(log, 2000.0)
+    assert list(tables_["attempts"]["work_s"]) == pytest.approx([100.0, 100.0])
+    assert tables_["tasks"]["overlap_s"].iloc[0] == pytest.approx(10.0)
 
 
 def test_work_runs_to_run_end_and_open_pauses_are_clipped() -> None:

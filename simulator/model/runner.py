@@ -4,6 +4,11 @@ Each thread is one SimPy process that reads like the Task Runner's loop: poll, s
 acknowledge with the first ReportTaskProgress, work while reporting every `progress_interval`,
 then SetTaskStatus. Faults reach the runner from `faults`: a crash or a pause interrupts every
 process of the runner; a heartbeat stall, a partition or message loss is state a call consults.
+
+Fast mode shortcuts that loop where every call is certain to land at once: an idle thread stands
+at the service (`StandingPoll`), and a task it is handed is acknowledged, counted in bulk and
+completed by callbacks (`Thread.take`) while its process sleeps; any fault wakes the process,
+which goes on one step at a time from exactly where the callbacks left off.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "finished_task": "True when this attempt's SetTaskStatus FINISHED ended the task "
         "(possibly as a stale writer).",
         "work_s": "Net work seconds: from work_started_at to work_ended_at (or the end of the run "
-        "if still working), minus the runner's pause intervals.",
+        "if still working, but never more than the task's work), minus the runner's pause "
+        "intervals.",
     },
     "tasks": {
         "task_id": "Id of the task (pipeline object instance).",
@@ -201,6 +202,17 @@ def _attempts(log: Log, duration: float, pauses: dict[str, _Pauses]) -> tuple[pd
     stop = floats(a.work_ended_at for a in atts)
     s, e = _work_spans(start, stop, duration)
     work_s = _net_work(runner, s, e, pauses)
+    # An attempt still "working" at the end may have finished its work already and be waiting on
+    # a slow call (a report or SetTaskStatus in flight, or backing off): its work ended earlier.
+    work = floats(a.task.work for a in atts)
+    over = np.flatnonzero(np.isnan(stop) & (work_s > work + 1e-9))
+    # Each pass ends the row or steps back over one of its pauses (the runner clock is flat there).
+    for _ in range(10_000):
+        if not len(over):
+            break
+        e[over] -= work_s[over] - work[over]
+        work_s[over] = _net_work([runner[i] for i in over], s[over], e[over], pauses)
+        over = over[work_s[over] > work[over] + 1e-9]
     frame = pd.DataFrame(
         {
             "task_id": np.fromiter((a.task.id for a in atts), dtype=np.int64, count=n),
