@@ -131,12 +131,12 @@ class Runner:
 
     def crash(self) -> None:
         """The runner dies: every thread and the heartbeat stop; held tasks are lost with them."""
+        self.alive = False
         if self.paused:
             # The crash cuts the pause short: its record ends now, not when it was due to.
             runner, kind, start, _ = self.log.faults[self.pause_record]
             self.log.faults[self.pause_record] = (runner, kind, start, self.env.now)
             self.resume()
-        self.alive = False
         for process in self.processes:
             if process.is_alive:
                 process.interrupt(CRASH)
@@ -153,6 +153,8 @@ class Runner:
         for thread in self.threads:
             if thread.standing is not None:
                 thread.freeze()
+            elif thread.schedule is not None and thread.parked is not None:
+                thread.freeze_work()  # at work on a task it took (`take`)
             elif thread.process is not None and thread.process.is_alive:
                 thread.process.interrupt(PAUSE)
         beat = self.processes[-1]
@@ -198,6 +200,9 @@ class Runner:
         self.pause_total += self.env.now - self.paused_since
         if self.heartbeat.due is not None:
             self.heartbeat.thaw()
+        for thread in self.threads:
+            if thread.frozen is not None:
+                thread.thaw_work()
         resumed, self.resumed = self.resumed, self.env.event()
         resumed.succeed()
 
@@ -420,6 +425,7 @@ class Thread(Actor):
         self.done = 0.0  # fast mode: when a task taken at its hand-over completes (`take`)
         self.woken: object = None  # fast mode: what interrupted the work begun by `take`
         self.parked: Event | None = None  # fast mode: what the process sleeps on (`parked_on`)
+        self.frozen: float | None = None  # fast mode: the next report when a pause froze the work
 
     def run(self) -> Wait:
         try:
@@ -717,6 +723,38 @@ class Thread(Actor):
                 self.take(reply)  # type: ignore[arg-type]
             else:
                 parked.succeed(reply)
+
+    def freeze_work(self) -> None:
+        """The runner pauses while this thread works on a task it took (fast mode).
+
+        No interrupt: the reports sent so far are counted and the lease is watched (the pause may
+        outlast it); the work and its reports stop until `thaw_work`.
+        """
+        schedule = self.schedule
+        assert schedule is not None
+        sent = self.settle(watch=True)
+        self.frozen = schedule.start + sent * schedule.interval
+
+    def thaw_work(self) -> None:
+        """The pause ends: the work and its reports go on, a report that fell due first.
+
+        As in exact mode, the overdue report goes out at the resume. Where the pause changed
+        anything (the lease ended, a stall or a partition began), the process goes on step by step;
+        after a crash, the crash's interrupt does.
+        """
+        runner = self.runner
+        now = runner.env.now
+        next_report, self.frozen = self.frozen, None
+        attempt = self.attempt
+        assert next_report is not None and attempt is not None
+        left = max(self.done - runner.active_time(), 0.0)
+        schedule, wake = self._bulk(attempt, max(next_report, now), left)
+        if not runner.alive:
+            return
+        if attempt.task.live is attempt and self.acks_at_once():
+            runner.env.timeout(wake - now, schedule).callbacks.append(self._taken_done)
+        else:
+            self.process.interrupt(WAKE)  # type: ignore[union-attr]
 
     def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
         """Sleep until the work completes or a report is lost, counting the reports in between.

@@ -31,15 +31,20 @@ EPSILON = 1e-9  # float slack when comparing a timer's firing time with a deadli
 
 
 class Poll:
-    """A PollForTask call held open by the service until a task is ready or the hold ends."""
+    """A PollForTask call held open by the service until a task is ready or the hold ends.
 
-    __slots__ = ("thread", "event", "open", "arrival")
+    `seq` orders polls that arrived in the same instant (e.g. every thread's first poll at the
+    start of the run), as the service saw them one after the other.
+    """
 
-    def __init__(self, thread: Thread, event: Event, arrival: float) -> None:
+    __slots__ = ("thread", "event", "open", "arrival", "seq")
+
+    def __init__(self, thread: Thread, event: Event, arrival: float, seq: int) -> None:
         self.thread = thread
         self.event = event
         self.open = True
         self.arrival = arrival
+        self.seq = seq
 
 
 class StandingPoll:
@@ -99,16 +104,21 @@ class WorkerGroup:
             i = bisect_right(standing, (now % cycle, math.inf))
             if i == len(standing):
                 i = 0
-            phase = standing[i][0]
+            phase, seq, _ = standing[i]
             latest = now - (now - phase) % cycle
-            if not polls or latest < polls[0].arrival:
+            # Same instant (the cycles and the held poll began together): the earlier poll first.
+            if not polls or (latest, seq) < (polls[0].arrival, polls[0].seq):
                 return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
+    def next_seq(self) -> int:
+        """The arrival number of a poll arriving now (see `Poll.seq`)."""
+        self.count += 1
+        return self.count
+
     def stand(self, thread: Thread, now: float, event: Event) -> StandingPoll:
         """A poll that will be renewed at every hold's end, none of them simulated."""
-        self.count += 1
-        key = (now % self.cycle, self.count)
+        key = (now % self.cycle, self.next_seq())
         standing = StandingPoll(thread, event, now, key)
         insort(self.standing, (*key, standing))
         return standing
@@ -120,9 +130,10 @@ class WorkerGroup:
             del self.standing[i]
         cycle = self.cycle
         arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
-        poll = Poll(standing.thread, standing.event, arrival)
+        # The cycle's polls keep their place among polls of the same instant (exact mode's order).
+        poll = Poll(standing.thread, standing.event, arrival, standing.key[1])
         at = len(self.polls)
-        while at > 0 and self.polls[at - 1].arrival > arrival:
+        while at > 0 and (self.polls[at - 1].arrival, self.polls[at - 1].seq) > (arrival, poll.seq):
             at -= 1
         self.polls.insert(at, poll)
         return poll
@@ -239,7 +250,7 @@ class Service:
         if thread.can_stand():
             standing = thread.standing = group.stand(thread, env.now, thread.parked_on())
             return standing
-        poll = Poll(thread, Event(env), env.now)
+        poll = Poll(thread, Event(env), env.now, group.next_seq())
         group.polls.append(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
         return poll
