@@ -1,14 +1,14 @@
-"""Faults: crash, pause, heartbeat stall and partition as processes that strike runners.
+"""Faults: crash, pause, heartbeat stall and partition, striking runners at random.
 
 Each fault of a runner is a Poisson process at the scenario's `rate`: the next fault of a kind is
-drawn when the previous one ends. Message loss is not a process: each call draws it (see
-`runner.Actor._call`).
+drawn when the previous one ends. Every runner has its own, so they are chains of timeouts rather
+than SimPy processes (no process to start, no generator to resume at each step). Message loss is
+not a process: each call draws it (see `runner.Actor._departs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
 
 from simpy import Environment, Event
 
@@ -18,46 +18,76 @@ from simulator.model.runner import Runner
 from simulator.schema import Crash, Fault
 from simulator.seeds import Stream
 
-Proc = Generator[Event, Any, None]
 INF = float("inf")
 
 
-def crashes(env: Environment, runner: Runner, config: Crash, stream: Stream, log: Log) -> Proc:
+class Crashes:
     """The runner dies, losing its work; it comes back after `restart_after`, or never."""
-    rng = stream()
-    restart = None
-    if config.restart_after is not None:
-        restart = Sampler(config.restart_after, lambda: rng)  # shares the crash stream
-    mean_gap = 1.0 / config.rate
-    while True:
-        yield env.timeout(rng.exponential(mean_gap))
-        down = restart() if restart is not None else INF
-        log.faults.append((runner.name, "crash", env.now, env.now + down))
-        runner.crash()
-        if restart is None:
-            return
-        yield env.timeout(down)
-        runner.start()
+
+    def __init__(
+        self, env: Environment, runner: Runner, config: Crash, stream: Stream, log: Log
+    ) -> None:
+        self.env = env
+        self.runner = runner
+        self.log = log
+        self.rng = rng = stream()
+        self.restart = None
+        if config.restart_after is not None:
+            self.restart = Sampler(config.restart_after, lambda: rng)  # shares the crash stream
+        self.mean_gap = 1.0 / config.rate
+        self._wait()
+
+    def _wait(self) -> None:
+        self.env.timeout(self.rng.exponential(self.mean_gap)).callbacks.append(self._strike)
+
+    def _strike(self, _: Event) -> None:
+        now = self.env.now
+        down = self.restart() if self.restart is not None else INF
+        self.log.faults.append((self.runner.name, "crash", now, now + down))
+        self.runner.crash()
+        if self.restart is not None:
+            self.env.timeout(down).callbacks.append(self._back)
+
+    def _back(self, _: Event) -> None:
+        self.runner.start()
+        self._wait()
 
 
-def spells(
-    env: Environment, kind: str, config: Fault, stream: Stream, log: Log,
-    victims: list[str], begin: Callable[[float], bool], end: Callable[[], None] | None = None,
-) -> Proc:  # fmt: skip
+class Spells:
     """A fault that lasts a while (pause, stall, partition): `begin` applies it, `end` lifts it.
 
-    `begin(duration)` returns False when the fault cannot strike now (e.g. the runner is down).
+    `begin(duration)` returns False when the fault cannot strike now (e.g. the runner is down);
+    the next spell is then drawn from now.
     """
-    rng = stream()
-    length = Sampler(config.duration, lambda: rng)
-    mean_gap = 1.0 / config.rate
-    while True:
-        yield env.timeout(rng.exponential(mean_gap))
-        duration = length()
-        if not begin(duration):
-            continue
-        now = env.now
-        log.faults.extend((name, kind, now, now + duration) for name in victims)
-        yield env.timeout(duration)
-        if end is not None:
-            end()
+
+    def __init__(
+        self, env: Environment, kind: str, config: Fault, stream: Stream, log: Log,
+        victims: list[str], begin: Callable[[float], bool], end: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
+        self.env = env
+        self.kind = kind
+        self.log = log
+        self.victims = victims
+        self.begin = begin
+        self.end = end
+        self.rng = rng = stream()
+        self.length = Sampler(config.duration, lambda: rng)
+        self.mean_gap = 1.0 / config.rate
+        self._wait()
+
+    def _wait(self) -> None:
+        self.env.timeout(self.rng.exponential(self.mean_gap)).callbacks.append(self._strike)
+
+    def _strike(self, _: Event) -> None:
+        duration = self.length()
+        if not self.begin(duration):
+            self._wait()
+            return
+        now = self.env.now
+        self.log.faults.extend((name, self.kind, now, now + duration) for name in self.victims)
+        self.env.timeout(duration).callbacks.append(self._lift)
+
+    def _lift(self, _: Event) -> None:
+        if self.end is not None:
+            self.end()
+        self._wait()

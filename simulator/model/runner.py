@@ -145,7 +145,7 @@ class Runner:
         """Every thread, heartbeat included, freezes (a GC or VM pause)."""
         if not self.alive or self.paused:
             return False
-        self.pause_record = len(self.log.faults)  # `faults.spells` appends the record next
+        self.pause_record = len(self.log.faults)  # `faults.Spells` appends the record next
         self.paused = True
         self.paused_since = self.env.now
         # Fast mode: calls counted in bulk just stop (see `freeze`); every other process is

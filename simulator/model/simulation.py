@@ -75,32 +75,32 @@ class Simulation:
                 self._faults(runner, g.faults, stream)
             state.members = members
             if g.faults.partition is not None and g.faults.partition.scope == "group":
-                env.process(faults.spells(
+                faults.Spells(
                     env, "partition", g.faults.partition,
                     streams.stream("group", g.name, "partition"), log, [r.name for r in members],
                     state.begin_partition,
-                ))  # fmt: skip
+                )  # fmt: skip
             self.runners.extend(members)
 
     def _faults(self, runner: Runner, spec: object, stream: Callable[..., Stream]) -> None:
         env, log = self.env, self.log
         if spec.crash is not None:
-            env.process(faults.crashes(env, runner, spec.crash, stream("crash"), log))
+            faults.Crashes(env, runner, spec.crash, stream("crash"), log)
         if spec.pause is not None:
-            env.process(faults.spells(
+            faults.Spells(
                 env, "pause", spec.pause, stream("pause"), log, [runner.name],
                 runner.begin_pause, runner.end_pause,
-            ))  # fmt: skip
+            )  # fmt: skip
         if spec.heartbeat_stall is not None:
-            env.process(faults.spells(
+            faults.Spells(
                 env, "heartbeat_stall", spec.heartbeat_stall, stream("stall"), log, [runner.name],
                 runner.begin_stall,
-            ))  # fmt: skip
+            )  # fmt: skip
         if spec.partition is not None and spec.partition.scope == "runner":
-            env.process(faults.spells(
+            faults.Spells(
                 env, "partition", spec.partition, stream("partition"), log, [runner.name],
                 runner.begin_partition,
-            ))  # fmt: skip
+            )  # fmt: skip
 
     def run(self) -> Log:
         """Run to the scenario's duration; records of unfinished work stay as they are."""
