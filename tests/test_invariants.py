@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from builders import make_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -143,6 +145,38 @@ def _fast_throughout(scenario: Scenario) -> Scenario:
 @given(scenarios().map(_fast_throughout))
 def test_invariants_hold_on_random_scenarios_counted_in_bulk(scenario: Scenario) -> None:
     """The same checks where fast mode counts calls in bulk (no throttling, latency or jitter)."""
+    test_invariants_hold_on_random_scenarios.hypothesis.inner_test(scenario)  # type: ignore[attr-defined]
+
+
+# Found by longer hunts: the work completes while a 3-s call keeps the thread busy, and the run
+# ends (first) or the runner crashes (second) before the call returns; the attempt's work must
+# end where the work did, not at the run's end or the crash.
+SLOW_CALL_OUTLASTS_THE_WORK = [
+    {"seed": 344, "duration": "8h", "service": {
+        "throttle": {"progress": 0.05, "burst": 3}, "call_latency": "3s",
+        "stale_status": "first_writer_wins", "retry_delay_floor": 0},
+     "fleet": [{"name": "g", "runners": 4, "threads": 2, "progress_interval": "10s",
+                "progress_jitter": "5s", "runner_heartbeat_interval": "15m", "faults": {
+                    "pause": {"rate": "2/h", "duration": "6m"}, "message_loss": 0.5,
+                    "partition": {"rate": "2/h", "duration": "20m", "scope": "runner"}}}],
+     "workload": [{"name": "w", "arrivals": {"kind": "poisson", "rate": "10/h"},
+                   "duration": "3m", "failure_probability": 0.3, "max_retries": 3,
+                   "retry_delay": 0}]},
+    {"seed": 1467, "duration": "2h", "service": {
+        "call_latency": "3s", "on_lease_expiry": "reassign_same_attempt",
+        "stale_status": "rejected", "retry_delay_floor": 0},
+     "fleet": [{"name": "g", "runners": 2, "threads": 1, "progress_interval": "10s",
+                "progress_jitter": "5s", "runner_heartbeat_interval": "1m", "startup": "30s",
+                "faults": {"crash": {"rate": "1/h", "restart_after": "30s"}}}],
+     "workload": [{"name": "w", "arrivals": {"kind": "poisson", "rate": "10/h"},
+                   "duration": "3m", "failure_probability": 0.3, "max_retries": 0,
+                   "retry_delay": 0}]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", SLOW_CALL_OUTLASTS_THE_WORK, ids=["run-end", "crash"])
+def test_invariants_hold_where_a_slow_call_outlasts_the_work(changes: dict) -> None:
+    scenario = make_scenario(**changes)
     test_invariants_hold_on_random_scenarios.hypothesis.inner_test(scenario)  # type: ignore[attr-defined]
 
 

@@ -422,7 +422,7 @@ class Thread(Actor):
         self.process: Process | None = None
         self.schedule: FastSchedule | None = None  # set while its reports are counted in bulk
         self.standing: StandingPoll | None = None  # set while its polls are counted in bulk
-        self.done = 0.0  # fast mode: when a task taken at its hand-over completes (`take`)
+        self.done = 0.0  # when the current task's work completes, on the runner's own clock
         self.woken: object = None  # fast mode: what interrupted the work begun by `take`
         self.parked: Event | None = None  # fast mode: what the process sleeps on (`parked_on`)
         self.frozen: float | None = None  # fast mode: the next report when a pause froze the work
@@ -453,7 +453,9 @@ class Thread(Actor):
             attempt.runner_outcome = "crashed"
             attempt.crashed_at = now
             if attempt.work_started_at == attempt.work_started_at:  # work had started: it stops
-                attempt.work_ended_at = now
+                # ...or had stopped already: done, while a slow call kept the thread busy.
+                left = self.done - self.runner.active_time()
+                attempt.work_ended_at = now + min(left, 0.0)
         self.attempt = None
 
     def _next_interval(self) -> float:
@@ -571,7 +573,7 @@ class Thread(Actor):
             now = attempt.work_started_at = env.now
             # Work advances on the runner's own clock (wall time less pauses); this code only runs
             # while the runner is not paused, so that clock reads `now - pause_total` here.
-            done = now - runner.pause_total + attempt.task.work
+            done = self.done = now - runner.pause_total + attempt.task.work
             next_report = now + self._next_interval()
         throttled = 0  # consecutive throttled reports
         while True:
