@@ -112,8 +112,11 @@ class Runner:
         self.alive = True
         self.generation += 1
         for thread in self.threads:
-            thread.process = env.process(thread.run())
-        self.processes = [t.process for t in self.threads]
+            if thread.dormant:  # its process slept through the crash (`Thread.die`)
+                thread.wake()
+            else:
+                thread.process = env.process(thread.run())
+        self.processes = [t.process for t in self.threads]  # type: ignore[misc]
         self.processes.append(env.process(self.heartbeat.run()))
 
     def fast_rng(self) -> np.random.Generator:
@@ -137,9 +140,14 @@ class Runner:
             runner, kind, start, _ = self.log.faults[self.pause_record]
             self.log.faults[self.pause_record] = (runner, kind, start, self.env.now)
             self.resume()
-        for process in self.processes:
-            if process.is_alive:
-                process.interrupt(CRASH)
+        for thread in self.threads:
+            if thread.on_callbacks():
+                thread.die()
+            elif thread.process is not None and thread.process.is_alive:
+                thread.process.interrupt(CRASH)
+        beat = self.processes[-1]
+        if beat.is_alive:
+            beat.interrupt(CRASH)
 
     def begin_pause(self, duration: float) -> bool:
         """Every thread, heartbeat included, freezes (a GC or VM pause)."""
@@ -426,6 +434,7 @@ class Thread(Actor):
         self.woken: object = None  # fast mode: what interrupted the work begun by `take`
         self.parked: Event | None = None  # fast mode: what the process sleeps on (`parked_on`)
         self.frozen: float | None = None  # fast mode: the next report when a pause froze the work
+        self.dormant = False  # fast mode: its runner died while it ran on callbacks (`die`)
 
     def run(self) -> Wait:
         try:
@@ -675,6 +684,46 @@ class Thread(Actor):
             and now >= runner.group.partition_until
         )
 
+    def on_callbacks(self) -> bool:
+        """Fast mode: whether the thread runs on callbacks while its process sleeps on `parked`.
+
+        It stands, works on a task it took, or holds a poll a pause froze (none brought yet).
+        """
+        parked = self.parked
+        return parked is not None and not parked.triggered and (
+            self.standing is not None or self.schedule is not None or self.poll is not None
+        )
+
+    def die(self) -> None:
+        """The runner dies while the thread runs on callbacks: what a crash does to it (its poll
+        closes, its task is lost), without waking its process, which sleeps on until the restart
+        (`wake`) instead of ending and being replaced by a new one.
+        """
+        standing, self.standing = self.standing, None
+        if standing is not None:
+            self.runner.service.drop(standing)
+        self._crashed()
+        self.dormant = True
+
+    def wake(self) -> None:
+        """The runner restarts: the thread polls again, at once, as a new process would."""
+        self.dormant = False
+        self._poll_again()
+
+    def _poll_again(self) -> None:
+        """PollForTask from a thread on callbacks: it takes a task, stands, or wakes its process."""
+        parked = self.parked
+        assert parked is not None
+        if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
+            parked.succeed(None)
+            return
+        reply = self._lands(POLL, self)  # a task at once, or the thread stands again on `parked`
+        if reply.__class__ is Attempt:
+            if reply.timer is None:  # type: ignore[union-attr]
+                self.take(reply)  # type: ignore[arg-type]
+            else:
+                parked.succeed(reply)
+
     def parked_on(self) -> Event:
         """Fast mode: the event the process sleeps on while the thread runs on callbacks.
 
@@ -714,17 +763,7 @@ class Thread(Actor):
         # Lands: a partition, stall or pause would have woken the process (`Runner.wake_fast`).
         self._lands(STATUS, attempt, finished)
         self.attempt = None
-        parked = self.parked
-        assert parked is not None
-        if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
-            parked.succeed(None)
-            return
-        reply = self._lands(POLL, self)  # a task at once, or the thread stands again on `parked`
-        if reply.__class__ is Attempt:
-            if reply.timer is None:  # type: ignore[union-attr]
-                self.take(reply)  # type: ignore[arg-type]
-            else:
-                parked.succeed(reply)
+        self._poll_again()
 
     def freeze_work(self) -> None:
         """The runner pauses while this thread works on a task it took (fast mode).

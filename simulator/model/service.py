@@ -123,11 +123,15 @@ class WorkerGroup:
         insort(self.standing, (*key, standing))
         return standing
 
-    def leave(self, standing: StandingPoll, now: float) -> Poll:
-        """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
+    def remove(self, standing: StandingPoll) -> None:
+        """Stop a standing cycle."""
         i = bisect_left(self.standing, standing.key)
         if i < len(self.standing) and self.standing[i][2] is standing:
             del self.standing[i]
+
+    def leave(self, standing: StandingPoll, now: float) -> Poll:
+        """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
+        self.remove(standing)
         cycle = self.cycle
         arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
         # The cycle's polls keep their place among polls of the same instant (exact mode's order).
@@ -227,6 +231,12 @@ class Service:
             self._end_hold
         )
         return poll
+
+    def drop(self, standing: StandingPoll) -> None:
+        """Fast mode: a standing cycle's thread dies; its current poll closes with it."""
+        group = self.groups[standing.thread.worker_group]
+        self.count_repolls(group.repolls(standing, self.env.now))
+        group.remove(standing)
 
     def settle(self, until: float) -> None:
         """Count the polls of the standing cycles still running at the end of the run."""
