@@ -97,6 +97,7 @@ class Runner:
         self.resumed = env.event()
         self.pause_total = 0.0  # seconds spent paused, for the work clock
         self.paused_since = 0.0
+        self.paused_until = 0.0  # when the current pause is due to end (a crash may end it first)
         self.pause_record = -1  # index of the current pause in log.faults
         self.generation = 0  # incremented at each (re)start: a poll's connection dies with it
         self.stall_until = float("-inf")
@@ -156,6 +157,7 @@ class Runner:
         self.pause_record = len(self.log.faults)  # `faults.Spells` appends the record next
         self.paused = True
         self.paused_since = self.env.now
+        self.paused_until = self.env.now + duration
         # Fast mode: calls counted in bulk just stop (see `freeze`); every other process is
         # interrupted and waits for the resume.
         for thread in self.threads:
@@ -768,13 +770,16 @@ class Thread(Actor):
     def freeze_work(self) -> None:
         """The runner pauses while this thread works on a task it took (fast mode).
 
-        No interrupt: the reports sent so far are counted and the lease is watched (the pause may
-        outlast it); the work and its reports stop until `thaw_work`.
+        No interrupt: the reports sent so far are counted, and the lease is watched if the pause
+        may outlast it; the work and its reports stop until `thaw_work`.
         """
         schedule = self.schedule
         assert schedule is not None
-        sent = self.settle(watch=True)
+        sent = self.settle(watch=False)
         self.frozen = schedule.start + sent * schedule.interval
+        runner = self.runner
+        if schedule.attempt.deadline <= runner.paused_until + EPSILON:
+            runner.service.watch_lease(schedule.attempt)
 
     def thaw_work(self) -> None:
         """The pause ends: the work and its reports go on, a report that fell due first.
