@@ -117,8 +117,13 @@ class Runner:
                 thread.wake()
             else:
                 thread.process = env.process(thread.run())
+        heartbeat = self.heartbeat
+        if heartbeat.dormant:
+            heartbeat.wake()
+        else:
+            heartbeat.process = env.process(heartbeat.run())
         self.processes = [t.process for t in self.threads]  # type: ignore[misc]
-        self.processes.append(env.process(self.heartbeat.run()))
+        self.processes.append(heartbeat.process)  # type: ignore[arg-type]
 
     def fast_rng(self) -> np.random.Generator:
         if self._fast_rng is None:
@@ -146,9 +151,11 @@ class Runner:
                 thread.die()
             elif thread.process is not None and thread.process.is_alive:
                 thread.process.interrupt(CRASH)
-        beat = self.processes[-1]
-        if beat.is_alive:
-            beat.interrupt(CRASH)
+        heartbeat = self.heartbeat
+        if heartbeat.beating is not None:
+            heartbeat.die()
+        elif heartbeat.process is not None and heartbeat.process.is_alive:
+            heartbeat.process.interrupt(CRASH)
 
     def begin_pause(self, duration: float) -> bool:
         """Every thread, heartbeat included, freezes (a GC or VM pause)."""
@@ -339,6 +346,8 @@ class Heartbeat(Actor):
         self.interval = runner.config.runner_heartbeat_interval
         self.beating: float | None = None  # fast mode: heartbeats counted in bulk from here
         self.due: float | None = None  # fast mode: the beat a pause holds up (see `freeze`)
+        self.dormant = False  # fast mode: its runner died while it beat in bulk (`die`)
+        self.process: Process | None = None
 
     def run(self) -> Wait:
         runner = self.runner
@@ -379,8 +388,8 @@ class Heartbeat(Actor):
             raise Crashed
         if cause == PAUSE:
             yield from self._frozen()
-        # The beat that came due meanwhile goes out now, or when it is due.
-        sent = math.ceil((env.now - start) / self.interval - EPSILON)
+        # The beat that came due meanwhile goes out now, or when it is due (`start` may be ahead).
+        sent = max(0, math.ceil((env.now - start) / self.interval - EPSILON))
         yield from self._sleep(start + sent * self.interval - env.now)
 
     def freeze(self) -> None:
@@ -392,7 +401,21 @@ class Heartbeat(Actor):
         assert start is not None
         now = self.runner.env.now
         self.settle(now)
-        self.due = start + math.ceil((now - start) / self.interval - EPSILON) * self.interval
+        sent = max(0, math.ceil((now - start) / self.interval - EPSILON))
+        self.due = start + sent * self.interval
+
+    def die(self) -> None:
+        """The runner dies while beats are counted in bulk: they stop; the process sleeps on."""
+        self.settle()
+        self.dormant = True
+
+    def wake(self) -> None:
+        """The runner restarts: beats start again after the phase, as from a new process."""
+        runner = self.runner
+        self.dormant = False
+        self.beating = runner.env.now + runner.heartbeat_phase
+        if not self._can_skip():  # partitioned: beat one by one
+            self.process.interrupt(WAKE)  # type: ignore[union-attr]
 
     def thaw(self) -> None:
         """The pause ends: the held-up beat goes out now (or when due), then one every interval."""
@@ -400,8 +423,9 @@ class Heartbeat(Actor):
         due, self.due = self.due, None
         assert due is not None
         self.beating = now if due <= now + EPSILON else due
-        if not self._can_skip():  # a partition began during the pause: beat one by one again
-            self.runner.processes[-1].interrupt(WAKE)
+        # A partition began during the pause: beat one by one again (unless a crash ends it).
+        if not self._can_skip() and self.runner.alive:
+            self.process.interrupt(WAKE)  # type: ignore[union-attr]
 
     def settle(self, now: float | None = None) -> None:
         """Count the heartbeats sent in bulk before now; message loss drops each independently."""
@@ -725,6 +749,17 @@ class Thread(Actor):
                 self.take(reply)  # type: ignore[arg-type]
             else:
                 parked.succeed(reply)
+
+    def hold_ended(self, poll: Poll) -> bool:
+        """A poll that a pause froze (`freeze`) ends empty after the pause: poll again on
+        callbacks, without waking the process. False: the process sees the empty reply itself.
+        """
+        runner = self.runner
+        if self.poll is not poll or self.parked is not poll.event or runner.paused:
+            return False
+        self.poll = None
+        self._poll_again()
+        return True
 
     def parked_on(self) -> Event:
         """Fast mode: the event the process sleeps on while the thread runs on callbacks.

@@ -270,7 +270,8 @@ class Service:
         poll: Poll = event.value
         if poll.open:
             poll.open = False
-            poll.event.succeed(None)
+            if not poll.thread.hold_ended(poll):
+                poll.event.succeed(None)
 
     def _assign(self, task: Task, thread: Thread, timer: bool = True) -> Attempt:
         """A new attempt of `task`, held by `thread`; `timer`: arm its acknowledgement timer.
