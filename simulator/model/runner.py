@@ -585,8 +585,8 @@ class Thread(Actor):
         runner = self.runner
         env = runner.env
         if self.schedule is not None:
-            # Acknowledged when it was handed over (`take`), its reports counted in bulk since:
-            # the wait that just ended was the first stretch of them.
+            # A task it took on callbacks (`take`), acknowledged and counted in bulk since: the
+            # interrupt that woke the process (`woken`) hands the work over to it here.
             cause, self.woken = self.woken, None
             done = self.done
             next_report = yield from self._counted(self.schedule, cause, math.inf, math.inf)
