@@ -7,8 +7,10 @@ process of the runner; a heartbeat stall, a partition or message loss is state a
 
 Fast mode shortcuts that loop where every call is certain to land at once: an idle thread stands
 at the service (`StandingPoll`), and a task it is handed is acknowledged, counted in bulk and
-completed by callbacks (`Thread.take`) while its process sleeps; any fault wakes the process,
-which goes on one step at a time from exactly where the callbacks left off.
+completed by callbacks (`Thread.take`) while its process sleeps. A pause freezes that work and a
+crash ends it without waking the process (`freeze_work`, `die`); anything else that changes what
+a call does (a stall, a partition, a lease ended by someone else) wakes it, and it goes on one
+step at a time from exactly where the callbacks left off.
 """
 
 from __future__ import annotations
@@ -785,8 +787,12 @@ class Thread(Actor):
         attempt.work_started_at = now
         work = attempt.task.work
         self.done = now - runner.pause_total + work
-        schedule, wake = self._bulk(attempt, now + self.interval, work)
-        runner.env.timeout(wake - now, schedule).callbacks.append(self._taken_done)
+        self._until_done(*self._bulk(attempt, now + self.interval, work))
+
+    def _until_done(self, schedule: FastSchedule, wake: float) -> None:
+        """Sleep on callbacks until the work completes (`wake`), counting reports in bulk."""
+        env = self.runner.env
+        env.timeout(wake - env.now, schedule).callbacks.append(self._taken_done)
 
     def _taken_done(self, event: Event) -> None:
         """The work of a task the thread took is done: SetTaskStatus, then poll again at once."""
@@ -797,7 +803,8 @@ class Thread(Actor):
         attempt = schedule.attempt
         self.settle(watch=False)
         finished = self._complete(attempt, self.done - runner.active_time())
-        # Lands: a partition, stall or pause would have woken the process (`Runner.wake_fast`).
+        # Lands: a stall or partition would have woken the process (`Runner.wake_fast`), and a
+        # pause would have frozen the work (`freeze_work`).
         self._lands(STATUS, attempt, finished)
         self.attempt = None
         self._poll_again()
@@ -833,7 +840,7 @@ class Thread(Actor):
         if not runner.alive:
             return
         if attempt.task.live is attempt and self.acks_at_once():
-            runner.env.timeout(wake - now, schedule).callbacks.append(self._taken_done)
+            self._until_done(schedule, wake)
         else:
             self.process.interrupt(WAKE)  # type: ignore[union-attr]
 
