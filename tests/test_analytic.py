@@ -130,6 +130,45 @@ def test_detection_with_latency_counts_the_report_in_flight() -> None:
     assert d.mean == pytest.approx(900 - 56 / 2 + 4 / 2, abs=0.5)
 
 
+def jittered_crashes(duration: str = "30d", runners: int = 4, rate: str = "0.3/h",
+                     work: str = "10h", crash: str = "1/d") -> simulator.Scenario:
+    """Reports every 120 s +/- 100 s (uniform jitter), crashes, long work (issue 13 A8)."""
+    return make_scenario(
+        duration=duration,
+        fleet=[{"runners": runners, "threads": 1, "progress_interval": 120,
+                "progress_jitter": 100,
+                "faults": {"crash": {"rate": crash, "restart_after": "1m"}}}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": rate}, "duration": work}],
+    )  # fmt: skip
+
+
+JITTER_FORMULA = 900 - (120**2 + 100**2 / 3) / (2 * 120)  # T - (h^2 + J^2/3) / (2h) = 826.1 s
+
+
+def test_detection_with_jitter_follows_the_renewal_formula() -> None:
+    """Uniform jitter +/-J: a crash meets a cycle with a chance proportional to its length, so
+    the mean is T - (h^2 + J^2/3) / (2h) = 826.1 s, not T - h/2 = 840 s (issue 13 A8)."""
+    d = detection_time(jittered_crashes())
+    assert d is not None
+    assert d.mean == pytest.approx(JITTER_FORMULA, abs=0.5)
+    assert 680 <= d.low < 700 and d.high == pytest.approx(900, abs=1)  # cycles of 20 to 220 s
+    found = estimates(jittered_crashes())["detection_latency_mean_s"]
+    assert found.applies and not found.exact
+    assert found.value == pytest.approx(JITTER_FORMULA, abs=0.5)
+
+
+@pytest.mark.slow
+def test_detection_with_jitter_matches_the_simulation() -> None:
+    """The jittered estimate and the formula lie inside the simulated 99.9 % interval; the
+    estimate without the jitter correction (840 s) does not."""
+    scenario = jittered_crashes("20d", runners=10, rate="2/h", work="3h", crash="6/d")
+    frame = summaries(scenario, 6)
+    row = frame.set_index("metric").loc["detection_latency_mean_s"]
+    assert row.ci_low <= JITTER_FORMULA <= row.ci_high, (row.ci_low, row.ci_high)
+    assert not row.ci_low <= 840.0 <= row.ci_high
+    assert_inside(scenario, frame, "detection_latency_mean_s")
+
+
 # --- exact agreement on deterministic scenarios ---------------------------------------------------
 
 

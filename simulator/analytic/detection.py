@@ -6,11 +6,19 @@ hits is distributed like the time a thread spends at each age: the chance the at
 alive at age a, times exp(-crash rate x a) for the chance that no earlier crash ended it. The
 detection time is `remaining` under that weighting; a crash later than run end - detection is not
 seen within the run, so each value is also weighted by (T - detection) / T.
+
+With `progress_jitter` J each interval is I + U, U uniform on [-J, J], drawn afresh for every
+report. The schedule is then a renewal process, and a crash meets a report cycle with a chance
+proportional to the cycle's length (the inspection paradox): the time since the last send has
+mean E[X^2] / (2 E[X]) = (c^2 + J^2/3) / (2c), c = I + L, not c/2. The distribution is therefore
+a mixture of fixed-cycle schedules (cycle c + u at Gauss-Legendre nodes u of the jitter), each
+weighted by its cycle length: for long work the mean is R + L - (c^2 + J^2/3) / (2c) (with I =
+120 s, J = 100 s, R = 15 min, L = 0: 826.1 s, where the fixed schedule would give 840 s).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,24 +61,43 @@ class DetectionTime:
         return float(v[min(np.searchsorted(c, q, side="left"), len(v) - 1)])
 
 
+JITTER_NODES = 6  # Gauss-Legendre nodes over the jitter: exact for polynomials up to degree 11
+
+
 def lease_of(scenario: Scenario, group: FleetGroup, workload: Workload) -> Lease:
     """Lease lengths (model.lease.timeouts) and report timing for a group serving a workload."""
     ack, first, renew = timeouts(scenario.service, workload)
     return Lease(ack, first, renew, group.progress_interval, latency(scenario))
 
 
+def jitter_mixture(lease: Lease, jitter: float) -> list[tuple[Lease, float]]:
+    """Fixed-interval leases standing in for a jittered schedule, with their weights (sum 1).
+
+    Node u of U(-jitter, jitter) gets its probability times (cycle + u) / cycle: a crash falls
+    in a cycle with a chance proportional to its length. Without jitter: the lease itself.
+    """
+    if jitter <= 0:
+        return [(lease, 1.0)]
+    x, w = np.polynomial.legendre.leggauss(JITTER_NODES)
+    u = x * jitter
+    weights = (w / 2.0) * (lease.cycle + u) / lease.cycle
+    leases = [replace(lease, interval=lease.interval + float(du)) for du in u]
+    return list(zip(leases, (weights / weights.sum()).tolist(), strict=True))
+
+
 def _pieces(scenario: Scenario, group: FleetGroup, workload: Workload,
             crash_rate: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(detection values, unnormalised weights) for crashes of `group` holding `workload` tasks."""
-    lease = lease_of(scenario, group, workload)
     values, weights = [], []
     starts, probs = dists.nodes(group.startup, 16)
-    for s0, p in zip(starts, probs, strict=True):
-        g = grid(lease, s0, workload.duration)
-        alive = g.survival(workload.duration) * np.exp(-crash_rate * g.age)
-        d = remaining(lease, s0, g.age)
-        values.append(d)
-        weights.append(p * g.width * alive)
+    mixture = jitter_mixture(lease_of(scenario, group, workload), group.progress_jitter)
+    for lease, q in mixture:
+        for s0, p in zip(starts, probs, strict=True):
+            g = grid(lease, s0, workload.duration)
+            alive = g.survival(workload.duration) * np.exp(-crash_rate * g.age)
+            d = remaining(lease, s0, g.age)
+            values.append(d)
+            weights.append(q * p * g.width * alive)
     return np.concatenate(values), np.concatenate(weights)
 
 

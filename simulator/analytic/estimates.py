@@ -279,7 +279,9 @@ _DETECTION_ASSUMPTIONS = (
     "threads spend at each age",
     "the lease then runs out after what is left of it: until the last report sent (it arrives "
     "even from a dead runner) plus the latency plus the lease length",
-    "reports exactly every progress_interval after the previous reply; fixed call latency",
+    "reports every progress_interval after the previous reply (with jitter: each interval drawn "
+    "afresh, and a crash meets a cycle with a chance proportional to its length); fixed call "
+    "latency",
     "no other faults (or rare enough to ignore); no throttling; runner heartbeats renew no lease",
 )
 
