@@ -2,39 +2,45 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/aws-defaults.yaml
+# One stamp per set of extras: `make run` installs only what running needs, `make test` adds the
+# test extras. Each is redone only when the project's metadata or pins change.
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test test-fast check lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the project's metadata or pins change.
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(RUN_STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $@
 
-run: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+run: $(RUN_STAMP)
 	$(BIN)/leasesim run $(SCENARIO) --plots out/$(basename $(notdir $(SCENARIO)))
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory check
 
 # The shipped scenarios against their expect: bounds and baselines (docs/regression.md).
-check: $(STAMP)
+check: $(RUN_STAMP)
 	$(BIN)/leasesim check scenarios/ --quick
 
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check simulator tests bench
 
 # Ciw (a peer queueing library) is only needed by the M/M/c comparison in bench/fast.py.
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/fast.py
@@ -44,7 +50,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # Regenerate the generated sections of docs/metrics.md from the definitions in the code.
-docs: $(STAMP)
+docs: $(RUN_STAMP)
 	$(BIN)/python -c "import re, pathlib; \
 	from simulator.results.tables import columns_markdown; \
 	from simulator.results.metrics import metrics_markdown; \
