@@ -679,6 +679,40 @@ def test_report_interval_beyond_the_lease_warns(tmp_path: Path) -> None:
     assert warning.file == str(result.source.file) and warning.line is None  # from --set
 
 
+BOUNDARY = """\
+name: boundary
+duration: 4h
+service: {throttle: null}
+fleet: [{name: g, worker_group: wg, runners: 2, threads: 2, progress_interval: 15m}]
+workload: [{name: w, worker_group: wg, arrivals: {kind: poisson, rate: 4/h}, duration: 40m}]
+"""
+
+
+def test_report_interval_equal_to_the_lease_says_what_happens(tmp_path: Path) -> None:
+    """Issue 13 A9: a report at the deadline keeps the lease, so an interval equal to the lease
+    reassigns nothing; the warning says so, and that any latency or jitter loses the lease."""
+    from simulator.experiments.runs import run
+
+    path = write(tmp_path, BOUNDARY)
+    (warning,) = load_scenario_with_source(path).warnings()
+    assert warning.field == "fleet[g].progress_interval" and warning.line == 4
+    assert "exactly at the lease deadline" in warning.message
+    assert "reassigned" not in warning.message and "any call latency" in warning.message
+    assert run(path, seed=3).summary["reassignments"] == 0  # what the warning promises
+    # With a call latency every report lands after the deadline: every attempt is reassigned.
+    latent = ("service.call_latency=50ms",)
+    (warning,) = load_scenario_with_source(path, latent).warnings()
+    assert "expect every attempt to be reassigned" in warning.message
+    summary = run(path, seed=3, overrides=latent).summary
+    assert summary["reassigned_fraction"] == 1
+    # Jitter on top of an interval equal to the lease makes some reports late.
+    (warning,) = load_scenario_with_source(path, ("fleet.g.progress_jitter=10s",)).warnings()
+    assert warning.field == "fleet[g].progress_jitter" and "some attempts" in warning.message
+    # Jitter that reaches the lease exactly never passes it: no warning.
+    even = ("fleet.g.progress_interval=14m50s", "fleet.g.progress_jitter=10s")
+    assert load_scenario_with_source(path, even).warnings() == []
+
+
 def test_five_minute_reading_uses_the_short_timeout(tmp_path: Path) -> None:
     text = MINIMAL.replace("    startup: 30s\n", "    startup: 30s\n    progress_interval: 6m\n")
     assert loaded(tmp_path, text).warnings() == []  # 6 min < 15 min

@@ -1017,16 +1017,35 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
             timeout = min(first, renew)  # every report must beat the stricter one
             reading = f"lease_reading {service.lease_reading!r}"
             interval, jitter = group.progress_interval, group.progress_jitter
-            if interval >= timeout:
+            # The model's rule (`lease.LATE`): a report that lands at the deadline keeps the
+            # lease; only a later one loses it. A call with latency lands after the interval
+            # counted from the previous reply, so it is always later.
+            latent = _has_latency(service)
+            if interval > timeout or (interval == timeout and latent and not jitter):
+                late = "every report will arrive after the lease has run out"
+                if interval == timeout:
+                    late = (
+                        "its reports would land exactly at the lease deadline, but every call "
+                        "takes service.call_latency, so each lands after it"
+                    )
                 warn(
                     ("fleet", gi, "progress_interval"),
                     f"fleet group {group.name!r} reports progress every "
                     f"{format_duration(interval)}, but an attempt of workload "
                     f"{workload.name!r} loses its lease after {format_duration(timeout)} of "
-                    f"silence ({reading}): every report will arrive after the lease has run "
-                    "out: expect every attempt to be reassigned.",
+                    f"silence ({reading}): {late}: expect every attempt to be reassigned.",
                 )
-            elif interval + jitter >= timeout:
+            elif interval == timeout and not jitter:
+                warn(
+                    ("fleet", gi, "progress_interval"),
+                    f"fleet group {group.name!r} reports progress every "
+                    f"{format_duration(interval)}, exactly the {format_duration(timeout)} "
+                    f"lease of workload {workload.name!r} ({reading}): reports land exactly at "
+                    "the lease deadline, which keeps the lease, so a healthy runner keeps its "
+                    "tasks here; but there is no margin: any call latency, jitter, throttled "
+                    "or lost report, or pause loses the lease.",
+                )
+            elif interval + jitter > timeout:
                 warn(
                     ("fleet", gi, "progress_jitter"),
                     f"with progress_jitter, fleet group {group.name!r} reports up to "
@@ -1109,6 +1128,12 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"account limit of {throttle.heartbeat:g}/s: expect throttled heartbeats.",
             )
     return out
+
+
+def _has_latency(service: Any) -> bool:
+    """Whether calls take time (`service.call_latency` other than a fixed 0)."""
+    latency = service.call_latency
+    return not (isinstance(latency, Fixed) and latency.value == 0)
 
 
 def _model_path(scenario: Scenario, path: DataPath) -> str:
