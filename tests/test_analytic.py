@@ -332,6 +332,42 @@ def test_compare_flags_estimates_outside_the_interval() -> None:
     assert any(line.startswith("! :") for line in lines)
 
 
+def test_approximate_estimates_are_judged_with_a_stated_tolerance() -> None:
+    """Issue 13 B3: documented defaults, 20 replications x 7 days. The approximate estimates of
+    utilization, progress and poll calls lie 1-2 % from the simulated means, outside intervals
+    that narrow: they agree within 5 %, and the output says so; an exact estimate keeps the
+    statistical judgement, and an approximate one beyond both still gets `!`."""
+    from simulator.analytic import Estimate
+    from simulator.analytic.compare import APPROXIMATE_TOLERANCE
+
+    found = {
+        "utilization": Estimate("utilization", 0.5935, False, "offered load"),
+        "progress_calls_per_s": Estimate("progress_calls_per_s", 0.2048, False, "schedule"),
+        "poll_calls_per_s": Estimate("poll_calls_per_s", 0.09165, False, "long-poll cycle"),
+        "tasks_submitted": Estimate("tasks_submitted", 8300.0, True, "arrival count"),
+        "queue_wait_mean_s": Estimate("queue_wait_mean_s", 4.0, False, "Allen-Cunneen"),
+    }
+    frame = _frame([
+        ("utilization", 0.6009, 0.5958, 0.606, 20),
+        ("progress_calls_per_s", 0.2073, 0.2056, 0.2091, 20),
+        ("poll_calls_per_s", 0.08998, 0.08889, 0.09107, 20),
+        ("tasks_submitted", 8385, 8345, 8425, 20),  # exact, 1 % below: still disagrees
+        ("queue_wait_mean_s", 2.9, 2.2, 3.6, 20),  # approximate, 38 % above: disagrees
+    ])  # fmt: skip
+    assert APPROXIMATE_TOLERANCE == 0.05
+    table = compare(found, frame).set_index("metric")
+    for metric in ("utilization", "progress_calls_per_s", "poll_calls_per_s"):
+        assert not table.loc[metric, "disagrees"], metric
+        assert table.loc[metric, "within_tolerance"] and table.loc[metric, "tolerance"] == 0.05
+    assert table.loc["tasks_submitted", "disagrees"]
+    assert math.isnan(table.loc["tasks_submitted", "tolerance"])
+    assert table.loc["queue_wait_mean_s", "disagrees"]
+    lines = comparison_lines(compare(found, frame))
+    assert [line for line in lines if line.startswith("utilization")][0].endswith("within 5%")
+    assert any("within 5% of the simulated mean" in line for line in lines)
+    assert [line for line in lines if line.startswith("tasks_submitted")][0].endswith("!")
+
+
 def test_a_broken_assumption_shows_up_as_a_disagreement() -> None:
     """The 15-minute reading's detection estimate against a run under the 5-minute reading."""
     base = {
