@@ -49,8 +49,9 @@ def test_warmup_leaves_out_tasks_submitted_before_it() -> None:
     assert cold["tasks_submitted"] == 6
     assert warm["tasks_submitted"] == 3  # a task submitted exactly at the warm-up counts
     assert warm["tasks_finished"] == 3 and warm["attempts"] == 3
-    # Utilization is over the measured 3 hours: 3 tasks x 20 min on 4 threads.
-    assert warm["utilization"] == pytest.approx(3 * 1200 / (4 * 3 * 3600))
+    # Utilization is the busy time in the measured 3 hours on 4 threads: 3 tasks x 20 min, plus
+    # the last 10 min of the task submitted at 50 min (worked 50m..70m), whoever submitted it.
+    assert warm["utilization"] == pytest.approx((3 * 1200 + 600) / (4 * 3 * 3600))
     # Call counts carry no time: they still cover the whole run.
     assert warm["poll_calls_per_s"] == cold["poll_calls_per_s"]
 

@@ -181,13 +181,23 @@ def _shift(ctx: Context, pool: Pool) -> float:
 
 
 def _work_done(ctx: Context, pool: Pool, workload: Workload) -> float:
-    """Expected net work of `workload`'s counted tasks done before the run ends."""
+    """Expected net work of `workload`'s tasks done inside the measured window [warmup, end].
+
+    Every task counts, also one submitted before the warm-up (as the `utilization` metric): the
+    work a task does `x` seconds into its work falls in the window when it was submitted in
+    [warmup - offset, end - offset), offset = shift + x.
+    """
     top = min(longest_work(workload.duration), ctx.duration)
     x = np.linspace(0.0, top, 4001)
     dx = x[1] - x[0] if len(x) > 1 else 0.0
     mid = x[:-1] + dx / 2
     alive = dists.survival(workload.duration, mid)
-    done = ctx.counted(workload, _shift(ctx, pool) + mid)
+    offset = _shift(ctx, pool) + mid
+    done = np.maximum(
+        submitted_before(workload, ctx.duration - offset)
+        - submitted_before(workload, ctx.warmup - offset),
+        0.0,
+    )
     return float(np.sum(alive * done) * dx) * ctx.attempts[workload.name]
 
 

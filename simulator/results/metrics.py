@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from simulator.results.tables import markdown_cell
+from simulator.results.tables import _Pauses, markdown_cell
 from simulator.schema import Scenario
 
 NAN = float("nan")
@@ -30,12 +30,18 @@ class Inputs:
         self.attempts = tables["attempts"]
         self.tasks = tables["tasks"]
         self.calls = tables["calls"]
+        self.faults = tables.get("faults")
+        # Every attempt and task, warm-up included: busy time and the backlog are states of the
+        # fleet in the measured window, whoever submitted the work.
+        self.all_attempts = self.attempts
+        self.all_tasks = self.tasks
         self.duration = float(duration)
         self.scenario = scenario
         # Warm-up: tasks submitted before it (and their attempts) are left out, so the metrics
         # describe the steady state; `window` is the measured stretch of the run. Call counts
         # carry no time, so the call metrics still cover the whole run.
         warmup = float(getattr(scenario, "warmup", 0.0) or 0.0)
+        self.warmup = max(warmup, 0.0)
         if warmup > 0:
             keep = self.tasks["submitted_at"].to_numpy() >= warmup
             kept = self.tasks["task_id"].to_numpy()[keep]
@@ -62,9 +68,50 @@ class Inputs:
         t = self.tasks[self.status == "finished"]
         return (t["ended_at"] - t["submitted_at"]).to_numpy(dtype=float)
 
+    def busy_in_window(self) -> float:
+        """Net work seconds of every attempt inside the measured window [warmup, duration].
+
+        An attempt's net work before the warm-up is its gross time there net of the runner's
+        pauses (from the faults table), capped at its `work_s`; the rest of `work_s` lies in the
+        window. Without a warm-up this is the sum of `work_s`.
+        """
+        a = self.all_attempts
+        work = a["work_s"].to_numpy(dtype=float)
+        if self.warmup <= 0 or not len(a):
+            return float(work.sum())
+        start = a["work_started_at"].to_numpy(dtype=float)
+        early = np.flatnonzero(np.isfinite(start) & (start < self.warmup) & (work > 0))
+        if not len(early):
+            return float(work.sum())
+        before = self.warmup - start[early]  # gross seconds from the work's start to the warm-up
+        pauses = _pauses(self.faults, self.duration)
+        if pauses:
+            runners = a["runner"].to_numpy()[early]
+            for name, p in pauses.items():
+                rows = np.flatnonzero(runners == name)
+                if len(rows):
+                    s = start[early][rows]
+                    w = np.full(len(rows), self.warmup)
+                    before[rows] -= p.paused_until(w) - p.paused_until(s)
+        pre = np.minimum(work[early], np.maximum(before, 0.0))
+        return float(work.sum() - pre.sum())
+
     def calls_of(self, operation: str, column: str = "calls") -> float:
         row = self.calls[self.calls["operation"] == operation]
         return float(row[column].sum())
+
+
+def _pauses(faults: pd.DataFrame | None, duration: float) -> dict[str, _Pauses]:
+    """runner -> its merged pause intervals (ends clipped to the run), from the faults table."""
+    if faults is None or not len(faults):
+        return {}
+    f = faults[faults["kind"].to_numpy() == "pause"]
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for runner, start, length in zip(f["runner"], f["start"], f["duration_s"], strict=True):
+        end = min(float(start) + float(length), duration)
+        if end > start:
+            spans.setdefault(str(runner), []).append((float(start), end))
+    return {runner: _Pauses(intervals) for runner, intervals in spans.items()}
 
 
 @dataclass(frozen=True)
@@ -296,12 +343,14 @@ def stale_status_accepted(x: Inputs) -> float:
 
 @_metric("fraction")
 def utilization(x: Inputs) -> float:
-    """Net work seconds over all attempts divided by the fleet's thread-seconds (sum over fleet
-    groups of runners x threads x run duration); duplicates count as work."""
+    """Busy fraction of the fleet's threads in the measured window: net work seconds of every
+    attempt inside [warmup, run end] (work before the warm-up clipped off; tasks submitted before
+    the warm-up count too), divided by the fleet's thread-seconds in the window (sum over fleet
+    groups of runners x threads x (duration - warmup)); duplicates count as work."""
     if x.scenario is None:
         return NAN
     threads = sum(g.runners * g.threads for g in x.scenario.fleet)
-    return _ratio(x.attempts["work_s"].sum(), threads * x.window)
+    return _ratio(x.busy_in_window(), threads * x.window)
 
 
 METRICS: Mapping[str, Metric] = MappingProxyType(
