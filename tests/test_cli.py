@@ -366,3 +366,51 @@ def test_validate_an_invalid_file(capsys, tmp_path):
 def test_validate_an_empty_folder(capsys, tmp_path):
     status, _, err = _main(capsys, "validate", str(tmp_path))
     assert status == 2 and "holds no *.yaml" in err
+
+
+# --- which rate limit binds (issue 13 B6) ------------------------------------------------
+
+BURST = """\
+name: burst
+duration: 2h
+fleet: [{name: g, worker_group: wg, runners: 60, threads: 4, progress_interval: 60s}]
+workload: [{name: w, worker_group: wg, arrivals: {kind: periodic, every: 1h, batch: 150},
+            duration: 10m}]
+"""
+
+
+def test_run_names_the_binding_rate_limit_and_shows_throttled_calls_per_operation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """240 idle threads long-poll at about 2.7/s against PollForTask's 2/s; at most 150 tasks
+    report (2.5/s, far below 10/s). The warning names PollForTask, and the summary shows the
+    throttled calls of each operation."""
+    path = tmp_path / "burst.yaml"
+    path.write_text(BURST)
+    status, out, err = _main(capsys, "run", str(path), "-n", "2", "-q")
+    assert status == 0
+    (warning,) = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert "service.throttle.poll" in warning and "PollForTask" in warning
+    assert "ReportTaskProgress" not in warning
+    lines = out.splitlines()
+    start = lines.index("throttled calls by operation (per replication, mean of 2 replications):")
+    header, rule, *rows = lines[start + 2:start + 8]
+    assert header.split() == ["operation", "calls", "throttled", "share"]
+    assert [row.split()[0] for row in rows] == ["PollForTask", "ReportTaskProgress",
+                                                "SetTaskStatus", "ReportTaskRunnerHeartbeat"]
+    poll = rows[0].split()
+    assert int(poll[2].replace(",", "")) > 0  # polls were throttled
+    assert max(len(line) for line in lines[start:start + 8]) <= 80
+
+    status, payload = _json(capsys, "run", str(path), "-n", "2")
+    calls = {c["operation"]: c for c in payload["data"]["calls"]}
+    assert calls["PollForTask"]["throttled"] > 0 and calls["PollForTask"]["n"] == 2
+    throttled = sum(c["throttled"] for c in calls.values())
+    assert throttled == pytest.approx(
+        next(m["mean"] for m in payload["data"]["summary"] if m["metric"] == "throttled_calls"))
+    assert [w["field"] for w in payload["data"]["warnings"]] == ["service.throttle.poll"]
+
+
+def test_run_without_throttled_calls_has_no_throttled_table(capsys: pytest.CaptureFixture[str]):
+    status, out, _ = _main(capsys, "run", AWS, "-n", "1", *SHORT)
+    assert status == 0 and "throttled calls by operation" not in out

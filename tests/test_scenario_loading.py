@@ -740,7 +740,40 @@ def test_overload_and_throttle_warn(tmp_path: Path) -> None:
     result = loaded(tmp_path, MINIMAL, ("workload.batch.arrivals.rate=100/h",))
     assert any("queue will grow" in w.message for w in result.warnings())
     result = loaded(tmp_path, MINIMAL, ("fleet.etl.runners=400", "fleet.etl.progress_interval=30s"))
+    # 800 threads, but only about 3 tasks in progress: the idle threads' polls bind, not reports.
+    (warning,) = result.warnings()
+    assert warning.field == "service.throttle.poll" and "2/s" in warning.message
+    result = loaded(tmp_path, MINIMAL, ("fleet.etl.runners=400", "fleet.etl.progress_interval=30s",
+                                        "workload.batch.arrivals.rate=3000/h"))  # fmt: skip
     assert any("10/s" in w.message for w in result.warnings())
+
+
+BURST = """\
+name: burst-200x4
+duration: 6h
+fleet: [{name: g, worker_group: wg, runners: 200, threads: 4, progress_interval: 60s}]
+workload: [{name: w, worker_group: wg, arrivals: {kind: periodic, every: 1h, batch: 500},
+            duration: 10m}]
+"""
+
+
+def test_the_rate_limit_that_binds_is_the_one_warned_about(tmp_path: Path) -> None:
+    """Issue 13 B6: 200 x 4 threads with hourly bursts of 500 tasks: at most 500 tasks report
+    (8.3/s < 10/s), but 800 idle threads long-poll at about 9/s against PollForTask's 2/s."""
+    from simulator.experiments.scenario import call_rates
+
+    result = loaded(tmp_path, BURST)
+    fields = [w.field for w in result.warnings()]
+    assert fields == ["service.throttle.poll"]  # not service.throttle.progress
+    (warning,) = result.warnings()
+    assert "PollForTask" in warning.message and "ReportTaskProgress" not in warning.message
+    rates = call_rates(result.scenario)
+    assert rates.in_progress == 500 and rates.idle == 800
+    assert rates.poll == pytest.approx(800 / 90 + 500 / 3600)
+    assert rates.progress == pytest.approx(500 / 60 + 500 / 3600)
+    # Batches that overlap add up, and never exceed the threads.
+    rates = call_rates(loaded(tmp_path, BURST, ("workload.w.duration=150m",)).scenario)
+    assert rates.in_progress == 800 and rates.idle == 800 - 500  # up to 3 batches; 1 at the start
 
 
 def test_warnings_without_a_source_have_no_line(tmp_path: Path) -> None:

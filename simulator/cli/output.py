@@ -67,6 +67,28 @@ def table_notes(frame: Any, replications: int) -> list[str]:
     return notes
 
 
+def throttled_table(calls: Any) -> list[str]:
+    """Lines showing each operation's throttled calls (mean per replication) beside its calls,
+    if any call was throttled; [] otherwise (`Replications.calls()` is the input)."""
+    if calls.empty or not (calls["throttled"] > 0).any():
+        return []
+    n = int(calls["n"].iloc[0])
+    per = "per replication, mean of " + plural(n, "replication") if n > 1 else "one replication"
+    cells = [("operation", "calls", "throttled", "share")]
+    for r in calls.itertuples(index=False):
+        share = f"{r.throttled / r.calls:.0%}" if r.calls else "-"
+        cells.append((str(r.operation), number(r.calls), number(r.throttled), share))
+    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    lines = [f"throttled calls by operation ({per}):", ""]
+    for k, row in enumerate(cells):
+        lines.append("  ".join([row[0].ljust(widths[0]),
+                                *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:],
+                                                                  strict=True))]))  # fmt: skip
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()

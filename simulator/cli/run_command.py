@@ -22,7 +22,7 @@ from simulator.cli.experiment_options import (
     precision_of,
     printed_warnings,
 )
-from simulator.cli.output import emit, plural, table, table_notes, warning_dict
+from simulator.cli.output import emit, plural, table, table_notes, throttled_table, warning_dict
 from simulator.errors import INTERRUPTED, LeasesimError
 from simulator.experiments.batch import Interrupted
 from simulator.experiments.guards import Limits, guard
@@ -161,6 +161,7 @@ def execute(args: argparse.Namespace) -> int:
             "summary": records, "replication_summaries": reps.summaries,
             "warnings": notes, "saved": reps.saved, "resumed": reps.resumed, "plots": plotted,
             "precision": reps.precision.to_dict() if reps.precision else None,
+            "calls": reps.calls().to_dict(orient="records"),  # per operation, mean per rep
         }  # fmt: skip
         data["estimates"] = closed_form_section(scenario, frame)[1]  # docs/analytic.md
         if failed is not None:
@@ -188,6 +189,10 @@ def execute(args: argparse.Namespace) -> int:
     if notes_text:
         print()
         print("\n".join(notes_text))
+    throttled = throttled_table(reps.calls())  # which rate limit bound
+    if throttled:
+        print()
+        print("\n".join(throttled))
     estimate_lines = closed_form_section(scenario, frame)[0]  # beside the table: analytic.md
     if estimate_lines:
         print()

@@ -134,6 +134,20 @@ class Replications(Sequence[RunRecord]):
         """Per metric: mean, ci_low, ci_high, half_width (Student t) and n over replications."""
         return summarize_replications(self.summaries, confidence)
 
+    def calls(self) -> pd.DataFrame:
+        """Per API operation: the mean `calls`, `throttled` and `lost` per replication, and `n`,
+        the replications that have them (not those resumed from disk). Empty if none has."""
+        known = [r.calls for r in self.records if r.calls is not None]
+        columns = ["operation", "calls", "throttled", "lost", "n"]
+        if not known:
+            return pd.DataFrame(columns=columns)
+        rows = [
+            [op, *(sum(c[op][k] for c in known) / len(known)
+                   for k in ("calls", "throttled", "lost")), len(known)]
+            for op in known[0]
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
+
     def __repr__(self) -> str:
         failed = f", {len(self.failures)} failed" if self.failures else ""
         return (f"Replications({self.scenario.name!r}, seed={self.seed}, "

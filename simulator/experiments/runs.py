@@ -104,10 +104,22 @@ class RunRecord:
     wall_time_s: float = float("nan")
     events: int | None = None
     result: Result | None = field(default=None, repr=False)
+    #: Per API operation: {"calls", "throttled", "lost"} of the run (None when loaded from disk).
+    calls: dict[str, dict[str, int]] | None = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[int, int]:
         return self.point, self.replication
+
+
+def calls_by_operation(result: Result) -> dict[str, dict[str, int]]:
+    """The run's calls table as {operation: {"calls", "throttled", "lost"}}."""
+    table = result.tables["calls"]
+    return {
+        str(row.operation): {"calls": int(row.calls), "throttled": int(row.throttled),
+                             "lost": int(row.lost)}
+        for row in table.itertuples(index=False)
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,7 @@ def run_job(job: Job, run_fn: Callable[..., Result] | None = None) -> RunRecord 
         record = RunRecord(
             job.point, job.replication, job.seed, dict(result.summary),
             float(result.meta.get("wall_time_s", float("nan"))), result.meta.get("events"),
+            calls=calls_by_operation(result),
         )  # fmt: skip
         if job.tables:
             result.tables  # noqa: B018 - build them here, in the worker, before pickling

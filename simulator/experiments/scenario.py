@@ -1112,22 +1112,131 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
 
     throttle = service.throttle
     if throttle is not None:
-        busy = sum(g.runners * g.threads / g.progress_interval for g in scenario.fleet)
-        if busy > throttle.progress:
+        rates = call_rates(scenario)
+        if rates.poll > throttle.poll:
+            warn(
+                ("service", "throttle", "poll"),
+                f"the fleet's {rates.threads:,} threads send about {rates.poll:.1f} PollForTask "
+                f"calls/s when up to {rates.idle:,.0f} of them are idle (each idle thread "
+                f"long-polls once per {format_duration(service.long_poll)}, and again after each "
+                f"task), above the account limit of {throttle.poll:g}/s: expect most polls "
+                "throttled, back-off, and tasks waiting in the queue while threads are free.",
+            )
+        if rates.progress > throttle.progress:
             warn(
                 ("service", "throttle", "progress"),
-                f"when every thread is busy the fleet sends about {busy:.1f} ReportTaskProgress "
-                f"calls/s, above the account limit of {throttle.progress:g}/s: expect throttled "
-                "reports, back-off and leases lost to late reports.",
+                f"with up to {rates.in_progress:,.0f} tasks in progress at once the fleet sends "
+                f"about {rates.progress:.1f} ReportTaskProgress calls/s, above the account limit "
+                f"of {throttle.progress:g}/s: expect throttled reports, back-off and leases lost "
+                "to late reports.",
             )
-        beats = sum(g.runners / g.runner_heartbeat_interval for g in scenario.fleet)
-        if beats > throttle.heartbeat:
+        if rates.status > throttle.status:
+            warn(
+                ("service", "throttle", "status"),
+                f"tasks end at about {rates.status:.1f}/s, each with a SetTaskStatus call, above "
+                f"the account limit of {throttle.status:g}/s: expect throttled status reports.",
+            )
+        if rates.heartbeat > throttle.heartbeat:
             warn(
                 ("service", "throttle", "heartbeat"),
-                f"the fleet sends about {beats:.2f} ReportTaskRunnerHeartbeat calls/s, above the "
-                f"account limit of {throttle.heartbeat:g}/s: expect throttled heartbeats.",
+                f"the fleet sends about {rates.heartbeat:.2f} ReportTaskRunnerHeartbeat calls/s, "
+                f"above the account limit of {throttle.heartbeat:g}/s: expect throttled "
+                "heartbeats.",
             )
     return out
+
+
+@dataclass(frozen=True)
+class CallRates:
+    """Calls per second each operation sends at the fleet's busiest sustained moment (estimates).
+
+    `in_progress` is the most tasks in progress at once and `idle` the most idle threads at once,
+    both over the whole fleet (a busy group and an idle one may add up); each rate sums its fleet
+    groups' peaks.
+    """
+
+    poll: float
+    progress: float
+    status: float
+    heartbeat: float
+    threads: int
+    in_progress: float
+    idle: float
+
+
+def call_rates(scenario: Scenario) -> CallRates:
+    """Estimate each operation's peak sustained call rate from the scenario alone.
+
+    A working thread reports every `progress_interval`, plus one acknowledgement per task; an idle
+    thread long-polls once per `service.long_poll` when nothing is ready, and polls again at once
+    after each task; every task ends with one SetTaskStatus; every runner heartbeats. Tasks in
+    progress follow the arrivals (a periodic batch or a list of times puts its tasks in progress
+    together, for their mean duration; Poisson arrivals keep their mean load), never more than the
+    threads. Retries, faults and back-off are left out.
+    """
+    service = scenario.service
+    poll = progress = status = heartbeat = in_progress = idle = 0.0
+    for worker_group in dict.fromkeys(g.worker_group for g in scenario.fleet):
+        groups = [g for g in scenario.fleet if g.worker_group == worker_group]
+        threads = sum(g.runners * g.threads for g in groups)
+        served = [w for w in scenario.workload if w.worker_group == worker_group]
+        low, high = _in_progress(served, scenario.duration)
+        low, high = min(low, threads), min(high, threads)
+        starts = sum(_arrival_rate(w, scenario.duration) for w in served)
+        in_progress += high
+        idle += threads - low
+        for g in groups:
+            share = g.runners * g.threads / threads
+            poll += share * ((threads - low) / service.long_poll + starts)
+            progress += share * (high / g.progress_interval + starts)
+            status += share * starts
+            heartbeat += g.runners / g.runner_heartbeat_interval
+    total = sum(g.runners * g.threads for g in scenario.fleet)
+    return CallRates(poll, progress, status, heartbeat, total, in_progress, idle)
+
+
+_MAX_BATCHES = 10_000  # beyond this many batches, a periodic workload counts by its mean load
+
+
+def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, float]:
+    """(fewest, most) tasks of `workloads` in progress at once during the run, with unlimited
+    threads and every task lasting its mean duration (Poisson arrivals: their mean load)."""
+    steady = 0.0
+    changes: dict[float, float] = {}  # time -> change in tasks in progress
+    for w in workloads:
+        work = _mean(w.duration)
+        if work is None:
+            continue
+        arrivals = w.arrivals
+        if isinstance(arrivals, Periodic):
+            starts = [arrivals.offset + k * arrivals.every for k in range(_MAX_BATCHES + 1)]
+            starts = [t for t in starts if t < horizon]
+            if len(starts) > _MAX_BATCHES:
+                steady += arrivals.batch * work / arrivals.every
+                continue
+            batches = [(t, float(arrivals.batch)) for t in starts]
+        elif isinstance(arrivals, Explicit):
+            batches = [(t, 1.0) for t in arrivals.times if t < horizon]
+        else:
+            steady += _arrival_rate(w, horizon) * work
+            continue
+        for t, n in batches:
+            changes[t] = changes.get(t, 0.0) + n
+            changes[t + work] = changes.get(t + work, 0.0) - n
+    if not changes:
+        return steady, steady
+    times = sorted(changes)
+    level, low, high = 0.0, math.inf, 0.0
+    if times[0] > 0:
+        low = 0.0  # nothing is in progress before the first arrival
+    for t, following in zip(times, [*times[1:], math.inf], strict=True):
+        level += changes[t]
+        if t >= horizon:
+            break
+        high = max(high, level)
+        if following > t:
+            low = min(low, level)
+    return steady + (0.0 if low == math.inf else low), steady + high
 
 
 def _has_latency(service: Any) -> bool:
