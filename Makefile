@@ -7,8 +7,10 @@ SCENARIO ?= scenarios/aws-defaults.yaml
 # test extras. Each is redone only when the project's metadata or pins change.
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+NOTEBOOK_STAMP := $(VENV)/.installed-notebook
+JUPYTER_ARGS ?=
 
-.PHONY: run test test-fast check lint bench docs clean
+.PHONY: run test test-fast check lint bench docs clean notebook
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,18 @@ $(RUN_STAMP): $(BIN)/python pyproject.toml constraints.txt
 $(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# JupyterLab, ipykernel and ipywidgets in the same .venv, and the kernel "leasesim" registered
+# inside it (--sys-prefix: nothing is written outside .venv).
+$(NOTEBOOK_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[notebook]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name leasesim --display-name "Python (leasesim)"
+	touch $@
+
+# JupyterLab in notebooks/ (JUPYTER_ARGS=--no-browser on a remote machine; --allow-root only for
+# root, as in containers, where JupyterLab refuses to start without it).
+notebook: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 run: $(RUN_STAMP)
 	$(BIN)/leasesim run $(SCENARIO) --plots out/$(basename $(notdir $(SCENARIO)))

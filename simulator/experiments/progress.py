@@ -1,11 +1,13 @@
 """A progress bar over an experiment's runs: runs done, points done and an ETA (tqdm).
 
-In a notebook the bar is a widget (`tqdm.auto`); in a terminal it is text on stderr; anywhere else
-(a pipe, a log file, a test) there is none unless asked for.
+In a notebook the bar is a widget (`tqdm.notebook`) when ipywidgets is installed (`make notebook`
+installs it) and a text bar otherwise, without tqdm's "IProgress not found" warning; in a terminal
+it is text on stderr; anywhere else (a pipe, a log file, a test) there is none unless asked for.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import Any
 
@@ -15,6 +17,25 @@ def in_notebook() -> bool:
     shell = sys.modules.get("IPython")
     get = getattr(shell, "get_ipython", None)
     return bool(get and get() is not None and "IPKernelApp" in get().config)
+
+
+def widgets_available() -> bool:
+    """Whether ipywidgets can be imported, which `tqdm.notebook` needs to draw a widget."""
+    try:
+        return importlib.util.find_spec("ipywidgets") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def bar_class() -> type:
+    """The tqdm class to draw with: a widget in a notebook that can show one, else text."""
+    if in_notebook() and widgets_available():
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        return notebook_tqdm
+    from tqdm import tqdm as text_tqdm
+
+    return text_tqdm
 
 
 def wanted(progress: bool | None) -> bool:
@@ -32,12 +53,9 @@ class Progress:
         self.points_done = 0
         self._bar: Any = None
         if enabled:
-            if in_notebook():
-                from tqdm.auto import tqdm
-            else:
-                from tqdm import tqdm
-            self._bar = tqdm(total=total, unit=unit, desc="runs", file=sys.stderr, leave=False,
-                             dynamic_ncols=True)  # fmt: skip
+            bar = bar_class()
+            self._bar = bar(total=total, unit=unit, desc="runs", file=sys.stderr, leave=False,
+                            dynamic_ncols=True)  # fmt: skip
             self._postfix()
 
     def _postfix(self) -> None:
