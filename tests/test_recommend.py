@@ -307,6 +307,32 @@ def test_the_pareto_figure_marks_the_recommendation(tmp_path: Path) -> None:
     assert json.dumps(rec.to_dict(), allow_nan=False)  # JSON-safe
 
 
+def test_a_flagged_setting_is_never_recommended() -> None:
+    """Issue 13 B1: on gc-pauses (3-minute timeout, frequent pauses) a 5-minute interval loses
+    almost every lease: most attempts are reassigned and the backlog grows, yet it once scored
+    `duplicated_fraction` 0 (over the few ended tasks) at the fewest calls and was recommended.
+    A flagged candidate stands as `fails`, whatever its requirements say, and the output says
+    why."""
+    from simulator.results.health import FLAG_NAMES
+
+    path = "fleet.jvm.progress_interval"
+    rec = recommend(
+        "scenarios/gc-pauses.yaml", {path: ["30s", "1m", "2m", "5m"]},
+        ["duplicated_fraction<=0.5"], replications=2, executor="serial", progress=False,
+        refine=0, readings=False, overrides=["duration=6h"],
+    )  # fmt: skip
+    assert rec.setting is None or rec.setting[path] != 300.0
+    frame = rec.candidates.set_index(path)
+    assert frame.loc[300.0, "standing"] == "fails" and not frame.loc[300.0, "pareto"]
+    names = frame.loc[300.0, "flags"].split(", ")
+    assert names and set(names) <= set(FLAG_NAMES)
+    assert frame.loc[frame.index != 300.0, "flags"].isna().all()
+    text = rec.describe()
+    assert "set aside as broken" in text and f"{path}=5m: {names[0]}:" in text
+    assert any(r.flags == tuple(names) for r in rec.runners_up)
+    assert rec.to_dict()["flagged"]
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from simulator.recommend.requirements import Objective, Requirement
 from simulator.recommend.screening import Screen, screen
 from simulator.recommend.simulate import measures, simulate, summaries
 from simulator.recommend.space import Axis, label
+from simulator.results.health import Flag, flags
 from simulator.schema import Scenario
 
 # Rank of a candidate's standing when choosing among simulated ones.
@@ -44,6 +45,9 @@ class Candidate:
     evidence: tuple[Evidence, ...] = ()
     standing: Verdict | str = ""
     same_as: int | None = None  # results copied from this candidate (the very same model)
+    # Health flags of its runs (simulator.results.health, on the means over replications): a
+    # flagged candidate is broken whatever its requirements say, and stands as `fails`.
+    flags: tuple[Flag, ...] = ()
 
     @property
     def run_id(self) -> int:
@@ -53,6 +57,11 @@ class Candidate:
     @property
     def discarded(self) -> bool:
         return self.screen is not None and bool(self.screen.discard)
+
+    def problems(self) -> list[str]:
+        """What keeps it from meeting everything: each requirement not met, then each flag."""
+        return ([str(e.requirement) for e in self.evidence if e.verdict != "meets"]
+                + [f"flagged {f.name}" for f in self.flags])  # fmt: skip
 
     def objective(self, objective: Objective) -> Measure:
         return self.measures.get(objective.metric, Measure(objective.metric, math.nan, math.nan,
@@ -131,7 +140,8 @@ class Evaluator:
             c.simulated = True
             c.measures = measures(rows.get(c.id, {}), self.metrics, self.confidence)
             c.evidence = tuple(judge(r, c.measures[r.metric]) for r in self.requirements)
-            c.standing = standing(c.evidence)
+            c.flags = health(runs[runs["candidate"] == c.id])
+            c.standing = "fails" if c.flags else standing(c.evidence)
 
     def copy_results(self, source: Candidate, target: Candidate) -> None:
         """Give `target` the results of `source`, a run of the very same model (e.g. a lease
@@ -140,6 +150,7 @@ class Evaluator:
         target.same_as = source.run_id
         target.measures = dict(source.measures)
         target.evidence = source.evidence
+        target.flags = source.flags
         target.standing = source.standing
 
     def runs(self) -> pd.DataFrame:
@@ -149,3 +160,12 @@ class Evaluator:
         frame = pd.concat(self.run_frames, ignore_index=True, sort=False)
         frame.attrs = {}
         return frame
+
+
+def health(runs: pd.DataFrame) -> tuple[Flag, ...]:
+    """The health flags of one candidate's runs, on the means of every metric over its
+    replications (runs that raised are left out)."""
+    if runs.empty:
+        return ()
+    means = runs.select_dtypes("number").astype(float).mean()
+    return tuple(flags({str(k): float(v) for k, v in means.items() if pd.notna(v)}))

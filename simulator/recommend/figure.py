@@ -21,7 +21,7 @@ from simulator.results.metrics import METRICS
 
 COLORS = {"meets": "#1f77b4", "unsure": "#e6b400", "fails": "#9a9a9a"}
 LABELS = {"meets": "meets every requirement", "unsure": "not established",
-          "fails": "fails a requirement"}  # fmt: skip
+          "fails": "fails a requirement, or flagged as broken"}  # fmt: skip
 
 
 def _scale(metric: str, values: np.ndarray) -> tuple[str, float]:

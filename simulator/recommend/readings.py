@@ -111,7 +111,7 @@ def check(ev: Evaluator, winner: Candidate | None, others: Sequence[Candidate]) 
         best = _answer(ev, copies)
         worse = STANDING_RANK.get(str(mine.standing), 3) > STANDING_RANK[str(winner.standing)]
         best_label = None if best is None else rechecked[copies.index(best)].label
-        failing = ", ".join(str(e.requirement) for e in mine.evidence if e.verdict != "meets")
+        failing = ", ".join(mine.problems())
         why = ""
         changes: bool | None = worse or best is not mine
         if worse:

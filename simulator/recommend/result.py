@@ -42,11 +42,13 @@ class RunnerUp:
     evidence: tuple[Evidence, ...]
     objective: Measure
     versus: Measure  # its objective minus the recommendation's
+    flags: tuple[str, ...] = ()  # health flags of its runs: it stands as `fails`
 
     def to_dict(self) -> dict[str, Any]:
         return {"setting": self.setting, "label": self.label, "standing": self.standing,
                 "evidence": [e.to_dict() for e in self.evidence],
-                "objective": self.objective.to_dict(), "versus": self.versus.to_dict()}  # fmt: skip
+                "objective": self.objective.to_dict(), "versus": self.versus.to_dict(),
+                "flags": list(self.flags)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class Recommendation:
       used, and where none applied), `notes`.
     - `candidates`: one row per candidate evaluated (screened, discarded or simulated), and
       `runs`: one row per simulated run.
+    - `flagged`: the simulated candidates set aside for a health flag (the backlog grows, most
+      attempts lose their lease: `simulator.results.health`), one line each with the reason.
+      Such a setting is never recommended, whatever its requirements' verdicts.
     """
 
     scenario: str
@@ -84,6 +89,7 @@ class Recommendation:
     varied: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
     failures: tuple[dict[str, Any], ...] = field(default=())  # runs that raised (left out)
+    flagged: tuple[str, ...] = field(default=())  # candidates set aside for a health flag
 
     def figure(self) -> Any:
         """The Pareto figure (objective against each requirement's metric)."""
@@ -114,7 +120,7 @@ class Recommendation:
             "screening": list(self.screening), "notes": list(self.notes),
             "replications": self.replications, "seed": self.seed,
             "confidence": self.confidence, "varied": list(self.varied),
-            "failures": list(self.failures),
+            "failures": list(self.failures), "flagged": list(self.flagged),
             "candidates": rows.to_dict(orient="records"),
         }  # fmt: skip
 
@@ -129,7 +135,8 @@ class Recommendation:
             lines.append("no setting: the closed-form estimates rule out every candidate (see "
                          "`candidates.discarded`), so none was simulated.")
         elif self.setting is None:
-            lines.append("no setting: every simulated candidate fails a requirement.")
+            lines.append("no setting: every simulated candidate fails a requirement or is "
+                         "flagged as broken.")
         else:
             state = ("confirmed: every requirement holds over its whole "
                      f"{level} interval" if self.confirmed else
@@ -146,6 +153,8 @@ class Recommendation:
                          f"{_interval(diff)}" if math.isfinite(diff.mean) else "-")  # fmt: skip
                 failing = [str(e.requirement) for e in r.evidence if e.verdict != "meets"]
                 note = f"; not met: {', '.join(failing)}" if failing else ""
+                if r.flags:
+                    note += f"; flagged: {', '.join(r.flags)} (never recommended)"
                 lines.append(f"  {k}. {r.label}: {r.standing}, {shown}{note}")
         on_front = "; ".join(self.frontier["label"].head(6))
         more = f", and {len(self.frontier) - 6} more" if len(self.frontier) > 6 else ""
@@ -155,6 +164,10 @@ class Recommendation:
         lines += ["", self.readings.summary[:1].upper() + self.readings.summary[1:]]
         lines += ["", "closed-form screening (docs/analytic.md):"]
         lines += [f"  - {s}" for s in self.screening]
+        if self.flagged:
+            lines += ["", "set aside as broken, whatever their requirements say "
+                      "(docs/recommend.md#broken-settings):"]  # fmt: skip
+            lines += [f"  - {f}" for f in self.flagged]
         if self.notes:
             lines += [""] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -182,16 +182,18 @@ def _answer(ev: Evaluator, ranked: list[Candidate], winner: Candidate | None,
     metrics = ev.metrics
     larger = [objective.sense == "maximize" if m == objective.metric else
               next(r.op == ">=" for r in requirements if r.metric == m) for m in metrics]
-    values = [[c.measures[m].mean for m in metrics] for c in ranked]
-    on_front = frontier(pd.DataFrame(values).to_numpy(dtype=float), larger) if ranked else []
-    front_ids = {c.id for c, f in zip(ranked, on_front, strict=True) if f}
+    healthy = [c for c in ranked if not c.flags]  # a broken setting is on no frontier
+    values = [[c.measures[m].mean for m in metrics] for c in healthy]
+    on_front = frontier(pd.DataFrame(values).to_numpy(dtype=float), larger) if healthy else []
+    front_ids = {c.id for c, f in zip(healthy, on_front, strict=True) if f}
     runs = ev.runs()
     runners_up = []
     for c in ranked[1 : 1 + RUNNERS_UP] if winner is not None else ranked[:RUNNERS_UP]:
         versus = (paired(runs, objective.metric, winner.id, c.id, ev.confidence)
                   if winner is not None else NO_VALUE)
         runners_up.append(RunnerUp(c.setting, c.label, str(c.standing), c.evidence,
-                                   c.objective(objective), versus))  # fmt: skip
+                                   c.objective(objective), versus,
+                                   tuple(f.name for f in c.flags)))  # fmt: skip
     frame = _frame(ev, front_ids, winner)
     front = frame[frame["pareto"]].reset_index(drop=True)
     screens = [c.screen for c in ev.candidates if c.screen is not None and c.stage == "grid"]
@@ -221,7 +223,13 @@ def _answer(ev: Evaluator, ranked: list[Candidate], winner: Candidate | None,
         replications=ev.replications, seed=ev.seed, confidence=ev.confidence,
         varied=tuple(a.path for a in ev.space),
         notes=tuple(_notes(ev, winner, unsimulated)), failures=tuple(ev.failures),
+        flagged=tuple(_flagged(ranked)),
     )  # fmt: skip
+
+
+def _flagged(ranked: list[Candidate]) -> list[str]:
+    """One line per simulated candidate set aside for a health flag, with what is wrong."""
+    return [f"{c.label}: {f.name}: {f.message}" for c in ranked for f in c.flags]
 
 
 def _notes(ev: Evaluator, winner: Candidate | None, unsimulated: int) -> list[str]:
@@ -265,6 +273,7 @@ def _frame(ev: Evaluator, front: set[int], winner: Candidate | None) -> pd.DataF
             row[f"{m}:ci_high"] = measure.high if measure else math.nan
         for e in c.evidence:
             row[f"verdict:{e.requirement}"] = e.verdict
+        row["flags"] = ", ".join(f.name for f in c.flags) or None
         row.update(standing=c.standing or None, pareto=c.id in front,
                    recommended=winner is not None and c.id == winner.id)  # fmt: skip
         rows.append(row)
