@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 JUPYTER_ARGS ?=
 
-.PHONY: run test test-fast check lint bench docs clean notebook
+.PHONY: run test test-fast check lint bench docs clean notebook notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ $(NOTEBOOK_STAMP): $(RUN_STAMP)
 notebook: $(NOTEBOOK_STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
+# Re-execute every notebook in place (full runs; takes minutes) and record the code version in its
+# metadata; tests/test_notebooks_committed.py fails until this is re-run after a code change.
+notebooks: $(NOTEBOOK_STAMP)
+	$(BIN)/python notebooks/execute.py
+
 run: $(RUN_STAMP)
 	$(BIN)/leasesim run $(SCENARIO) --plots out/$(basename $(notdir $(SCENARIO)))
 
@@ -51,7 +56,7 @@ test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check simulator tests bench
+	$(BIN)/ruff check simulator tests bench notebooks/execute.py
 
 # Ciw (a peer queueing library) is only needed by the M/M/c comparison in bench/fast.py.
 bench: $(RUN_STAMP)

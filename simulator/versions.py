@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 from functools import cache
 from pathlib import Path
@@ -34,3 +35,23 @@ def leasesim_version() -> str:
 
 def dependency_versions() -> dict[str, str]:
     return {package: version(package) for package in KEY_DEPENDENCIES}
+
+
+def source_hash() -> str:
+    """12 hex digits of a SHA-256 over the package's Python sources (paths and contents).
+
+    It changes whenever any file under `simulator/` changes, committed or not, and is the same on
+    every machine for the same sources: what executed notebooks record to show which code made
+    their outputs (`notebooks/execute.py`, `tests/test_notebooks_committed.py`).
+    """
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def code_version() -> str:
+    """leasesim's version and its source hash, e.g. "0.1.0+src.3f2a9c1d4e5b"."""
+    return f"{leasesim_version().split('+')[0]}+src.{source_hash()}"

@@ -37,3 +37,15 @@ def test_notebook_with_ipywidgets_draws_a_widget(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(progress, "in_notebook", lambda: True)
     assert progress.bar_class() is notebook_tqdm
+
+
+def test_environment_switches_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    monkeypatch.setenv("LEASESIM_PROGRESS", "0")
+    assert not progress.wanted(None)
+    assert progress.wanted(True)  # an explicit argument wins
+    monkeypatch.setenv("LEASESIM_PROGRESS", "1")
+    monkeypatch.setattr(progress, "in_notebook", lambda: False)
+    assert progress.wanted(None)
+    monkeypatch.delenv("LEASESIM_PROGRESS")
+    assert progress.wanted(None) is False or progress.sys.stderr.isatty()

@@ -8,6 +8,7 @@ it is text on stderr; anywhere else (a pipe, a log file, a test) there is none u
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -39,9 +40,14 @@ def bar_class() -> type:
 
 
 def wanted(progress: bool | None) -> bool:
-    """`progress` if given; by default on in notebooks and when stderr is a terminal."""
+    """`progress` if given; else `LEASESIM_PROGRESS` (0 or 1) if set; else on in notebooks and
+    when stderr is a terminal. `make notebooks` sets LEASESIM_PROGRESS=0: no bars in saved outputs.
+    """
     if progress is not None:
         return bool(progress)
+    env = os.environ.get("LEASESIM_PROGRESS", "").strip().lower()
+    if env in ("0", "1", "false", "true", "no", "yes", "off", "on"):
+        return env in ("1", "true", "yes", "on")
     return in_notebook() or sys.stderr.isatty()
 
 
