@@ -414,3 +414,56 @@ def test_run_names_the_binding_rate_limit_and_shows_throttled_calls_per_operatio
 def test_run_without_throttled_calls_has_no_throttled_table(capsys: pytest.CaptureFixture[str]):
     status, out, _ = _main(capsys, "run", AWS, "-n", "1", *SHORT)
     assert status == 0 and "throttled calls by operation" not in out
+
+
+# --- fast mode falling back to exact is announced (issue 13 B7) ------------------------------
+
+FAST = """\
+name: fast-throttle
+duration: 2h
+simulation: {mode: fast}
+fleet: [{name: g, worker_group: wg, runners: 4, threads: 2}]
+workload: [{name: w, worker_group: wg, arrivals: {kind: poisson, rate: 12/h}, duration: 20m}]
+"""
+
+
+def test_fast_mode_falling_back_to_exact_is_announced_with_the_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """docs/fast-mode.md promises it: a fast scenario with throttling (the default) or a call
+    latency runs exact; `run` says so in its summary, on stderr and in --json, with the reason."""
+    from simulator.experiments.runs import run
+
+    path = tmp_path / "fast.yaml"
+    path.write_text(FAST)
+    status, out, err = _main(capsys, "run", str(path), "-n", "2", "-q")
+    assert status == 0
+    mode = [line for line in out.splitlines() if line.startswith("mode: ")]
+    assert mode == ["mode: exact, not fast: service.throttle is on: every report takes a token "
+                    "from"]  # wrapped at 80 columns
+    assert max(len(line) for line in out.splitlines()[:6]) <= 80
+    assert "simulation.mode: fast mode was asked for, but this scenario runs exact" in err
+    assert "service.throttle is on" in err
+
+    status, payload = _json(capsys, "run", str(path), "-n", "2", "--set",
+                            "service.call_latency=10ms")  # fmt: skip
+    assert status == 0
+    mode = payload["data"]["mode"]
+    assert mode["requested"] == "fast" and mode["ran"] == "exact (fast mode fell back)"
+    reason = mode["fallbacks"]["*"]
+    assert "service.throttle is on" in reason and "service.call_latency is not 0" in reason
+    (warning,) = payload["data"]["warnings"]
+    assert warning["field"] == "simulation.mode" and warning["line"] == 3
+    assert run(path, seed=0).meta["mode"] == mode["ran"]  # the same words as Result.meta
+
+    # Without throttling it runs fast, and says so; a jittered group alone runs exact.
+    status, payload = _json(capsys, "run", str(path), "-n", "1", "--set", "service.throttle=null")
+    assert payload["data"]["mode"] == {"requested": "fast", "ran": "fast", "fallbacks": {}}
+    assert payload["data"]["warnings"] == []
+    status, out, err = _main(capsys, "run", str(path), "-n", "1", "--set", "service.throttle=null",
+                             "--set", "fleet.g.progress_jitter=5s")  # fmt: skip
+    assert "mode: fast, except fleet group 'g' runs exact: fleet[g].progress_jitter" in out
+    status, out, _ = _main(capsys, "validate", str(path))
+    assert status == 0 and "simulation.mode: fast mode was asked for" in out
+    status, out, _ = _main(capsys, "run", AWS, "-n", "1", *SHORT)  # exact: no mode line
+    assert "mode:" not in out

@@ -698,13 +698,14 @@ def test_report_interval_equal_to_the_lease_says_what_happens(tmp_path: Path) ->
     assert warning.field == "fleet[g].progress_interval" and warning.line == 4
     assert "exactly at the lease deadline" in warning.message
     assert "reassigned" not in warning.message and "any call latency" in warning.message
-    assert run(path, seed=3).summary["reassignments"] == 0  # what the warning promises
+    summary = run(path, seed=3).summary  # what the warning promises
+    assert summary["reassignments"] == 0 and summary["tasks_finished"] > 0
     # With a call latency every report lands after the deadline: every attempt is reassigned.
     latent = ("service.call_latency=50ms",)
     (warning,) = load_scenario_with_source(path, latent).warnings()
     assert "expect every attempt to be reassigned" in warning.message
     summary = run(path, seed=3, overrides=latent).summary
-    assert summary["reassigned_fraction"] == 1
+    assert summary["reassignments"] > 0 and summary["tasks_finished"] == 0  # 40-minute tasks
     # Jitter on top of an interval equal to the lease makes some reports late.
     (warning,) = load_scenario_with_source(path, ("fleet.g.progress_jitter=10s",)).warnings()
     assert warning.field == "fleet[g].progress_jitter" and "some attempts" in warning.message

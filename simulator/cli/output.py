@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from typing import Any
 
 from simulator.results.metrics import METRICS
@@ -64,7 +65,40 @@ def table_notes(frame: Any, replications: int) -> list[str]:
         notes.append("n counts the replications where a metric has a value; an interval needs 2.")
     if frame["mean"].isna().any():
         notes.append("- : no value in any replication (e.g. a mean over no events).")
+    # Health flags of the means (simulator.results.health): a broken setting, said in words.
+    import textwrap
+
+    for f in frame.attrs.get("flags", []):
+        notes += textwrap.wrap(f"WARNING {f.name}: {f.message}", 100, subsequent_indent="  ")
     return notes
+
+
+def mode_of(scenario: Any) -> dict[str, Any]:
+    """How a scenario's runs are simulated: the mode asked for, the mode they run in (as
+    `Result.meta["mode"]`) and why fleet groups ("*": all) run exact although fast was asked for."""
+    from simulator.experiments.scenario import fast_fallbacks
+
+    asked = scenario.simulation.mode
+    why = fast_fallbacks(scenario)
+    ran = "fast (some groups exact)" if why else asked
+    if "*" in why:
+        ran = "exact (fast mode fell back)"
+    return {"requested": asked, "ran": ran, "fallbacks": why}
+
+
+def mode_lines(mode: dict[str, Any], width: int = 80) -> list[str]:
+    """The summary's `mode:` line, wrapped, when fast mode was asked for; [] for exact mode."""
+    if mode["requested"] != "fast":
+        return []
+    why = mode["fallbacks"]
+    if not why:
+        text = "mode: fast (docs/fast-mode.md)"
+    elif "*" in why:
+        text = f"mode: exact, not fast: {why['*']} (docs/fast-mode.md)"
+    else:
+        groups = "; ".join(f"fleet group {g!r} runs exact: {r}" for g, r in why.items())
+        text = f"mode: fast, except {groups} (docs/fast-mode.md)"
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def throttled_table(calls: Any) -> list[str]:

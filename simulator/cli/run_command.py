@@ -22,7 +22,16 @@ from simulator.cli.experiment_options import (
     precision_of,
     printed_warnings,
 )
-from simulator.cli.output import emit, plural, table, table_notes, throttled_table, warning_dict
+from simulator.cli.output import (
+    emit,
+    mode_lines,
+    mode_of,
+    plural,
+    table,
+    table_notes,
+    throttled_table,
+    warning_dict,
+)
 from simulator.errors import INTERRUPTED, LeasesimError
 from simulator.experiments.batch import Interrupted
 from simulator.experiments.guards import Limits, guard
@@ -146,7 +155,7 @@ def execute(args: argparse.Namespace) -> int:
                                "replication")  # fmt: skip
         if not len(reps):
             raise failed
-    frame = reps.summarize()
+    frame = reps.summarize(warn=False)  # health flags: printed under the table
     n = len(reps)
     plotted = [] if args.plots is None else plots_option.write_first(scenario, seed, args.plots)
     if args.json:
@@ -162,8 +171,10 @@ def execute(args: argparse.Namespace) -> int:
             "warnings": notes, "saved": reps.saved, "resumed": reps.resumed, "plots": plotted,
             "precision": reps.precision.to_dict() if reps.precision else None,
             "calls": reps.calls().to_dict(orient="records"),  # per operation, mean per rep
+            "mode": mode_of(scenario),  # asked for, ran, and why groups fell back to exact
         }  # fmt: skip
         data["estimates"] = closed_form_section(scenario, frame)[1]  # docs/analytic.md
+        data["flags"] = [{"name": f.name, "message": f.message} for f in frame.attrs["flags"]]
         if failed is not None:
             emit({"success": False, "error": failed.to_dict(), "data": data})
             return EXIT_FAILED
@@ -177,7 +188,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"overrides: {' '.join(args.overrides)}")
     if reps.executor != "serial":
         print(f"executor: {reps.executor}")
-    for line in (warmup_note(scenario.warmup),
+    for line in (*mode_lines(mode_of(scenario)), warmup_note(scenario.warmup),
                  reps.precision.describe() if reps.precision else None):  # fmt: skip
         if line:
             print(line)

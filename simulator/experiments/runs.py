@@ -67,7 +67,8 @@ def run(
     wall = time.perf_counter() - started
     return Result(
         scenario, simulation.log, seed=seed, wall_time_s=wall, events=simulation.events,
-        meta={"replication": replication, "mode": simulation.mode},
+        meta={"replication": replication, "mode": simulation.mode,
+              "fallbacks": dict(simulation.fallbacks)},  # why groups ("*": all) ran exact
     )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from simulator.errors import (
     LeasesimError,
     ScenarioWarning,
 )
+from simulator.model.fast import fallbacks as fast_mode_fallbacks
 from simulator.model.lease import timeouts as lease_timeouts
 from simulator.profiles import shadowed as profile_shadowed
 from simulator.schema import (
@@ -1143,7 +1144,46 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"above the account limit of {throttle.heartbeat:g}/s: expect throttled "
                 "heartbeats.",
             )
+    exact = fast_fallbacks(scenario)
+    if "*" in exact:
+        hint = ""
+        if service.throttle is not None:
+            hint = (
+                "; to run fast, set service: {throttle: null} once an exact run shows "
+                "throttled_calls 0"
+            )
+        warn(
+            ("simulation", "mode"),
+            f"fast mode was asked for, but this scenario runs exact (same results, more slowly): "
+            f"{exact['*']} (docs/fast-mode.md{hint}).",
+        )
+    for group, reason in exact.items():
+        if "*" not in exact:
+            warn(
+                ("simulation", "mode"),
+                f"fast mode was asked for, but fleet group {group!r} runs exact (same results, "
+                f"more slowly): {reason} (docs/fast-mode.md).",
+            )
     return out
+
+
+def fast_fallbacks(scenario: Scenario) -> dict[str, str]:
+    """Why fleet groups ("*": the whole fleet) run exact although fast mode is asked for.
+
+    Empty when exact mode is asked for or every group runs fast. Every reason of the whole fleet
+    is given, joined by "; " (`simulator.model.fast.fallbacks` keeps one).
+    """
+    if scenario.simulation.mode != "fast":
+        return {}
+    why = fast_mode_fallbacks(scenario)
+    if "*" in why and scenario.service.throttle is not None and _has_latency(scenario.service):
+        service = scenario.service.model_copy(
+            update={"call_latency": Fixed(dist="fixed", value=0.0)}
+        )
+        throttle = fast_mode_fallbacks(scenario.model_copy(update={"service": service}))["*"]
+        if throttle not in why["*"]:
+            why["*"] = f"{throttle}; {why['*']}"
+    return why
 
 
 @dataclass(frozen=True)
