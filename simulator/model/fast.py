@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from simulator.model.clock import due, ticks_before, ticks_by
 from simulator.schema import Scenario
 
 if TYPE_CHECKING:
     from simulator.model.log import Attempt
     from simulator.model.runner import Thread
-
-EPSILON = 1e-9
 
 
 class FastSchedule:
@@ -39,29 +38,24 @@ class FastSchedule:
 
     def sent_before(self, t: float) -> int:
         """Reports sent strictly before `t` (a report at `t` itself is still to come)."""
-        if t <= self.start + EPSILON:
-            return 0
-        return math.ceil((t - self.start) / self.interval - EPSILON)
+        return ticks_before(t, self.start, self.interval)
 
     def sent_by(self, t: float) -> int:
         """Reports sent at or before `t`."""
-        if t < self.start - EPSILON:
-            return 0
-        return math.floor((t - self.start) / self.interval + EPSILON) + 1
+        return ticks_by(t, self.start, self.interval)
 
     def deadline_at(self, t: float) -> float:
         """The lease deadline at `t`, counting a report sent at `t` (handled before expiry)."""
-        if t < self.start - EPSILON:
+        k = ticks_by(t, self.start, self.interval)
+        if k == 0:
             return -math.inf
-        k = math.floor((t - self.start) / self.interval + EPSILON)
-        return self.start + k * self.interval + self.renew
+        return self.start + (k - 1) * self.interval + self.renew
 
     def next_after(self, t: float) -> float:
-        """The first report strictly after `t`."""
-        if t < self.start:
+        """The first report strictly after `t` (not yet due at `t`)."""
+        if not due(self.start, t):
             return self.start
-        k = math.floor((t - self.start) / self.interval + EPSILON) + 1
-        return self.start + k * self.interval
+        return self.start + ticks_by(t, self.start, self.interval) * self.interval
 
 
 def fallbacks(scenario: Scenario) -> dict[str, str]:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulator.model.clock import EPSILON
 from simulator.model.log import Attempt, Log, Task
 
 if TYPE_CHECKING:
     from simulator.model.fast import FastSchedule
-
-EPSILON = 1e-9
 
 
 class InvariantViolation(AssertionError):

@@ -23,6 +23,7 @@ import numpy as np
 from simpy import Environment, Event, Interrupt, Process
 
 from simulator.distributions import Sampler, Uniforms
+from simulator.model.clock import EPSILON, SPIN_LIMIT, due, stuck, ticks_before
 from simulator.model.fast import FastSchedule
 from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log
 from simulator.model.service import (
@@ -39,7 +40,6 @@ from simulator.schema import FleetGroup
 from simulator.seeds import Stream
 
 PAUSE, CRASH, WAKE = "pause", "crash", "wake"  # interrupt causes
-EPSILON = 1e-9
 
 Wait = Generator[Event, Any, Any]
 
@@ -296,9 +296,9 @@ class Actor:
         runner = self.runner
         runner.log.calls[op] += 1
         now = runner.env.now
-        if (
-            now < runner.partition_until
-            or now < runner.group.partition_until
+        if (  # partitioned: its end not yet due (`clock.due`, inlined on this hot path)
+            runner.partition_until - now > EPSILON
+            or runner.group.partition_until - now > EPSILON
             or (runner.loss and runner.uniforms() < runner.loss)
         ):
             runner.log.lost[op] += 1
@@ -371,8 +371,8 @@ class Heartbeat(Actor):
         return (
             runner.fast
             and not runner.service.heartbeat_renews
-            and now >= runner.partition_until
-            and now >= runner.group.partition_until
+            and due(runner.partition_until, now)
+            and due(runner.group.partition_until, now)
         )
 
     def _fast(self) -> Wait:
@@ -391,7 +391,7 @@ class Heartbeat(Actor):
         if cause == PAUSE:
             yield from self._frozen()
         # The beat that came due meanwhile goes out now, or when it is due (`start` may be ahead).
-        sent = max(0, math.ceil((env.now - start) / self.interval - EPSILON))
+        sent = ticks_before(env.now, start, self.interval)
         yield from self._sleep(start + sent * self.interval - env.now)
 
     def freeze(self) -> None:
@@ -403,7 +403,7 @@ class Heartbeat(Actor):
         assert start is not None
         now = self.runner.env.now
         self.settle(now)
-        sent = max(0, math.ceil((now - start) / self.interval - EPSILON))
+        sent = ticks_before(now, start, self.interval)
         self.due = start + sent * self.interval
 
     def die(self) -> None:
@@ -422,9 +422,9 @@ class Heartbeat(Actor):
     def thaw(self) -> None:
         """The pause ends: the held-up beat goes out now (or when due), then one every interval."""
         now = self.runner.env.now
-        due, self.due = self.due, None
-        assert due is not None
-        self.beating = now if due <= now + EPSILON else due
+        held, self.due = self.due, None
+        assert held is not None
+        self.beating = now if due(held, now) else held
         # A partition began during the pause: beat one by one again (unless a crash ends it).
         if not self._can_skip() and self.runner.alive:
             self.process.interrupt(WAKE)  # type: ignore[union-attr]
@@ -435,7 +435,7 @@ class Heartbeat(Actor):
             return
         runner = self.runner
         now = runner.env.now if now is None else now
-        sent = max(0, math.ceil((now - self.beating) / self.interval - EPSILON))
+        sent = ticks_before(now, self.beating, self.interval)
         self.beating = None
         lost = int(runner.fast_rng().binomial(sent, runner.loss)) if runner.loss and sent else 0
         runner.log.calls[HEARTBEAT] += sent
@@ -465,8 +465,16 @@ class Thread(Actor):
         self.dormant = False  # fast mode: its runner died while it ran on callbacks (`die`)
 
     def run(self) -> Wait:
+        env = self.runner.env
+        spun_at, spins = -1.0, 0  # polls at one instant (`clock.SPIN_LIMIT`)
         try:
             while True:
+                if env.now == spun_at:
+                    spins += 1
+                    if spins > SPIN_LIMIT:
+                        raise stuck(f"runner {self.runner.name}, thread {self.index}", env.now)
+                else:
+                    spun_at, spins = env.now, 0
                 attempt = yield from self._poll()
                 if attempt is not None:
                     self.attempt = attempt
@@ -575,8 +583,8 @@ class Thread(Actor):
         return (
             runner.fast
             and not runner.loss
-            and now >= runner.partition_until
-            and now >= runner.group.partition_until
+            and due(runner.partition_until, now)
+            and due(runner.group.partition_until, now)
         )
 
     def _report_blocked(self) -> float:
@@ -598,7 +606,7 @@ class Thread(Actor):
                 yield from self._work_for(startup)
             # Acknowledge: the first ReportTaskProgress, due within ack_timeout of the assignment.
             blocked = self._report_blocked()
-            if blocked > 0:
+            if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
                 yield from self._sleep(blocked)
             if runner.direct[PROGRESS]:
                 reply = self._now(PROGRESS, attempt)
@@ -613,13 +621,22 @@ class Thread(Actor):
             done = self.done = now - runner.pause_total + attempt.task.work
             next_report = now + self._next_interval()
         throttled = 0  # consecutive throttled reports
+        spun_at, spins = -1.0, 0  # turns of this loop at one instant (`clock.SPIN_LIMIT`)
         while True:
             now = env.now
+            if now == spun_at:
+                spins += 1
+                if spins > SPIN_LIMIT:
+                    raise stuck(f"runner {runner.name}, thread {self.index}", now)
+            else:
+                spun_at, spins = now, 0
             left = done - (now - runner.pause_total)
+            # Every instant below is compared by the one rule of `clock.due`, inlined: the loop
+            # must never find a report due while the stall that holds it up is not yet over.
             if left <= EPSILON:
                 break
             if next_report - now <= EPSILON:  # a report is due
-                if now < runner.stall_until:
+                if runner.stall_until - now > EPSILON:
                     # A stalled reporter sends nothing until the stall ends; the work goes on.
                     next_report = runner.stall_until
                     continue
@@ -686,9 +703,9 @@ class Thread(Actor):
         runner = self.runner
         return (
             attempt.reports > 0  # acknowledged: every report from now on renews for `renew`
-            and now >= runner.stall_until
-            and now >= runner.partition_until
-            and now >= runner.group.partition_until
+            and due(runner.stall_until, now)
+            and due(runner.partition_until, now)
+            and due(runner.group.partition_until, now)
             and (attempt.task.live is attempt or runner.service.stale_progress == OK)
         )
 
@@ -707,9 +724,9 @@ class Thread(Actor):
             and not runner.paused
             and runner.direct[PROGRESS]
             and runner.startup.fixed == 0.0
-            and now >= runner.stall_until
-            and now >= runner.partition_until
-            and now >= runner.group.partition_until
+            and due(runner.stall_until, now)
+            and due(runner.partition_until, now)
+            and due(runner.group.partition_until, now)
         )
 
     def on_callbacks(self) -> bool:
@@ -820,7 +837,7 @@ class Thread(Actor):
         sent = self.settle(watch=False)
         self.frozen = schedule.start + sent * schedule.interval
         runner = self.runner
-        if schedule.attempt.deadline <= runner.paused_until + EPSILON:
+        if due(schedule.attempt.deadline, runner.paused_until):
             runner.service.watch_lease(schedule.attempt)
 
     def thaw_work(self) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from simpy import Environment, Event
 
+from simulator.model.clock import due, ticks_before
 from simulator.model.invariants import Invariants
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import HEARTBEAT, NAN, POLL, PROGRESS, STATUS, Attempt, Log, Task
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 # Replies.
 OK, CANCELED, NOT_FOUND, THROTTLED, LOST = 0, 1, 2, 3, 4
-EPSILON = 1e-9  # float slack when comparing a timer's firing time with a deadline
 
 
 class Poll:
@@ -144,7 +144,7 @@ class WorkerGroup:
 
     def repolls(self, standing: StandingPoll, now: float) -> int:
         """Polls of a standing cycle after its first, sent before `now`."""
-        return max(0, math.ceil((now - standing.first) / self.cycle - EPSILON) - 1)
+        return max(0, ticks_before(now, standing.first, self.cycle) - 1)
 
 
 class Service:
@@ -309,7 +309,7 @@ class Service:
         if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
             deadline = max(deadline, attempt.fast.deadline_at(now))
         left = deadline - now
-        if left > EPSILON:  # renewed since this timer was armed: watch the new deadline
+        if not due(deadline, now):  # renewed since this timer was armed: watch the new deadline
             fast = attempt.fast
             if fast is not None and fast.start <= deadline and fast.interval < fast.renew:
                 # Reports counted in bulk renew it before it can run out, for as long as the
@@ -324,7 +324,7 @@ class Service:
     def watch_lease(self, attempt: Attempt) -> None:
         """Make sure the live attempt's lease timer fires no later than its deadline."""
         timer = attempt.timer
-        if attempt.task.live is attempt and (timer is None or timer.at > attempt.deadline):
+        if attempt.task.live is attempt and (timer is None or not due(timer.at, attempt.deadline)):
             left = max(attempt.deadline - self.env.now, 0.0)
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
 

@@ -1,0 +1,63 @@
+"""Simulated time: the model's one rule for comparing instants, and its guard against livelock.
+
+Simulated time is float seconds, and one instant reached by two paths (a stall's end computed as
+`start + duration`, a report time as `start + k * interval`, the clock after a chain of
+timeouts) can differ in its last bits. Every comparison of an instant with the clock in the model
+therefore uses one rule: an instant is *due* when it is at or before now, within `EPSILON`.
+Two rules for the same question (one with slack, one strict) let a process find a report due
+but its runner still stalled, and loop for ever without time moving (issue 13, A1).
+
+A process that still loops without simulated time advancing (a bug) fails loudly with
+`SimulationStuck`, naming who and when, instead of hanging: see `SPIN_LIMIT`.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Float slack, in seconds, within which two instants are the same instant.
+EPSILON = 1e-9
+
+#: Consecutive iterations of a process's loop at one simulated instant before it is declared stuck.
+#: A legitimate loop turns a few times per instant (a report, a reply, a retry); 10,000 is
+#: generous, and counting costs one float comparison per turn.
+SPIN_LIMIT = 10_000
+
+
+def due(t: float, now: float) -> bool:
+    """Whether instant `t` has come at `now`: at or before it, within `EPSILON`.
+
+    Hot loops inline it as `t - now <= EPSILON` (or its negation `t - now > EPSILON`).
+    """
+    return t - now <= EPSILON
+
+
+def ticks_before(t: float, start: float, interval: float) -> int:
+    """How many of the instants start, start + interval, ... come strictly before `t`.
+
+    An instant due at `t` itself (within `EPSILON`) is not counted: it is still to come.
+    """
+    return max(0, math.ceil((t - start - EPSILON) / interval))
+
+
+def ticks_by(t: float, start: float, interval: float) -> int:
+    """How many of the instants start, start + interval, ... are due at `t` (at or before it)."""
+    if not due(start, t):
+        return 0
+    return math.floor((t - start + EPSILON) / interval) + 1
+
+
+class SimulationStuck(RuntimeError):
+    """An internal error: a process looped `SPIN_LIMIT` times without simulated time advancing.
+
+    A bug in the model, never the scenario's fault; raised instead of hanging for ever.
+    """
+
+
+def stuck(who: str, now: float) -> SimulationStuck:
+    """The error for a process `who` (e.g. "runner g-1, thread 0") stuck at instant `now`."""
+    return SimulationStuck(
+        f"internal error: {who} looped {SPIN_LIMIT:,} times at simulated time {now!r} s "
+        "without time advancing (a bug in leasesim's model; please report it with the scenario "
+        "and seed)"
+    )
