@@ -2,7 +2,7 @@
 
 A scenario's `service.profile` (default `aws-data-pipeline`) chooses the defaults of the fields
 listed in `GOVERNED`; a field the scenario sets itself keeps its value. The values follow the
-documented defaults of `shared/reference/data-pipeline-rules.md` section 4; where a system has a
+documented defaults of docs/rules.md section 4; where a system has a
 rule the model lacks, the profile says so in `not_modelled` rather than imitating it.
 
 `apply(data)` runs on the raw `service` mapping before validation (see `schema.Service`). It
