@@ -246,6 +246,10 @@ class FleetGroup(Strict):
     progress_interval: Seconds = Field(60.0, gt=0)
     progress_jitter: Seconds = Field(0.0, ge=0)
     runner_heartbeat_interval: Seconds = Field(900.0, gt=0)
+    # Real runners do not start in the same microsecond: each runner starts at a uniformly random
+    # time in [0, start_spread). null: one long poll of the service (90 s), so that idle polls are
+    # spread over the hold cycle from the start, as in a fleet that has been running a while.
+    start_spread: Seconds | None = Field(None, ge=0)
     startup: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0.0))
     backoff: Backoff = Field(default_factory=Backoff)
     faults: Faults = Field(default_factory=Faults)

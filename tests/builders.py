@@ -38,7 +38,9 @@ BASE: dict[str, Any] = {
     "seed": 11,
     "service": {"throttle": None},
     "simulation": {"check_invariants": True},
-    "fleet": [{"name": "etl", "worker_group": "wg", "runners": 2, "threads": 2}],
+    # Every runner starts at t=0 (not the default spread over one long poll), so that the
+    # hand-traced tests can count from there.
+    "fleet": [{"name": "etl", "worker_group": "wg", "runners": 2, "threads": 2, "start_spread": 0}],
     "workload": [
         {
             "name": "batch",

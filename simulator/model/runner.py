@@ -73,6 +73,8 @@ class Runner:
         service: Service, log: Log, latency: Sampler, startup: Sampler, uniforms: Uniforms,
         heartbeat_phase: float,
         fast_stream: Stream | None = None,
+        start_offset: float = 0.0,
+        ranks: list[float] | None = None,
     ) -> None:  # fmt: skip
         self.env = env
         self.name = name
@@ -85,6 +87,11 @@ class Runner:
         self.startup = startup
         self.uniforms = uniforms
         self.heartbeat_phase = heartbeat_phase
+        # When the runner first starts (the fleet group's `start_spread`); a restart is immediate.
+        self.start_offset = start_offset
+        # Each thread's rank among polls of one instant (`service.Poll`): a random draw, not the
+        # order in which the scenario lists the runners.
+        self.ranks = ranks if ranks is not None else [float(i) for i in range(config.threads)]
         # Fast mode: whether this runner's calls may be counted in bulk (see `Thread._fast`); its
         # stream draws the gaps between reports lost to message loss.
         self.fast = fast_stream is not None
@@ -114,16 +121,20 @@ class Runner:
         env = self.env
         self.alive = True
         self.generation += 1
+        # The first start waits for the runner's start offset; a restart begins at once.
+        delay = self.start_offset if self.generation == 1 else 0.0
         for thread in self.threads:
             if thread.dormant:  # its process slept through the crash (`Thread.die`)
                 thread.wake()
             else:
-                thread.process = env.process(thread.run())
+                body = thread.run()
+                thread.process = env.process(thread.after(delay, body) if delay > 0 else body)
         heartbeat = self.heartbeat
         if heartbeat.dormant:
             heartbeat.wake()
         else:
-            heartbeat.process = env.process(heartbeat.run())
+            body = heartbeat.run()
+            heartbeat.process = env.process(heartbeat.after(delay, body) if delay > 0 else body)
         self.processes = [t.process for t in self.threads]  # type: ignore[misc]
         self.processes.append(heartbeat.process)  # type: ignore[arg-type]
 
@@ -251,6 +262,15 @@ class Actor:
             except Interrupt as interrupt:
                 if interrupt.cause == CRASH:
                     raise Crashed from None
+
+    def after(self, delay: float, body: Wait) -> Wait:
+        """Run `body` once `delay` has passed (a runner's late first start); a pause stretches
+        the wait, a crash ends it (the restart starts a new process at once)."""
+        try:
+            yield from self._sleep(delay)
+        except Crashed:
+            return None
+        return (yield from body)
 
     def _sleep(self, delay: float) -> Wait:
         """Sleep `delay` of wall time, ending no earlier than the runner's resume if it pauses."""
@@ -450,6 +470,7 @@ class Thread(Actor):
     def __init__(self, runner: Runner, index: int) -> None:
         self.runner = runner
         self.index = index
+        self.rank = runner.ranks[index]  # its place among polls of one instant (`service.Poll`)
         self.worker_group = runner.config.worker_group
         self.attempt: Attempt | None = None
         self.poll: Poll | None = None

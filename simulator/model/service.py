@@ -33,18 +33,20 @@ OK, CANCELED, NOT_FOUND, THROTTLED, LOST = 0, 1, 2, 3, 4
 class Poll:
     """A PollForTask call held open by the service until a task is ready or the hold ends.
 
-    `seq` orders polls that arrived in the same instant (e.g. every thread's first poll at the
-    start of the run), as the service saw them one after the other.
+    `rank` orders polls that arrived in the same instant (e.g. the threads of one runner): its
+    thread's rank, a random draw made when the runner is created (`Runner.ranks`), so that such
+    ties go to a random thread rather than to the one the scenario file happens to list first.
+    Fast mode's standing cycles are ordered by the same rank (`StandingPoll.key`).
     """
 
-    __slots__ = ("thread", "event", "open", "arrival", "seq")
+    __slots__ = ("thread", "event", "open", "arrival", "rank")
 
-    def __init__(self, thread: Thread, event: Event, arrival: float, seq: int) -> None:
+    def __init__(self, thread: Thread, event: Event, arrival: float, rank: float) -> None:
         self.thread = thread
         self.event = event
         self.open = True
         self.arrival = arrival
-        self.seq = seq
+        self.rank = rank
 
 
 class StandingPoll:
@@ -57,26 +59,27 @@ class StandingPoll:
 
     __slots__ = ("thread", "event", "first", "key")
 
-    def __init__(self, thread: Thread, event: Event, first: float, key: tuple[float, int]) -> None:
+    def __init__(
+        self, thread: Thread, event: Event, first: float, key: tuple[float, float]
+    ) -> None:
         self.thread = thread
         self.event = event
         self.first = first
-        self.key = key  # (phase within the cycle, arrival number): the order of the cycles
+        self.key = key  # (phase within the cycle, thread's rank): the order of the cycles
 
 
 class WorkerGroup:
     """One worker group's ready queue and the polls waiting on it (served in arrival order)."""
 
-    __slots__ = ("name", "ready", "polls", "rng", "standing", "cycle", "count")
+    __slots__ = ("name", "ready", "polls", "rng", "standing", "cycle")
 
     def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
         self.name = name
         self.ready: deque[Task] | list[Task] = deque() if rng is None else []
         self.polls: deque[Poll] = deque()
         self.rng = rng  # set for `dispatch: random`
-        self.standing: list[tuple[float, int, StandingPoll]] = []  # sorted by phase
+        self.standing: list[tuple[float, float, StandingPoll]] = []  # sorted by phase, rank
         self.cycle = cycle  # long_poll: the period of standing polls
-        self.count = 0
 
     def pop_ready(self) -> Task | None:
         ready = self.ready
@@ -104,21 +107,31 @@ class WorkerGroup:
             i = bisect_right(standing, (now % cycle, math.inf))
             if i == len(standing):
                 i = 0
-            phase, seq, _ = standing[i]
+            phase, rank, _ = standing[i]
             latest = now - (now - phase) % cycle
-            # Same instant (the cycles and the held poll began together): the earlier poll first.
-            if not polls or (latest, seq) < (polls[0].arrival, polls[0].seq):
+            # Same instant (the cycles and the held poll began together): the lower rank first.
+            if not polls or (latest, rank) < (polls[0].arrival, polls[0].rank):
                 return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
-    def next_seq(self) -> int:
-        """The arrival number of a poll arriving now (see `Poll.seq`)."""
-        self.count += 1
-        return self.count
+    def hold(self, poll: Poll) -> None:
+        """Queue a held poll: in arrival order, polls of the same instant by rank."""
+        polls = self.polls
+        arrival, rank = poll.arrival, poll.rank
+        at = len(polls)
+        while at:
+            last = polls[at - 1]
+            if last.arrival < arrival or (last.arrival == arrival and last.rank < rank):
+                break
+            at -= 1
+        if at == len(polls):
+            polls.append(poll)
+        else:
+            polls.insert(at, poll)
 
     def stand(self, thread: Thread, now: float, event: Event) -> StandingPoll:
         """A poll that will be renewed at every hold's end, none of them simulated."""
-        key = (now % self.cycle, self.next_seq())
+        key = (now % self.cycle, thread.rank)
         standing = StandingPoll(thread, event, now, key)
         insort(self.standing, (*key, standing))
         return standing
@@ -136,10 +149,7 @@ class WorkerGroup:
         arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
         # The cycle's polls keep their place among polls of the same instant (exact mode's order).
         poll = Poll(standing.thread, standing.event, arrival, standing.key[1])
-        at = len(self.polls)
-        while at > 0 and (self.polls[at - 1].arrival, self.polls[at - 1].seq) > (arrival, poll.seq):
-            at -= 1
-        self.polls.insert(at, poll)
+        self.hold(poll)
         return poll
 
     def repolls(self, standing: StandingPoll, now: float) -> int:
@@ -260,8 +270,8 @@ class Service:
         if thread.can_stand():
             standing = thread.standing = group.stand(thread, env.now, thread.parked_on())
             return standing
-        poll = Poll(thread, Event(env), env.now, group.next_seq())
-        group.polls.append(poll)
+        poll = Poll(thread, Event(env), env.now, thread.rank)
+        group.hold(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
         return poll
 

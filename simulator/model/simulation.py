@@ -54,6 +54,7 @@ class Simulation:
         self.runners: list[Runner] = []
         for g in scenario.fleet:
             state = GroupState(env)
+            spread = scenario.service.long_poll if g.start_spread is None else g.start_spread
             members = []
             for i in range(g.runners):
                 name = f"{g.name}-{i}"
@@ -61,7 +62,13 @@ class Simulation:
                 def stream(*what: str, _name: str = name) -> Stream:
                     return streams.stream("runner", _name, *what)
 
-                heartbeat_phase = stream("heartbeat")().uniform(0, g.runner_heartbeat_interval)
+                # The runner's start draws share one generator (one fewer to seed per runner): the
+                # heartbeat's phase, the start offset, and its threads' ranks among polls of one
+                # instant (`service.Poll`). Keyed by the runner's name, not its place in the file.
+                start = stream("heartbeat")()
+                heartbeat_phase = start.uniform(0, g.runner_heartbeat_interval)
+                offset = start.uniform(0, spread) if spread > 0 else 0.0
+                ranks = start.random(g.threads).tolist()
                 skips = fast and "*" not in self.fallbacks and g.name not in self.fallbacks
                 runner = Runner(
                     env, name, g, state, service, log,
@@ -69,6 +76,8 @@ class Simulation:
                     startup=Sampler(g.startup, stream("startup")),
                     uniforms=Uniforms(stream("calls")),
                     heartbeat_phase=heartbeat_phase,
+                    start_offset=offset,
+                    ranks=ranks,
                     fast_stream=stream("fast") if skips else None,
                 )  # fmt: skip
                 members.append(runner)
