@@ -272,7 +272,8 @@ def test_no_crash_gives_nan_latency_without_warnings() -> None:
     assert math.isnan(s["detection_latency_mean_s"])
 
 
-def test_reassigned_and_duplicated_fractions_over_ended_tasks() -> None:
+def test_reassigned_and_duplicated_fractions_over_started_tasks() -> None:
+    """Fractions count the tasks handed to a runner at least once, ended or not (issue 13, B1)."""
     log = Log()
     duplicated_task(log)  # finished, 1 reassignment, duplicated
     t1 = task(log, status="finished", ended=50.0)
@@ -280,18 +281,22 @@ def test_reassigned_and_duplicated_fractions_over_ended_tasks() -> None:
                              outcome="finished")  # fmt: skip
     t2 = task(log, status="failed", ended=80.0)
     t2.reassignments = 2
-    t3 = task(log, status="running")  # not ended: in neither numerator nor denominator
+    attempt(log, t2, "r0", 0.0, work_ended_at=80.0, runner_outcome="failed", outcome="failed")
+    t3 = task(log, status="running")  # started, not ended: counted
     t3.reassignments = 1
-    task(log, status="pending")
+    t3.live = attempt(log, t3, "r1", 1500.0)
+    never = task(log, status="pending")  # never started: in backlog_fraction, not the fractions
+    never.reassignments = 0
     _, s = run(log, 2000.0)
     assert s["tasks_submitted"] == 5
     assert (s["tasks_finished"], s["tasks_failed"], s["tasks_running"], s["tasks_pending"]) == (
         2, 1, 1, 1,
     )  # fmt: skip
     assert s["reassignments"] == 4
-    assert s["reassigned_fraction"] == pytest.approx(2 / 3)
-    assert s["duplicated_fraction"] == pytest.approx(1 / 3)
-    assert s["attempts"] == 3
+    assert s["reassigned_fraction"] == pytest.approx(3 / 4)  # duplicated task, t2, t3 of 4
+    assert s["duplicated_fraction"] == pytest.approx(1 / 4)
+    assert s["backlog_fraction"] == pytest.approx(2 / 5)  # t3 running + the pending task
+    assert s["attempts"] == 5
 
 
 def test_latency_percentiles_and_queue_wait() -> None:

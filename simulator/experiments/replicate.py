@@ -28,6 +28,8 @@ from simulator.experiments.runs import (
 )
 from simulator.experiments.scenario import scenario_to_dict
 from simulator.experiments.store import OutputFolderWarning, ReplicationStore
+from simulator.results.health import Flag
+from simulator.results.health import flags as health_flags
 from simulator.results.metrics import METRICS
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
@@ -38,6 +40,11 @@ BOOKKEEPING = ("point", "replication", "seed", "wall_time_s", "events", "error")
 
 class RunFailures(UserWarning):
     """Some runs of an experiment raised; the others are kept (see `failures`)."""
+
+
+class HealthWarning(UserWarning):
+    """A summary raised a health flag (`simulator.results.health`): its numbers mislead if read
+    as a normal answer (the backlog grows without bound, most attempts are reassigned)."""
 
 
 def warn_failures(failures: Sequence[Failure], total: int, where: Callable[[Failure], str]) -> None:
@@ -130,9 +137,24 @@ class Replications(Sequence[RunRecord]):
         """One row per replication: replication, seed, every metric, wall time, error."""
         return records_frame(self.records, self.failures)
 
-    def summarize(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Per metric: mean, ci_low, ci_high, half_width (Student t) and n over replications."""
-        return summarize_replications(self.summaries, confidence)
+    def summarize(self, confidence: float = 0.95, warn: bool = True) -> pd.DataFrame:
+        """Per metric: mean, ci_low, ci_high, half_width (Student t) and n over replications.
+
+        The health flags of the means (a growing backlog, most attempts reassigned: see
+        `simulator.results.health`) are in `frame.attrs["flags"]`, and each is also issued as a
+        `HealthWarning` (unless `warn=False`: the CLI prints them under its table), so a broken
+        setting cannot pass for a good one in a notebook.
+        """
+        frame = summarize_replications(self.summaries, confidence)
+        for flag in frame.attrs.get("flags", []) if warn else []:
+            warnings.warn(f"{self.scenario.name}: {flag}", HealthWarning, stacklevel=2)
+        return frame
+
+    @property
+    def flags(self) -> list[Flag]:
+        """Health flags of the mean summary over the replications (`simulator.results.health`)."""
+        means = summarize_replications(self.summaries)
+        return health_flags(dict(zip(means["metric"], means["mean"], strict=True)))
 
     def calls(self) -> pd.DataFrame:
         """Per API operation: the mean `calls`, `throttled` and `lost` per replication, and `n`,
@@ -150,8 +172,10 @@ class Replications(Sequence[RunRecord]):
 
     def __repr__(self) -> str:
         failed = f", {len(self.failures)} failed" if self.failures else ""
+        names = ", ".join(f.name for f in self.flags) if self.records else ""
+        flagged = f", WARNING: {names}" if names else ""
         return (f"Replications({self.scenario.name!r}, seed={self.seed}, "
-                f"n={len(self.records)}{failed})")  # fmt: skip
+                f"n={len(self.records)}{failed}{flagged})")  # fmt: skip
 
 
 def replicate(

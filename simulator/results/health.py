@@ -7,11 +7,15 @@ beside the numbers.
 
 Flags (each `Flag.name`):
 
-- `backlog_grows`: the fleet does not keep up. The number of unfinished tasks rose over the second
-  half of the measured window by at least `BACKLOG_GROWTH_LIMIT` of the tasks submitted meanwhile
-  (`backlog_growth`) and at least `BACKLOG_FRACTION_LIMIT` of the submitted tasks were still pending
-  or running at the end (`backlog_fraction`). The backlog grows without bound: a longer run would
-  leave more undone, and fractions describe only the few tasks that got through.
+- `backlog_grows`: the fleet does not keep up. Three conditions, all needed: the number of
+  unfinished tasks rose over the second half of the measured window by at least
+  `BACKLOG_GROWTH_LIMIT` of the tasks submitted meanwhile (`backlog_growth`); at least
+  `BACKLOG_FRACTION_LIMIT` of the submitted tasks were still pending or running at the end
+  (`backlog_fraction`); and that rise (`backlog_growth` x `tasks_submitted` / 2, the second half's
+  share) is at least `BACKLOG_NOISE_SIGMAS` x sqrt(unfinished at the end + 1), beyond the random
+  ups and downs of a stable queue. Such a backlog grows without bound: a longer run would leave
+  more undone, and fractions describe only the tasks that got through. Clear overload is always
+  flagged; a fleet within ~10 % of saturation may or may not be, by chance.
 - `most_attempts_reassigned`: more than `REASSIGNED_ATTEMPTS_LIMIT` of the attempts lost their
   lease (`reassignments / attempts`): most work is done more than once or never finished.
 
@@ -29,6 +33,9 @@ BACKLOG_GROWTH_LIMIT = 0.1
 
 BACKLOG_FRACTION_LIMIT = 0.1
 """`backlog_fraction` at or above which (with `BACKLOG_GROWTH_LIMIT`) the backlog grows."""
+
+BACKLOG_NOISE_SIGMAS = 3.0
+"""How many sqrt(unfinished + 1) the backlog's rise must reach to count as growth, not noise."""
 
 REASSIGNED_ATTEMPTS_LIMIT = 0.5
 """Share of attempts ended by a lease expiry above which `most_attempts_reassigned` is raised."""
@@ -65,13 +72,13 @@ def flags(summary: Mapping[str, float]) -> list[Flag]:
     out: list[Flag] = []
     growth = _value(summary, "backlog_growth")
     backlog = _value(summary, "backlog_fraction")
-    if growth >= BACKLOG_GROWTH_LIMIT and backlog >= BACKLOG_FRACTION_LIMIT:
-        pending = _value(summary, "tasks_pending")
-        running = _value(summary, "tasks_running")
-        submitted = _value(summary, "tasks_submitted")
-        counts = ""
-        if not any(math.isnan(v) for v in (pending, running, submitted)):
-            counts = f" ({pending:.4g} pending + {running:.4g} running of {submitted:.4g})"
+    pending = _value(summary, "tasks_pending")
+    running = _value(summary, "tasks_running")
+    submitted = _value(summary, "tasks_submitted")
+    rise = growth * submitted / 2
+    noise = BACKLOG_NOISE_SIGMAS * math.sqrt(max(pending + running, 0.0) + 1.0)
+    if growth >= BACKLOG_GROWTH_LIMIT and backlog >= BACKLOG_FRACTION_LIMIT and rise >= noise:
+        counts = f" ({pending:.4g} pending + {running:.4g} running of {submitted:.4g})"
         out.append(
             Flag(
                 "backlog_grows",

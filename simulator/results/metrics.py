@@ -59,6 +59,37 @@ class Inputs:
         return (self.status == "finished") | (self.status == "failed")
 
     @cached_property
+    def started(self) -> np.ndarray:
+        """Tasks handed to a runner at least once (first_assigned_at set)."""
+        return np.isfinite(self.tasks["first_assigned_at"].to_numpy(dtype=float))
+
+    @cached_property
+    def backlog_trend(self) -> tuple[float, float]:
+        """(slope per hour of the number of unfinished tasks, submissions per hour) over the second
+        half of the measured window, counting every task (warm-up included).
+
+        The number unfinished at t is the tasks submitted at or before t that had not ended by t,
+        sampled at 201 evenly spaced times; the slope is the least-squares line through them. The
+        first half is left out so that a run that starts empty does not read as growing.
+        """
+        half = self.warmup + (self.duration - self.warmup) / 2
+        if not self.duration > half:
+            return NAN, NAN
+        submitted = np.sort(self.all_tasks["submitted_at"].to_numpy(dtype=float))
+        ended = self.all_tasks["ended_at"].to_numpy(dtype=float)
+        ended = np.sort(ended[np.isfinite(ended)])
+        t = np.linspace(half, self.duration, 201)
+        unfinished = np.searchsorted(submitted, t, side="right") - np.searchsorted(
+            ended, t, side="right"
+        )
+        hours = (t - half) / 3600.0
+        slope = float(np.polyfit(hours, unfinished.astype(float), 1)[0])
+        arrivals = np.searchsorted(submitted, self.duration, side="right") - np.searchsorted(
+            submitted, half, side="right"
+        )
+        return slope, arrivals / ((self.duration - half) / 3600.0)
+
+    @cached_property
     def outcome(self) -> np.ndarray:
         return self.attempts["outcome"].to_numpy()
 
@@ -182,6 +213,30 @@ def tasks_running(x: Inputs) -> float:
     return np.count_nonzero(x.status == "running")
 
 
+@_metric("fraction")
+def backlog_fraction(x: Inputs) -> float:
+    """Tasks still pending or running at the end of the run, as a fraction of the tasks submitted:
+    the work the run left undone. Read fractions of started or ended tasks beside it."""
+    return _ratio(np.count_nonzero((x.status == "pending") | (x.status == "running")), len(x.tasks))
+
+
+@_metric("tasks/h")
+def backlog_growth_per_h(x: Inputs) -> float:
+    """Growth of the backlog: least-squares slope, in tasks per hour, of the number of unfinished
+    tasks (submitted and not yet finished or failed, whenever submitted) over the second half of
+    the measured window, sampled at 201 evenly spaced times. Near 0 when the fleet keeps up."""
+    return x.backlog_trend[0]
+
+
+@_metric("fraction")
+def backlog_growth(x: Inputs) -> float:
+    """backlog_growth_per_h divided by the tasks submitted per hour over the same second half of
+    the window: the share of new tasks the backlog absorbs. Near 0 when the fleet keeps up, near 1
+    when almost nothing gets done; NaN without submissions there."""
+    slope, rate = x.backlog_trend
+    return _ratio(slope, rate)
+
+
 @_metric("attempts")
 def attempts(x: Inputs) -> float:
     """Assignments of tasks to runner threads (rows of the attempts table)."""
@@ -223,9 +278,11 @@ def attempt_timeouts(x: Inputs) -> float:
 
 @_metric("fraction")
 def reassigned_fraction(x: Inputs) -> float:
-    """Among tasks that ended (finished or failed), the fraction with at least one lease expiry."""
-    hit = np.count_nonzero(x.ended & (x.tasks["reassignments"].to_numpy() > 0))
-    return _ratio(hit, np.count_nonzero(x.ended))
+    """Among tasks that started (were handed to a runner at least once, whether they ended or
+    not), the fraction with at least one lease expiry. Tasks never started are in
+    backlog_fraction, not here."""
+    hit = np.count_nonzero(x.started & (x.tasks["reassignments"].to_numpy() > 0))
+    return _ratio(hit, np.count_nonzero(x.started))
 
 
 # --- duplicate work ------------------------------------------------------------------------------
@@ -233,10 +290,11 @@ def reassigned_fraction(x: Inputs) -> float:
 
 @_metric("fraction")
 def duplicated_fraction(x: Inputs) -> float:
-    """Among tasks that ended (finished or failed), the fraction with duplicate execution (two
-    attempts working at the same time, net of pauses, for a positive length)."""
-    hit = np.count_nonzero(x.ended & x.tasks["duplicated"].to_numpy())
-    return _ratio(hit, np.count_nonzero(x.ended))
+    """Among tasks that started (were handed to a runner at least once, whether they ended or
+    not), the fraction with duplicate execution (two attempts working at the same time, net of
+    pauses, for a positive length). Tasks never started are in backlog_fraction, not here."""
+    hit = np.count_nonzero(x.started & x.tasks["duplicated"].to_numpy())
+    return _ratio(hit, np.count_nonzero(x.started))
 
 
 @_metric("tasks")
@@ -368,6 +426,9 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
             reassignments_progress,
             false_reassignments,
             attempt_timeouts,
+            backlog_fraction,
+            backlog_growth_per_h,
+            backlog_growth,
             reassigned_fraction,
             duplicated_fraction,
             duplicate_completions,

@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 
 from simulator.model.log import Log
+from simulator.results.health import Flag
+from simulator.results.health import flags as health_flags
 from simulator.results.metrics import METRICS
 from simulator.results.metrics import summary as summarize
 from simulator.results.tables import tables as build_tables
@@ -36,7 +38,8 @@ _TEXT_COLUMNS = {
     "faults": dict.fromkeys(("runner", "kind"), str),
     "calls": {"operation": str},
 }
-_HEADLINE = ("tasks_submitted", "tasks_finished", "reassignments", "duplicated_fraction")
+_HEADLINE = ("tasks_submitted", "tasks_finished", "tasks_pending", "backlog_fraction",
+             "reassignments", "reassigned_fraction", "duplicated_fraction")  # fmt: skip
 
 
 def _json_safe(value: Any) -> Any:
@@ -132,6 +135,12 @@ class Result:
             self._summary = summarize(self.tables, self.duration, self.scenario)
         return self._summary
 
+    @property
+    def flags(self) -> list[Flag]:
+        """Health flags of this run's summary (`simulator.results.health.flags`): a growing
+        backlog, most attempts reassigned. Empty when nothing is wrong."""
+        return health_flags(self.summary)
+
     def summary_frame(self) -> pd.DataFrame:
         """The summary as rows of metric, value, unit, definition."""
         rows = []
@@ -214,7 +223,9 @@ class Result:
     def __repr__(self) -> str:
         s = self.summary
         headline = ", ".join(f"{k}={s[k]:.4g}" for k in _HEADLINE if k in s)
-        return f"{self._title()[:-1]}, {headline})"
+        names = ", ".join(f.name for f in self.flags)
+        flagged = f", WARNING: {names}" if names else ""
+        return f"{self._title()[:-1]}, {headline}{flagged})"
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -222,8 +233,13 @@ class Result:
             f"<td style='text-align:right'>{v:.6g}</td><td>{html.escape(u)}</td></tr>"
             for m, v, u, d in self.summary_frame().itertuples(index=False)
         )
+        warnings = "".join(
+            f"<p style='color:#b00'><strong>WARNING {html.escape(f.name)}</strong>: "
+            f"{html.escape(f.message)}</p>"
+            for f in self.flags
+        )
         return (
-            f"<div><strong>{html.escape(self._title())}</strong>"
+            f"<div><strong>{html.escape(self._title())}</strong>{warnings}"
             "<table><thead><tr><th>metric</th><th>value</th><th>unit</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )

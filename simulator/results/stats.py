@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _scipy_stats
 
+from simulator.results import health
 from simulator.results.metrics import METRICS
 
 NAN = float("nan")
@@ -40,7 +41,8 @@ def summarize_replications(
 ) -> pd.DataFrame:
     """One row per metric: mean, ci_low, ci_high, half_width, n over the replications' summaries.
 
-    Metrics come in METRICS order, then any other keys in the order first seen.
+    Metrics come in METRICS order, then any other keys in the order first seen. The health flags
+    of the means (`simulator.results.health.flags`) are in `frame.attrs["flags"]`.
     """
     names = [name for name in METRICS if any(name in s for s in summaries)]
     for s in summaries:
@@ -49,7 +51,9 @@ def summarize_replications(
     for name in names:
         mean, half, n = mean_ci((s.get(name, NAN) for s in summaries), confidence)
         rows.append((name, mean, mean - half, mean + half, half, n))
-    return pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "half_width", "n"])
+    frame = pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "half_width", "n"])
+    frame.attrs["flags"] = health.flags(dict(zip(frame["metric"], frame["mean"], strict=True)))
+    return frame
 
 
 def poisson_interval(mean: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
