@@ -63,11 +63,14 @@ class LeasesimError(Exception):
         return {"code": self.code, "message": self.message, "details": list(self.details)}
 
 
-@dataclass(frozen=True)
-class ScenarioWarning:
+@dataclass(unsafe_hash=True)  # not frozen: Python sets __traceback__ etc. on a warning raised
+class ScenarioWarning(UserWarning):
     """A scenario that is valid but probably does not do what its author meant.
 
     Example: a progress interval longer than the lease, so every attempt is reassigned.
+
+    Also the category of the Python warnings `load_scenario`, `run`, `replicate` and `sweep` issue
+    (`warnings.filterwarnings("ignore", category=simulator.ScenarioWarning)` silences them).
     """
 
     field: str

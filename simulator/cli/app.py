@@ -14,6 +14,7 @@ import argparse
 import difflib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -34,7 +35,7 @@ from simulator.cli.arguments import (
     UsageError,
 )
 from simulator.cli.output import emit
-from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError
+from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, ScenarioWarning
 from simulator.versions import leasesim_version
 
 COMMANDS: dict[str, ModuleType] = {
@@ -111,7 +112,10 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `leasesim` command with `argv` (default: sys.argv[1:]); its exit status."""
     try:
-        return _main(argv)
+        with warnings.catch_warnings():
+            # Commands print a scenario's warnings their own way (stderr, or --json's document).
+            warnings.simplefilter("ignore", ScenarioWarning)
+            return _main(argv)
     except BrokenPipeError:  # even while reporting an error (e.g. `... --json | head`)
         _silence_stdout()
         return EXIT_FAILED

@@ -26,7 +26,7 @@ from simulator.experiments.runs import (
     resolve,
     run_job,
 )
-from simulator.experiments.scenario import scenario_to_dict
+from simulator.experiments.scenario import scenario_to_dict, scenario_warnings
 from simulator.experiments.store import OutputFolderWarning, ReplicationStore
 from simulator.results.health import Flag
 from simulator.results.health import flags as health_flags
@@ -110,6 +110,8 @@ class Replications(Sequence[RunRecord]):
         self.saved = sorted(saved)
         self.notes = list(notes)
         self.resumed = resumed
+        #: The scenario's warnings (`ScenarioWarning`s, issued once by `replicate`), as text.
+        self.warnings = [str(w) for w in scenario_warnings(scenario)]
 
     @overload
     def __getitem__(self, index: int) -> RunRecord: ...

@@ -16,11 +16,19 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import load_scenario, load_scenario_dict, scenario_to_dict
+from simulator.experiments.scenario import (
+    announce,
+    load_scenario_dict,
+    load_scenario_with_source,
+    remember,
+    scenario_to_dict,
+    scenario_warnings,
+)
 from simulator.model import simulate
 from simulator.results.result import Result
 from simulator.schema import Scenario
@@ -29,18 +37,32 @@ from simulator.seeds import Streams
 ScenarioLike = Scenario | str | os.PathLike[str]
 
 
+#: Set while an experiment runs its jobs: the experiment announced the warnings already.
+_QUIET: ContextVar[bool] = ContextVar("leasesim_quiet_warnings", default=False)
+
+
 def resolve(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
-    """A validated `Scenario` from a scenario object or a scenario file path."""
+    """A validated `Scenario` from a scenario object or a scenario file path.
+
+    Issues the scenario's warnings (`ScenarioWarning`, pointed at the caller of the function that
+    called `resolve`: `run`, `replicate`, `sweep`) unless they were issued for that scenario
+    object already, e.g. by `load_scenario`, or a job of an experiment is running.
+    """
     if isinstance(scenario, Scenario):
         if overrides:
-            return load_scenario_dict(scenario_to_dict(scenario), overrides=overrides)
-        return scenario
-    if isinstance(scenario, str | os.PathLike):
-        return load_scenario(scenario, overrides=overrides)
-    raise LeasesimError(
-        "USAGE_ERROR",
-        f"expected a Scenario or the path of a scenario file, got {type(scenario).__name__}",
-    )
+            scenario = load_scenario_dict(scenario_to_dict(scenario), overrides=overrides)
+    elif isinstance(scenario, str | os.PathLike):
+        loaded = load_scenario_with_source(scenario, overrides=overrides)
+        remember(loaded)  # its warnings keep their file and line
+        scenario = loaded.scenario
+    else:
+        raise LeasesimError(
+            "USAGE_ERROR",
+            f"expected a Scenario or the path of a scenario file, got {type(scenario).__name__}",
+        )
+    if not _QUIET.get():
+        announce(scenario, stacklevel=3)
+    return scenario
 
 
 def check_index(name: str, value: object, minimum: int) -> int:
@@ -58,6 +80,9 @@ def run(
 
     `seed` defaults to the scenario's; `replication` selects the independent stream set, so
     `run(s, replication=i)` equals replication i of `replicate(s, n)`.
+
+    The scenario's warnings are issued as `ScenarioWarning`s (once per scenario object: not again
+    for a scenario `load_scenario` returned) and listed in `result.warnings`.
     """
     scenario = resolve(scenario, overrides)
     seed = scenario.seed if seed is None else check_index("seed", seed, 0)
@@ -65,11 +90,13 @@ def run(
     started = time.perf_counter()
     simulation = simulate(scenario, Streams.from_seed(seed, replication))
     wall = time.perf_counter() - started
-    return Result(
+    result = Result(
         scenario, simulation.log, seed=seed, wall_time_s=wall, events=simulation.events,
         meta={"replication": replication, "mode": simulation.mode,
               "fallbacks": dict(simulation.fallbacks)},  # why groups ("*": all) ran exact
     )  # fmt: skip
+    result.warnings = [str(w) for w in scenario_warnings(scenario)]  # type: ignore[attr-defined]
+    return result
 
 
 # --- jobs: the unit of work of replications and sweeps --------------------------------------------
@@ -160,6 +187,7 @@ def run_job(job: Job, run_fn: Callable[..., Result] | None = None) -> RunRecord 
     KeyboardInterrupt and other non-`Exception`s propagate: they stop the experiment. `run_fn`
     (default `run`) is a seam for the CLI and tests.
     """
+    quiet = _QUIET.set(True)  # the experiment announced the scenario's warnings, once
     try:
         scenario = load_scenario_dict(dict(job.scenario), source="<job scenario>")
         result = (run_fn or run)(scenario, seed=job.seed, replication=job.replication)
@@ -174,3 +202,5 @@ def run_job(job: Job, run_fn: Callable[..., Result] | None = None) -> RunRecord 
         return record
     except Exception as exc:
         return failure_of(job, exc)
+    finally:
+        _QUIET.reset(quiet)

@@ -23,6 +23,8 @@ import difflib
 import math
 import os
 import types
+import warnings as _python_warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,8 +131,68 @@ def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
     """Read, override, validate and complete the scenario file at `path`.
 
     Raises LeasesimError (FILE_ERROR, USAGE_ERROR or VALIDATION_ERROR) naming file, line and field.
+    The scenario's warnings (the ones `leasesim validate` prints, with file and line) are issued
+    as Python warnings of category `ScenarioWarning`, once: running the returned scenario does not
+    repeat them. `scenario_warnings(scenario)` lists them.
     """
-    return load_scenario_with_source(path, overrides).scenario
+    loaded = load_scenario_with_source(path, overrides)
+    remember(loaded)
+    announce(loaded.scenario, stacklevel=2)
+    return loaded.scenario
+
+
+# --- warnings reach Python users: once per scenario object ---------------------------------------
+
+
+@dataclass
+class _Noted:
+    ref: weakref.ref[Scenario]
+    notes: list[ScenarioWarning]
+    announced: bool = False
+
+
+_NOTED: dict[int, _Noted] = {}  # id(scenario) -> its warnings, while the scenario lives
+
+
+def _noted(scenario: Scenario) -> _Noted | None:
+    entry = _NOTED.get(id(scenario))
+    return entry if entry is not None and entry.ref() is scenario else None
+
+
+def _note(scenario: Scenario, notes: list[ScenarioWarning]) -> _Noted:
+    key = id(scenario)
+
+    def forget(_: object, key: int = key) -> None:
+        _NOTED.pop(key, None)
+
+    entry = _NOTED[key] = _Noted(weakref.ref(scenario, forget), notes)
+    return entry
+
+
+def remember(loaded: LoadedScenario) -> None:
+    """Keep a loaded scenario's warnings (with file and line) for `scenario_warnings`/`announce`."""
+    if _noted(loaded.scenario) is None:
+        _note(loaded.scenario, loaded.warnings())
+
+
+def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
+    """The warnings of a scenario: with file and line if it was loaded from a file."""
+    entry = _noted(scenario)
+    return list(entry.notes) if entry is not None else warnings(scenario)
+
+
+def announce(scenario: Scenario, stacklevel: int = 1) -> list[ScenarioWarning]:
+    """Issue the scenario's warnings as Python warnings (`ScenarioWarning`), unless they were
+    issued for this scenario object already; return them either way.
+
+    `stacklevel` 1 points the warnings at the caller of `announce`, 2 at its caller, and so on.
+    """
+    entry = _noted(scenario) or _note(scenario, warnings(scenario))  # not from a file: no line
+    if not entry.announced:
+        entry.announced = True
+        for note in entry.notes:
+            _python_warnings.warn(note, stacklevel=stacklevel + 1)
+    return list(entry.notes)
 
 
 def load_scenario_dict(
@@ -1090,7 +1152,9 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
     for wi, workload in enumerate(scenario.workload):
         by_group.setdefault(workload.worker_group, []).append(wi)
     for group_name, indices in by_group.items():
-        threads = sum(g.runners * g.threads for g in scenario.fleet if g.worker_group == group_name)
+        threads = _count(
+            sum(g.runners * g.threads for g in scenario.fleet if g.worker_group == group_name)
+        )
         load = 0.0
         for wi in indices:
             w = scenario.workload[wi]
@@ -1103,7 +1167,7 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
             warn(
                 ("workload", indices[0], "arrivals"),
                 f"worker group {group_name!r} is offered {load:.1f} threads' worth of work but "
-                f"has {threads} threads (utilisation {load / threads:.0%} before any "
+                f"has {threads:,.0f} threads (utilisation {load / threads:.0%} before any "
                 "reassignment): the queue will grow for the whole run.",
             )
 
@@ -1114,10 +1178,12 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
     throttle = service.throttle
     if throttle is not None:
         rates = call_rates(scenario)
+        poll, progress = _per_s(rates.poll), _per_s(rates.progress)
+        status, beats = _per_s(rates.status), _per_s(rates.heartbeat, 2)
         if rates.poll > throttle.poll:
             warn(
                 ("service", "throttle", "poll"),
-                f"the fleet's {rates.threads:,} threads send about {rates.poll:.1f} PollForTask "
+                f"the fleet's {rates.threads:,.0f} threads send about {poll} PollForTask "
                 f"calls/s when up to {rates.idle:,.0f} of them are idle (each idle thread "
                 f"long-polls once per {format_duration(service.long_poll)}, and again after each "
                 f"task), above the account limit of {throttle.poll:g}/s: expect most polls "
@@ -1127,20 +1193,20 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
             warn(
                 ("service", "throttle", "progress"),
                 f"with up to {rates.in_progress:,.0f} tasks in progress at once the fleet sends "
-                f"about {rates.progress:.1f} ReportTaskProgress calls/s, above the account limit "
+                f"about {progress} ReportTaskProgress calls/s, above the account limit "
                 f"of {throttle.progress:g}/s: expect throttled reports, back-off and leases lost "
                 "to late reports.",
             )
         if rates.status > throttle.status:
             warn(
                 ("service", "throttle", "status"),
-                f"tasks end at about {rates.status:.1f}/s, each with a SetTaskStatus call, above "
+                f"tasks end at about {status}/s, each with a SetTaskStatus call, above "
                 f"the account limit of {throttle.status:g}/s: expect throttled status reports.",
             )
         if rates.heartbeat > throttle.heartbeat:
             warn(
                 ("service", "throttle", "heartbeat"),
-                f"the fleet sends about {rates.heartbeat:.2f} ReportTaskRunnerHeartbeat calls/s, "
+                f"the fleet sends about {beats} ReportTaskRunnerHeartbeat calls/s, "
                 f"above the account limit of {throttle.heartbeat:g}/s: expect throttled "
                 "heartbeats.",
             )
@@ -1199,7 +1265,7 @@ class CallRates:
     progress: float
     status: float
     heartbeat: float
-    threads: int
+    threads: float
     in_progress: float
     idle: float
 
@@ -1218,7 +1284,7 @@ def call_rates(scenario: Scenario) -> CallRates:
     poll = progress = status = heartbeat = in_progress = idle = 0.0
     for worker_group in dict.fromkeys(g.worker_group for g in scenario.fleet):
         groups = [g for g in scenario.fleet if g.worker_group == worker_group]
-        threads = sum(g.runners * g.threads for g in groups)
+        threads = _count(sum(g.runners * g.threads for g in groups))
         served = [w for w in scenario.workload if w.worker_group == worker_group]
         low, high = _in_progress(served, scenario.duration)
         low, high = min(low, threads), min(high, threads)
@@ -1226,13 +1292,26 @@ def call_rates(scenario: Scenario) -> CallRates:
         in_progress += high
         idle += threads - low
         for g in groups:
-            share = g.runners * g.threads / threads
+            share = _count(g.runners * g.threads) / threads
             poll += share * ((threads - low) / service.long_poll + starts)
             progress += share * (high / g.progress_interval + starts)
             status += share * starts
-            heartbeat += g.runners / g.runner_heartbeat_interval
-    total = sum(g.runners * g.threads for g in scenario.fleet)
+            heartbeat += _count(g.runners) / g.runner_heartbeat_interval
+    total = _count(sum(g.runners * g.threads for g in scenario.fleet))
     return CallRates(poll, progress, status, heartbeat, total, in_progress, idle)
+
+
+def _per_s(rate: float, digits: int = 1) -> str:
+    """A rate for a message: fixed-point when readable, else in powers of ten."""
+    return f"{rate:.{digits}f}" if rate < 1e6 else f"{rate:.3g}"
+
+
+def _count(n: int) -> float:
+    """A whole number as a float; inf past the largest float (a fleet of 10**400 runners)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
 
 
 _MAX_BATCHES = 10_000  # beyond this many batches, a periodic workload counts by its mean load

@@ -26,7 +26,7 @@ from simulator.experiments.batch import Interrupted, Outcome, Point, run_points
 from simulator.experiments.precision import Precision
 from simulator.experiments.replicate import BOOKKEEPING, records_frame, warn_failures
 from simulator.experiments.runs import ScenarioLike, check_index, resolve
-from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
+from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict, scenario_warnings
 from simulator.experiments.store import OutputFolderWarning, SweepStore, versions
 from simulator.results.metrics import METRICS
 from simulator.results.stats import mean_ci
@@ -152,11 +152,13 @@ def sweep(
     - `out`: a folder that receives each run as it finishes, a manifest, and at the end
       results.csv and summary.csv; `resume=True` runs only what is missing there.
 
-    `df.attrs` holds the plan and what happened: parameters, failures, precision, notes, ...
+    `df.attrs` holds the plan and what happened: parameters, failures, precision, notes, the
+    scenario's `warnings` (also issued once as `ScenarioWarning`s), ...
     Ctrl-C raises `Interrupted` (a LeasesimError) after saving what finished.
     """
     source = os.fspath(scenario) if isinstance(scenario, str | os.PathLike) else None
-    base = with_grid(resolve(scenario, overrides), grid)
+    resolved = resolve(scenario, overrides)  # issues the scenario's warnings, once
+    base = with_grid(resolved, grid)
     if seed is not None:
         check_index("seed", seed, 0)
     n = base.replications if replications is None else check_index("replications",
@@ -206,6 +208,7 @@ def sweep(
         "warmup": base.warmup, "notes": notes, "resumed": outcome.resumed,
         "out": None if out is None else os.fspath(out), "written": [str(p) for p in written],
         "wall_time_s": wall,
+        "warnings": [str(w) for w in scenario_warnings(resolved)],  # issued as ScenarioWarning
     })  # fmt: skip
     return frame
 
