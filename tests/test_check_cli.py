@@ -172,6 +172,47 @@ def test_a_code_change_fails_the_right_metrics_in_both_tiers(
     assert got["expect:reassigned_fraction"] == "fail"
 
 
+BROKEN: dict[str, Any] = merge(TINY, {
+    "name": "broken", "replications": 4,
+    "fleet": [{"progress_interval": "4m", "faults": {"crash": None}}],
+    "workload": [{"report_progress_timeout": "2m"}],  # every report comes after the lease ends
+    "expect": {"reassigned_fraction": {"max": 2}},  # with the others: every bound passes
+    "check": {"max_replications": 4},
+})  # fmt: skip
+
+
+def test_a_flagged_run_fails_its_check_unless_the_scenario_allows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 B1: a run whose attempts nearly all lose their lease passes every bound of its
+    expect: block, yet is broken; the check shows the health flag and fails, unless the scenario
+    says it is meant to show it (expect: {allow_flags: [...]})."""
+    path = write(tmp_path, BROKEN, "broken.yaml")
+    status, payload = check(capsys, str(path), "--no-baseline")
+    assert status == 1 and payload["success"] is False
+    scenario = payload["data"]["scenarios"][0]
+    assert {v["verdict"] for v in scenario["expectations"]} == {"pass"}
+    names = [f["name"] for f in scenario["flags"]]
+    assert "most_attempts_reassigned" in names
+    assert not any(f["allowed"] for f in scenario["flags"])
+    assert any(p.startswith("flagged most_attempts_reassigned") and "allow_flags" in p
+               for p in scenario["problems"])  # fmt: skip
+    assert cli.main(["check", str(path), "--no-baseline", *SERIAL]) == 1
+    out = capsys.readouterr().out
+    assert any(line.split()[1:3] == ["health", "most_attempts_reassigned"]
+               and line.rstrip().endswith("flagged") for line in out.splitlines() if line)
+
+    allowed = merge(BROKEN, {"expect": {"allow_flags": names}})
+    path = write(tmp_path, allowed, "broken.yaml")
+    status, payload = check(capsys, str(path), "--no-baseline")
+    assert status == 0, payload["data"]["scenarios"][0]["problems"]
+    assert all(f["allowed"] for f in payload["data"]["scenarios"][0]["flags"])
+    junit = tmp_path / "check.xml"
+    assert cli.main(["check", str(path), "--no-baseline", *SERIAL, "--junit", str(junit)]) == 0
+    capsys.readouterr()
+    assert 'name="health most_attempts_reassigned"' in junit.read_text()
+
+
 def test_a_bound_on_the_true_mean_is_inconclusive_not_pass(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -223,7 +264,9 @@ def test_text_table_and_junit(recorded: Path, capsys: pytest.CaptureFixture[str]
     assert cases["expect reassigned_fraction <= 0.5"].find("failure") is not None
     assert cases["expect tasks_submitted >= 30"].find("failure") is None
     assert cases["baseline"].find("failure").get("type") == "stale"
-    assert int(suite.get("failures")) == 2 and int(suite.get("tests")) == len(cases)
+    # A 45 s lease against 60 s reports: most attempts lose it, a health flag (issue 13 B1).
+    assert cases["health most_attempts_reassigned"].find("failure").get("type") == "flagged"
+    assert int(suite.get("failures")) == 3 and int(suite.get("tests")) == len(cases)
     assert not [p for p in junit.parent.iterdir() if p.name.startswith(".")]  # written whole
 
 

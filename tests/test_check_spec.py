@@ -86,6 +86,8 @@ def test_defaults() -> None:
         ("expect:\n  utilization: {max: lots}\n", ["must be a number"]),
         ("expect:\n  utilization: {max: true}\n", ["must be a number"]),
         ("expect: {}\n", ["lists no metric"]),
+        ("expect:\n  allow_flags: [backlog_grow]\n", ["not a run health flag",
+                                                       "Did you mean 'backlog_grows'?"]),
         ("check:\n  tolerance:\n    defualt: {relative: 5%}\n", ["Did you mean 'default'?"]),
         ("check:\n  tolerance:\n    utilization: {}\n", ["give relative (e.g. 5%) and/or "
                                                           "absolute"]),

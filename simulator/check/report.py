@@ -1,6 +1,7 @@
 """A check's verdicts as a text table, as JSON data and as JUnit XML.
 
-The table has a row per verdict: scenario, kind (`expect`, `exact`, `baseline`, `run`), metric,
+The table has a row per verdict: scenario, kind (`expect`, `health`, `exact`, `baseline`, `run`),
+metric (for `health`, the flag),
 what was expected, what was observed (mean and interval, or the difference from the baseline and
 its interval) and the verdict. JUnit XML has a test suite per scenario and a test case per
 verdict, so that CI systems list each scenario/metric; it is written atomically.
@@ -57,6 +58,10 @@ def rows(check: ScenarioCheck, allow_inconclusive: bool = False) -> list[tuple[s
         interval = f" [{number(o.low)}, {number(o.high)}]" if o.defined else ""
         out.append((name, "expect", v.metric, v.bound, f"{number(o.mean)}{interval} n={o.n}",
                     v.verdict))  # fmt: skip
+    for flag in check.flags:
+        allowed = flag.name in check.allowed_flags
+        out.append((name, "health", flag.name, "allowed" if allowed else "no flag",
+                    _cut(flag.message), "allowed" if allowed else "flagged"))  # fmt: skip
     for f in check.failures:
         out.append((name, "run", "-", "a finished run",
                     _cut(f"replication {f.replication}: {f.describe()}"), "error"))  # fmt: skip
@@ -175,7 +180,7 @@ def _case(suite: ET.Element, scenario: ScenarioCheck, name: str, output: str) ->
 
 def _outcome(case: ET.Element, verdict: str, message: str, counts: bool) -> str:
     """Mark a test case by verdict; return "failures", "skipped" or "" (passed)."""
-    if verdict in (FAIL, DIFFERENT, CHANGED, "stale"):
+    if verdict in (FAIL, DIFFERENT, CHANGED, "stale", "flagged"):
         ET.SubElement(case, "failure", message=message, type=verdict)
         return "failures"
     if verdict == INCONCLUSIVE and counts:
@@ -199,6 +204,10 @@ def _suite(root: ET.Element, check: ScenarioCheck, allow: bool) -> dict[str, int
     for v in check.expectations:
         case = _case(suite, check, f"expect {v.metric} {v.bound}", v.reason)
         outcomes.append(_outcome(case, v.verdict, v.reason, not allow))
+    for flag in check.flags:
+        case = _case(suite, check, f"health {flag.name}", flag.message)
+        allowed = flag.name in check.allowed_flags
+        outcomes.append(_outcome(case, "pass" if allowed else "flagged", flag.message, True))
     for f in check.failures:
         case = _case(suite, check, f"run replication {f.replication}", f.traceback)
         ET.SubElement(case, "error", message=f.describe(), type=f.error_type)

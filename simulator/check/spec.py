@@ -183,20 +183,55 @@ class Bound(_Strict):
         return f"= {self.equals:.6g}"
 
 
-class Expect(_Keyed):
-    """The `expect:` block: metric name -> Bound."""
+def flag_names() -> tuple[str, ...]:
+    """The run health flags `allow_flags` may name (looked up late, like the metrics)."""
+    from simulator.results.health import FLAG_NAMES
 
+    return tuple(FLAG_NAMES)
+
+
+def _allowed_flags(value: Any) -> Any:
+    """`allow_flags: [backlog_grows, ...]`: known flag names, each once."""
+    names = flag_names()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise _rule(f"allow_flags must be a list of run health flags ({', '.join(names)}), not "
+                    f"{_shape(value)}.")  # fmt: skip
+    for i, name in enumerate(value):
+        if name not in names:
+            raise _rule(f"{name!r} is not a run health flag.{_did_you_mean(str(name), list(names))}"
+                        f" The flags are: {', '.join(names)} (docs/regression.md).", (i,))
+    return tuple(dict.fromkeys(value))
+
+
+class Expect(_Keyed):
+    """The `expect:` block: metric name -> Bound, and `allow_flags`: the run health flags
+    (`simulator.results.health`) this scenario is meant to raise. Any other flag fails the
+    check."""
+
+    allow_flags: Annotated[tuple[str, ...], BeforeValidator(_allowed_flags)] = ()
     __pydantic_extra__: dict[str, Bound] = Field(init=False)
 
     @model_validator(mode="after")
     def _metrics(self) -> Expect:
         bounds = self.__pydantic_extra__ or {}
-        if not bounds:
+        if not bounds and not self.allow_flags:
             raise _rule("lists no metric; write `METRIC: {max: VALUE}` entries, e.g. "
                         "duplicated_fraction: {max: 0.001}.")  # fmt: skip
         for name in bounds:
-            _check_metric(name)
+            _check_metric(name, ("allow_flags",))
         return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        # allow_flags only when given, so that a resolved scenario reads back the same.
+        out = dict(handler(self))
+        if not self.allow_flags:
+            out.pop("allow_flags", None)
+        else:
+            out["allow_flags"] = list(self.allow_flags)
+        return out
 
     def bounds(self) -> dict[str, Bound]:
         """The bounds in file order."""

@@ -1,6 +1,9 @@
 """Everything a check concluded about one scenario file, and whether that is a pass.
 
-A scenario passes when none of these holds: a run raised; an expectation failed; an expectation
+A scenario passes when none of these holds: a run raised; the runs raise a health flag
+(`simulator.results.health`, on the means over the replications: the backlog grows, most
+attempts are reassigned) that the scenario does not allow in `expect: {allow_flags: [...]}`; an
+expectation failed; an expectation
 is inconclusive at the replication cap (unless inconclusive verdicts are allowed); its baseline is
 stale; the exact tier found a changed summary; a metric is different from its baseline; or a
 metric's comparison is inconclusive at the cap (unless allowed). The last rule does not apply when
@@ -26,6 +29,7 @@ from simulator.check.equivalence import DIFFERENT, Equivalence, tost
 from simulator.check.expect import FAIL, INCONCLUSIVE, ExpectVerdict, judge
 from simulator.check.plan import Plan
 from simulator.experiments.runs import Failure
+from simulator.results.health import Flag, flags
 from simulator.results.metrics import METRICS
 
 # What became of a scenario's baseline in a check.
@@ -65,10 +69,17 @@ class ScenarioCheck:
     exact: ExactTier | None = None
     equivalence: list[Equivalence] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # health flags of the replications' means
 
     @property
     def name(self) -> str:
         return self.plan.scenario.name
+
+    @property
+    def allowed_flags(self) -> tuple[str, ...]:
+        """The flags the scenario's `expect: {allow_flags: [...]}` says it is meant to raise."""
+        expect = self.plan.scenario.expect
+        return expect.allow_flags if expect is not None else ()
 
     @property
     def statistical_counts(self) -> bool:
@@ -88,6 +99,11 @@ class ScenarioCheck:
         out = [f"replication {f.replication} (seed {f.seed}) raised {f.describe()}"
                for f in self.failures]  # fmt: skip
         cap = f"at the cap of {self.replications} replications"
+        for f in self.flags:
+            if f.name not in self.allowed_flags:
+                out.append(f"flagged {f.name}: {f.message} (a broken run fails its check; if "
+                           f"the scenario is meant to show this, write expect: {{allow_flags: "
+                           f"[{f.name}]}})")  # fmt: skip
         for v in self.expectations:
             if v.verdict == FAIL or (v.verdict == INCONCLUSIVE and not allow_inconclusive):
                 at = f" {cap}" if v.verdict == INCONCLUSIVE else ""
@@ -111,6 +127,8 @@ class ScenarioCheck:
             "replications": self.replications, "looks": list(self.plan.looks),
             "confidence": self.plan.confidence, "passed": not problems, "problems": problems,
             "expectations": [v.to_dict() for v in self.expectations],
+            "flags": [{"name": f.name, "message": f.message,
+                       "allowed": f.name in self.allowed_flags} for f in self.flags],
             "baseline": {
                 "file": self.baseline.file, "status": self.baseline.status,
                 "reason": self.baseline.reason, "versions": self.baseline.versions,
@@ -132,7 +150,8 @@ def evaluate(
 
     expect = plan.scenario.expect.bounds() if plan.scenario.expect else {}
     verdicts = [judge(m, bound, column(m), plan.confidence) for m, bound in expect.items()]
-    check = ScenarioCheck(file, plan, len(summaries), verdicts, baseline, failures=list(failures))
+    check = ScenarioCheck(file, plan, len(summaries), verdicts, baseline, failures=list(failures),
+                          flags=health(summaries))  # fmt: skip
     run = baseline.run
     if run is None or baseline.status not in (CURRENT, RECORDED):
         return check
@@ -148,3 +167,14 @@ def evaluate(
         margin = tolerance.of(metric).margin(reference)
         check.equivalence.append(tost(metric, column(metric), recorded_values, margin, plan.alpha))
     return check
+
+
+def health(summaries: Sequence[Mapping[str, float]]) -> list[Flag]:
+    """The health flags of the replications, on each metric's mean over those with a value."""
+    means: dict[str, float] = {}
+    for metric in dict.fromkeys(k for s in summaries for k in s):
+        values = [float(v) for s in summaries if (v := s.get(metric)) is not None]
+        finite = [v for v in values if v == v]
+        if finite:
+            means[metric] = sum(finite) / len(finite)
+    return flags(means)
