@@ -83,7 +83,12 @@ def test_defaults() -> None:
          ["expect.utilization.between", "must not be below the low end"]),
         ("expect:\n  utilization: {between: [0.9]}\n", ["two numbers"]),
         ("expect:\n  utilization: {max: .nan}\n", ["finite number"]),
-        ("expect:\n  utilization: {max: lots}\n", ["must be a number"]),
+        ("expect:\n  utilization: {max: lots}\n", ["'lots' is not a valid value of utilization",
+                                                    "0.01%"]),
+        ("expect:\n  latency_p95_s: {max: 10 mins}\n", ["expect.latency_p95_s.max",
+                                                        "'10 mins'", "such as 90s or 10m"]),
+        ("expect:\n  poll_calls_per_s: {between: [1/h, 2/fortnight]}\n",
+         ["expect.poll_calls_per_s.between[1]", "120/h"]),
         ("expect:\n  utilization: {max: true}\n", ["must be a number"]),
         ("expect: {}\n", ["lists no metric"]),
         ("expect:\n  allow_flags: [backlog_grow]\n", ["not a run health flag",
@@ -105,6 +110,41 @@ def test_mistakes_are_named_with_their_line(tmp_path: Path, extra: str,
     assert "s.yaml, line " in message
     for part in expected:
         assert part in message, message
+
+
+def test_bounds_accept_the_units_of_require(tmp_path: Path) -> None:
+    """Issue 13 B8: `expect:` bounds read units as `recommend --require` does (one parser)."""
+    from simulator.recommend.requirements import Requirement
+
+    path = write(tmp_path, """
+        expect:
+          latency_p95_s: {max: 10m}
+          duplicated_fraction: {between: [0.1%, 2%]}
+          poll_calls_per_s: {max: 120/h}
+          detection_latency_mean_s: {min: 1m30s}
+          tasks_submitted: {min: 30}
+    """)
+    bounds = load_scenario(path).expect.bounds()
+    assert bounds["latency_p95_s"].max == Requirement.parse("latency_p95_s<=10m").value == 600
+    assert bounds["duplicated_fraction"].between == pytest.approx((0.001, 0.02))
+    assert bounds["poll_calls_per_s"].max == pytest.approx(1 / 30)
+    assert bounds["detection_latency_mean_s"].min == 90.0
+    assert bounds["tasks_submitted"].min == 30.0
+    assert load_scenario(path, ["expect.latency_p95_s.max=15m"]).expect.bounds()[
+        "latency_p95_s"].max == 900.0
+
+
+def test_a_bad_unit_in_a_bound_is_exit_status_2_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import simulator.cli as cli
+
+    path = write(tmp_path, "expect:\n  latency_p95_s: {max: 10 parsecs}\n")
+    line = path.read_text().splitlines().index("  latency_p95_s: {max: 10 parsecs}") + 1
+    assert cli.main(["check", str(path), "--no-baseline", "--executor", "serial"]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert f"s.yaml, line {line}: expect.latency_p95_s.max: '10 parsecs'" in err
 
 
 def test_bounds_can_be_set_from_the_command_line(tmp_path: Path) -> None:

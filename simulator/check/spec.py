@@ -14,6 +14,10 @@ check:
   baseline: baselines/aws-defaults.json   # default: baselines/<file name>.json beside the file
 ```
 
+Bounds are in the metric's unit, and may be written with units as `recommend --require` reads
+them: `latency_p95_s: {max: 10m}`, `duplicated_fraction: {max: 0.1%}`, `poll_calls_per_s:
+{max: 120/h}`.
+
 Metric names are those of `simulator.results.metrics.METRICS`. That module imports the schema,
 which imports this one, so the names are looked up when a block is validated, not at import time.
 Like `sweep_spec`, this module sits beside the schema and imports nothing of leasesim but `units`.
@@ -183,6 +187,19 @@ class Bound(_Strict):
         return f"= {self.equals:.6g}"
 
 
+def _in_unit(metric: str, value: Any, at: tuple[str | int, ...]) -> Any:
+    """Text with a unit as a number in the metric's unit (the parser of `--require`); other
+    values are left to the bound's own checks."""
+    if not isinstance(value, str):
+        return value
+    from simulator.recommend.requirements import metric_value
+
+    try:
+        return metric_value(metric, value)
+    except ValueError as exc:
+        raise _rule(f"{exc}.", at) from None
+
+
 def flag_names() -> tuple[str, ...]:
     """The run health flags `allow_flags` may name (looked up late, like the metrics)."""
     from simulator.results.health import FLAG_NAMES
@@ -212,6 +229,28 @@ class Expect(_Keyed):
 
     allow_flags: Annotated[tuple[str, ...], BeforeValidator(_allowed_flags)] = ()
     __pydantic_extra__: dict[str, Bound] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any) -> Any:
+        """Values written with units (`latency_p95_s: {max: 10m}`, `0.5%`, `120/h`) become
+        numbers in the metric's unit, read as `recommend --require` reads its bounds."""
+        if not isinstance(data, Mapping):
+            return data
+        names = set(metric_names())
+        out = dict(data)
+        for metric, bound in data.items():
+            if metric not in names or not isinstance(bound, Mapping):
+                continue
+            fixed = dict(bound)
+            for key, value in bound.items():
+                if key == "between" and isinstance(value, list | tuple):
+                    fixed[key] = [_in_unit(str(metric), v, (str(metric), key, i))
+                                  for i, v in enumerate(value)]  # fmt: skip
+                elif key in BOUNDS:
+                    fixed[key] = _in_unit(str(metric), value, (str(metric), key))
+            out[metric] = fixed
+        return out
 
     @model_validator(mode="after")
     def _metrics(self) -> Expect:

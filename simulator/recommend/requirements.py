@@ -34,28 +34,47 @@ def _metric(name: str, what: str) -> str:
     return name
 
 
-def _value(metric: str, text: str, written: str) -> float:
-    """The bound in the metric's unit (seconds, a fraction, per second)."""
+def allowed_values(metric: str) -> str:
+    """How a value of `metric` may be written, for error messages."""
     unit = METRICS[metric].unit
-    raw = text.strip()
+    return {
+        "s": "a number of seconds or a duration such as 90s or 10m",
+        "1/s": "a number per second or a rate such as 2/s or 120/h",
+        "fraction": "a number such as 0.0001, or a percentage such as 0.01%",
+    }.get(unit, f"a number (in {unit})")
+
+
+def metric_value(metric: str, text: str | float) -> float:
+    """A value of `metric` in its unit (seconds, a fraction, per second) from text with human
+    units: `10m` for seconds, `0.01%` for fractions, `120/h` for rates; a plain number is in the
+    metric's unit. Used by `--require` and by `expect:` bounds. ValueError (naming what is
+    allowed: `allowed_values`) when the text is not such a value; the result may be infinite or
+    NaN when the text says so ("inf"): callers check."""
+    unit = METRICS[metric].unit
+    raw = text.strip() if isinstance(text, str) else text
     try:
         if unit == "s":
-            value = parse_duration(raw)
-        elif unit == "1/s":
-            value = parse_rate(raw)
-        elif unit == "fraction" and raw.endswith("%"):
-            value = float(raw[:-1]) / 100
-        else:
-            value = float(raw)
-    except (UnitError, ValueError):
-        allowed = {
-            "s": "a number of seconds or a duration such as 90s or 10m",
-            "1/s": "a number per second or a rate such as 2/s or 120/h",
-            "fraction": "a number such as 0.0001, or a percentage such as 0.01%",
-        }.get(unit, f"a number (in {unit})")
+            return parse_duration(raw)
+        if unit == "1/s":
+            return parse_rate(raw)
+        if unit == "fraction" and isinstance(raw, str) and raw.endswith("%"):
+            return float(raw[:-1]) / 100
+        return float(raw)
+    except (UnitError, ValueError, TypeError):
+        raise ValueError(f"{raw!r} is not a valid value of {metric}; write "
+                         f"{allowed_values(metric)}") from None
+
+
+def _value(metric: str, text: str, written: str) -> float:
+    """The bound in the metric's unit (seconds, a fraction, per second)."""
+    raw = text.strip()
+    try:
+        value = metric_value(metric, raw)
+    except ValueError:
         raise LeasesimError(
             USAGE_ERROR,
-            f"requirement {written!r}: {raw!r} is not a valid bound for {metric}; write {allowed}.",
+            f"requirement {written!r}: {raw!r} is not a valid bound for {metric}; write "
+            f"{allowed_values(metric)}.",
         ) from None
     if not math.isfinite(value):
         raise LeasesimError(USAGE_ERROR, f"requirement {written!r}: the bound must be finite.")
