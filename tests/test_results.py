@@ -416,13 +416,18 @@ def test_summarize_replications() -> None:
         {"extra": 3.0, "tasks_finished": 14.0, "latency_p50_s": 7.0},
     ]
     frame = summarize_replications(reps)
-    assert list(frame.columns) == ["metric", "mean", "ci_low", "ci_high", "half_width", "n"]
+    assert list(frame.columns) == [
+        "metric", "mean", "ci_low", "ci_high", "half_width", "n", "method",
+    ]  # fmt: skip
     assert list(frame["metric"]) == ["tasks_finished", "latency_p50_s", "extra"]
-    row = frame.set_index("metric").loc["tasks_finished"]
-    half = 12.706204736174707 * 2.0  # t(0.975, 1) x s/sqrt(2), s = 2 * sqrt(2)
-    assert (row["mean"], row["n"]) == (12.0, 2)
+    row = frame.set_index("metric").loc["extra"]  # not a metric: no range, the t interval
+    half = 12.706204736174707 * 1.0  # t(0.975, 1) x s/sqrt(2), s = sqrt(2)
+    assert (row["mean"], row["n"], row["method"]) == (2.0, 2, "t")
     assert row["half_width"] == pytest.approx(half)
-    assert row["ci_low"] == pytest.approx(12.0 - half)
+    assert row["ci_low"] == pytest.approx(2.0 - half)
+    # tasks_finished: the t interval 12 +- 25.4 would go below 0 (issue 13, B2).
+    row = frame.set_index("metric").loc["tasks_finished"]
+    assert row["method"] == "bootstrap+poisson" and 0 <= row["ci_low"] <= 12 <= row["ci_high"]
     latency = frame.set_index("metric").loc["latency_p50_s"]
     assert latency["mean"] == 7.0 and latency["n"] == 1 and np.isnan(latency["ci_high"])
 

@@ -37,13 +37,15 @@ def table(frame: Any) -> str:
     for r in frame.itertuples(index=False):
         ci = None if math.isnan(r.half_width) else (number(r.ci_low), number(r.ci_high))
         unit = METRICS[r.metric].unit if r.metric in METRICS else ""
-        rows.append((r.metric, number(r.mean), ci, str(r.n), unit))
+        # An interval kept inside the metric's range by the bootstrap is marked "*" (notes).
+        mark = "*" if ci and getattr(r, "method", "t") != "t" else ""
+        rows.append((r.metric, number(r.mean), ci, str(r.n), unit, mark))
     intervals = [r[2] for r in rows if r[2] is not None]
     low_w = max((len(low) for low, _ in intervals), default=0)
     high_w = max((len(high) for _, high in intervals), default=0)
     cells = [("metric", "mean", "95% CI", "n", "unit")]
-    for name, mean, ci, n, unit in rows:
-        shown = f"[{ci[0]:>{low_w}}, {ci[1]:>{high_w}}]" if ci else ""
+    for name, mean, ci, n, unit, mark in rows:
+        shown = f"[{ci[0]:>{low_w}}, {ci[1]:>{high_w}}]{mark}" if ci else ""
         cells.append((name, mean, shown, n, unit))
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
     lines = []
@@ -65,6 +67,10 @@ def table_notes(frame: Any, replications: int) -> list[str]:
         notes.append("n counts the replications where a metric has a value; an interval needs 2.")
     if frame["mean"].isna().any():
         notes.append("- : no value in any replication (e.g. a mean over no events).")
+    if "method" in frame and (frame["method"] != "t").any():
+        notes.append("* : the t interval left the metric's range (counts >= 0, fractions in "
+                     "[0, 1]): percentile bootstrap instead (counts: widened to the exact Poisson "
+                     "interval); the others are Student t.")  # fmt: skip
     # Health flags of the means (simulator.results.health): a broken setting, said in words.
     import textwrap
 

@@ -7,6 +7,7 @@ data to stand on (a mean over nothing, a fraction of zero tasks) is NaN, never a
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -145,25 +146,46 @@ def _pauses(faults: pd.DataFrame | None, duration: float) -> dict[str, _Pauses]:
     return {runner: _Pauses(intervals) for runner, intervals in spans.items()}
 
 
+COUNT_UNITS = frozenset({"tasks", "attempts", "expiries", "calls"})
+"""Units of whole-number counts (per run): their intervals may use the exact Poisson interval."""
+
+_UNBOUNDED = (-math.inf, math.inf)
+
+
+def _default_range(unit: str) -> tuple[float, float]:
+    """Values a metric of this unit can take: fractions in [0, 1], everything else >= 0."""
+    return (0.0, 1.0) if unit == "fraction" else (0.0, math.inf)
+
+
 @dataclass(frozen=True)
 class Metric:
-    """A named summary metric: its unit, its one-line definition and how to compute it."""
+    """A named summary metric: its unit, its one-line definition, how to compute it, and `range`,
+    the (low, high) values it can take (confidence intervals are kept inside it)."""
 
     name: str
     unit: str
     definition: str
     compute: Callable[[Inputs], float]
+    range: tuple[float, float] = (0.0, math.inf)
+
+    @property
+    def count(self) -> bool:
+        """Whether the metric is a whole-number count per run (tasks, attempts, expiries, calls)."""
+        return self.unit in COUNT_UNITS
 
     def __call__(self, inputs: Inputs) -> float:
         return float(self.compute(inputs))
 
 
-def _metric(unit: str) -> Callable[[Callable[[Inputs], float]], Metric]:
-    """Make a Metric of a function: its name is the metric's, its docstring the definition."""
+def _metric(
+    unit: str, range: tuple[float, float] | None = None
+) -> Callable[[Callable[[Inputs], float]], Metric]:
+    """Make a Metric of a function: its name is the metric's, its docstring the definition;
+    `range` defaults to [0, 1] for fractions and [0, inf) otherwise."""
 
     def wrap(fn: Callable[[Inputs], float]) -> Metric:
         definition = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
-        return Metric(fn.__name__, unit, definition, fn)
+        return Metric(fn.__name__, unit, definition, fn, range or _default_range(unit))
 
     return wrap
 
@@ -220,7 +242,7 @@ def backlog_fraction(x: Inputs) -> float:
     return _ratio(np.count_nonzero((x.status == "pending") | (x.status == "running")), len(x.tasks))
 
 
-@_metric("tasks/h")
+@_metric("tasks/h", range=_UNBOUNDED)
 def backlog_growth_per_h(x: Inputs) -> float:
     """Growth of the backlog: least-squares slope, in tasks per hour, of the number of unfinished
     tasks (submitted and not yet finished or failed, whenever submitted) over the second half of
@@ -228,7 +250,7 @@ def backlog_growth_per_h(x: Inputs) -> float:
     return x.backlog_trend[0]
 
 
-@_metric("fraction")
+@_metric("fraction", range=_UNBOUNDED)
 def backlog_growth(x: Inputs) -> float:
     """backlog_growth_per_h divided by the tasks submitted per hour over the same second half of
     the window: the share of new tasks the backlog absorbs. Near 0 when the fleet keeps up, near 1
@@ -386,7 +408,8 @@ def throttled_calls(x: Inputs) -> float:
 
 @_metric("calls")
 def lost_calls(x: Inputs) -> float:
-    """Calls of all operations that never reached the service (partition or message loss)."""
+    """Calls of all operations that got no reply: request or reply lost (partition or message
+    loss)."""
     return x.calls["lost"].sum()
 
 

@@ -36,22 +36,81 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, f
     return mean, half, n
 
 
+BOOTSTRAP_RESAMPLES = 9999
+"""Resamples of the percentile bootstrap used where the t interval leaves a metric's range."""
+
+BOOTSTRAP_SEED = 20240613
+"""Seed of the bootstrap's generator: the same values always give the same interval."""
+
+
+def range_interval(
+    values: Iterable[float],
+    low: float = -math.inf,
+    high: float = math.inf,
+    confidence: float = 0.95,
+    count: bool = False,
+) -> tuple[float, float, float, int, str]:
+    """(mean, ci_low, ci_high, n, method): an interval of the mean that stays in [low, high].
+
+    - "t": the Student-t interval, when it lies inside [low, high] (or n < 2: NaN bounds).
+    - "bootstrap": otherwise, the percentile bootstrap of the mean (`scipy.stats.bootstrap`,
+      `BOOTSTRAP_RESAMPLES` resamples, generator seeded with `BOOTSTRAP_SEED`). A mean of values
+      in the range is in the range, so its bounds are too, and it follows the skew of values
+      that pile up at a bound (a count that is mostly 0, a fraction near 0 or 1).
+    - "bootstrap+poisson": a whole-number count (`count`) with low = 0: the bootstrap interval
+      widened to contain Garwood's exact Poisson interval of the total, because the bootstrap
+      alone is too short when only one or two replications are non-zero.
+    """
+    x = np.asarray(list(values), dtype=float)
+    x = x[~np.isnan(x)]
+    mean, half, n = mean_ci(x, confidence)
+    if n < 2 or not math.isfinite(half):
+        return mean, mean - half, mean + half, n, "t"
+    lo, hi = mean - half, mean + half
+    if low <= lo and hi <= high:
+        return mean, lo, hi, n, "t"
+    res = _scipy_stats.bootstrap(
+        (x,), np.mean, confidence_level=confidence, n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile", vectorized=True, rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )  # fmt: skip
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    method = "bootstrap"
+    whole = bool(np.all(x == np.round(x))) and bool(np.all(x >= 0))
+    if count and low == 0 and whole:
+        p_lo, p_hi = poisson_interval(mean, n, confidence)
+        lo, hi = min(lo, p_lo), max(hi, p_hi)
+        method = "bootstrap+poisson"
+    lo, hi = min(max(lo, low), mean), max(min(hi, high), mean)
+    return mean, lo, hi, n, method
+
+
 def summarize_replications(
     summaries: Sequence[Mapping[str, float]], confidence: float = 0.95
 ) -> pd.DataFrame:
-    """One row per metric: mean, ci_low, ci_high, half_width, n over the replications' summaries.
+    """One row per metric: mean, ci_low, ci_high, half_width, n, method over the replications.
 
-    Metrics come in METRICS order, then any other keys in the order first seen. The health flags
-    of the means (`simulator.results.health.flags`) are in `frame.attrs["flags"]`.
+    The interval is Student t (`method` "t") unless it leaves the metric's range (`Metric.range`:
+    counts and rates >= 0, fractions in [0, 1]); then it is a percentile bootstrap, widened to
+    the exact Poisson interval for counts (see `range_interval`). `half_width` is the larger
+    distance from the mean to a bound. Metrics come in METRICS order, then any other keys in the
+    order first seen (unbounded). The health flags of the means
+    (`simulator.results.health.flags`) are in `frame.attrs["flags"]`.
     """
     names = [name for name in METRICS if any(name in s for s in summaries)]
     for s in summaries:
         names += [k for k in s if k not in METRICS and k not in names]
     rows = []
     for name in names:
-        mean, half, n = mean_ci((s.get(name, NAN) for s in summaries), confidence)
-        rows.append((name, mean, mean - half, mean + half, half, n))
-    frame = pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "half_width", "n"])
+        metric = METRICS.get(name)
+        low, high = metric.range if metric else (-math.inf, math.inf)
+        mean, lo, hi, n, method = range_interval(
+            (s.get(name, NAN) for s in summaries), low, high, confidence,
+            count=metric.count if metric else False,
+        )  # fmt: skip
+        half = max(mean - lo, hi - mean)
+        rows.append((name, mean, lo, hi, half, n, method))
+    columns = ["metric", "mean", "ci_low", "ci_high", "half_width", "n", "method"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame.attrs["flags"] = health.flags(dict(zip(frame["metric"], frame["mean"], strict=True)))
     return frame
 
