@@ -23,18 +23,24 @@ if TYPE_CHECKING:
 
 
 class FastSchedule:
-    """Reports at start, start + interval, ... each renewing the lease for `renew` seconds."""
+    """Reports at start, start + interval, ... each renewing the lease for `renew` seconds.
 
-    __slots__ = ("start", "interval", "renew", "thread", "attempt")
+    `lost`: the first report that message loss drops (drawn once when the schedule begins, see
+    `Thread._bulk`; inf without loss). Every report before it is known to arrive.
+    """
+
+    __slots__ = ("start", "interval", "renew", "thread", "attempt", "lost")
 
     def __init__(
-        self, start: float, interval: float, renew: float, thread: Thread, attempt: Attempt
-    ) -> None:
+        self, start: float, interval: float, renew: float, thread: Thread, attempt: Attempt,
+        lost: float = math.inf,
+    ) -> None:  # fmt: skip
         self.start = start
         self.interval = interval
         self.renew = renew
         self.thread = thread
         self.attempt = attempt
+        self.lost = lost
 
     def sent_before(self, t: float) -> int:
         """Reports sent strictly before `t` (a report at `t` itself is still to come)."""

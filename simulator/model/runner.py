@@ -484,6 +484,7 @@ class Thread(Actor):
         self.parked: Event | None = None  # fast mode: what the process sleeps on (`parked_on`)
         self.frozen: float | None = None  # fast mode: the next report when a pause froze the work
         self.dormant = False  # fast mode: its runner died while it ran on callbacks (`die`)
+        self.heard: int | None = None  # fast mode: the reply to a report `_counted` sent
 
     def run(self) -> Wait:
         env = self.runner.env
@@ -621,6 +622,8 @@ class Thread(Actor):
             cause, self.woken = self.woken, None
             done = self.done
             next_report = yield from self._counted(self.schedule, cause, math.inf, math.inf)
+            if self.heard is not None and self._hears_stop(attempt, done):
+                return
         else:
             startup = runner.startup()
             if startup > 0:
@@ -673,10 +676,7 @@ class Thread(Actor):
                     continue
                 throttled = 0
                 if reply in (CANCELED, NOT_FOUND):
-                    # The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus.
-                    left = done - runner.active_time()
-                    attempt.work_ended_at = env.now + min(left, 0.0)
-                    attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
+                    self._stop(attempt, done)
                     return
                 next_report = env.now + (self._next_interval() if self.jitter else self.interval)
                 if not runner.instant:
@@ -685,6 +685,8 @@ class Thread(Actor):
             until_report = next_report - now
             if runner.fast and self._can_skip(attempt, now):
                 next_report = yield from self._fast(attempt, next_report, left)
+                if self.heard is not None and self._hears_stop(attempt, done):
+                    return
                 continue
             try:
                 yield env.timeout(left if left < until_report else until_report)
@@ -704,6 +706,21 @@ class Thread(Actor):
             yield from self._sleep(self._backoff(tries))
             tries += 1
 
+    def _stop(self, attempt: Attempt, done: float) -> None:
+        """The only stop signal (reference 3.4): drop the work at once, no SetTaskStatus."""
+        runner = self.runner
+        left = done - runner.active_time()
+        attempt.work_ended_at = runner.env.now + min(left, 0.0)
+        attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
+
+    def _hears_stop(self, attempt: Attempt, done: float) -> bool:
+        """Fast mode: whether the reply to the report `_counted` sent (`heard`) stops the work."""
+        reply, self.heard = self.heard, None
+        if reply in (CANCELED, NOT_FOUND):
+            self._stop(attempt, done)
+            return True
+        return False
+
     def _complete(self, attempt: Attempt, left: float) -> bool:
         """The work is done (`left`: float slack): succeeded (FINISHED) or failed (FAILED)?"""
         runner = self.runner
@@ -719,15 +736,18 @@ class Thread(Actor):
 
     # --- fast mode -------------------------------------------------------------------------------
 
-    def _can_skip(self, attempt: Attempt, now: float) -> bool:
-        """Whether the coming reports can only renew the lease (or be lost independently)."""
+    def _can_skip(self, attempt: Attempt, now: float, live: bool = True) -> bool:
+        """Whether the coming reports can only renew the lease (or be lost independently).
+
+        `live=False`: leave out the lease's state (whether the service still answers OK).
+        """
         runner = self.runner
         return (
             attempt.reports > 0  # acknowledged: every report from now on renews for `renew`
             and due(runner.stall_until, now)
             and due(runner.partition_until, now)
             and due(runner.group.partition_until, now)
-            and (attempt.task.live is attempt or runner.service.stale_progress == OK)
+            and (not live or attempt.task.live is attempt or runner.service.stale_progress == OK)
         )
 
     def acks_at_once(self) -> bool:
@@ -908,13 +928,16 @@ class Thread(Actor):
         runner = self.runner
         now = runner.env.now
         wake = now + left
+        lost = math.inf
         if runner.loss:
             # Reports are lost independently: the next loss is a geometric number of reports away
-            # (memoryless, so drawing it afresh at each entry keeps the distribution exact).
+            # (memoryless, so drawing it afresh at each entry keeps the distribution exact, as
+            # long as the entry does not depend on the draw: see `_counted`).
             gap = int(runner.fast_rng().geometric(runner.loss))
-            wake = min(wake, next_report + (gap - 1) * self.interval)
+            lost = next_report + (gap - 1) * self.interval
+            wake = min(wake, lost)
         renew = attempt.task.kind.timeouts[2]
-        schedule = FastSchedule(next_report, self.interval, renew, self, attempt)
+        schedule = FastSchedule(next_report, self.interval, renew, self, attempt, lost)
         self.schedule = attempt.fast = schedule
         covered = next_report <= attempt.deadline and self.interval < renew
         if attempt.timer is None and not covered:
@@ -934,10 +957,27 @@ class Thread(Actor):
         if cause == PAUSE:
             yield from self._frozen()
         next_report = schedule.start + sent * schedule.interval
+        now = runner.env.now
         if cause is None and wake < done_at - EPSILON:  # woken by a lost report
             runner.log.calls[PROGRESS] += 1
             runner.log.lost[PROGRESS] += 1
-            next_report = runner.env.now + self.interval
+            next_report = now + self.interval
+        elif (
+            cause == WAKE
+            and next_report - now <= EPSILON  # woken at a report time (`superseded`)...
+            and schedule.lost - now > EPSILON  # ...of a report the draw let through
+            and not runner.paused
+            and self.done - runner.active_time() > EPSILON  # work not done (then: SetTaskStatus)
+            and self._can_skip(schedule.attempt, now, live=False)
+        ):
+            # `superseded` wakes the thread at its next report, and only while the schedule still
+            # runs, i.e. when the geometric draw did not lose an earlier one: that draw already
+            # decided this report arrives (unless it is `lost` itself, when the thread woke on
+            # its own). Drawing loss again would stop a superseded holder with probability
+            # (1 - loss)^2 instead of 1 - loss (issue 13, A2), so it lands here, and the process
+            # goes on with its reply (`heard`).
+            self.heard = self._lands(PROGRESS, schedule.attempt)  # type: ignore[assignment]
+            next_report = now + self.interval
         return next_report
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:
