@@ -6,6 +6,12 @@ resolved scenario, the seed, the replications (as many as a check may use: `max_
 and every summary metric of every replication, with the versions of leasesim and the pinned
 dependencies. Re-recording an unchanged scenario with the same versions gives the same file.
 
+- **Suggested tolerances**: each run also records, per metric, the margin its spread calls for
+  (`suggest`: 2.5 x the standard deviation of one replication, rounded up to two significant
+  digits; for a count or fraction that was 0 in every replication, 2.5 x the spread its exact
+  upper bound allows). `--update-baseline` prints them, and the statistical tier uses them for
+  metrics the scenario gives no tolerance of its own (when larger than the 5 % default), so that
+  a check right after recording passes with any seed.
 - **Stale**: a baseline whose resolved scenario differs from the scenario being checked is not
   compared. The seed, the replication count, the name, the description and the `expect`,
   `check` and `sweep` blocks do not count (they do not change what a replication computes); the
@@ -65,6 +71,7 @@ class Recorded:
     scenario: dict[str, Any]
     seed: int
     values: dict[str, list[float]]  # metric -> value of replication 0, 1, ...
+    suggested: dict[str, float] = field(default_factory=dict)  # metric -> margin (see `suggest`)
 
     @property
     def replications(self) -> int:
@@ -75,14 +82,60 @@ class Recorded:
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "replications": self.replications, "streams": STREAMS,
-                "scenario": self.scenario, "values": self.values}  # fmt: skip
+                "scenario": self.scenario, "suggested_tolerance": self.suggested,
+                "values": self.values}  # fmt: skip
 
 
 def recorded(scenario: Scenario, seed: int, summaries: Sequence[Mapping[str, float]]) -> Recorded:
-    """A run to record: the resolved scenario, its seed and each replication's summary."""
+    """A run to record: the resolved scenario, its seed, each replication's summary and the
+    tolerances suggested by their spread."""
     names = list(dict.fromkeys(k for s in summaries for k in s))
     values = {m: [float(s.get(m, math.nan)) for s in summaries] for m in names}
-    return Recorded(scenario_to_dict(scenario), seed, values)
+    return Recorded(scenario_to_dict(scenario), seed, values, suggest(values))
+
+
+SPREADS = 2.5  # margins of 2.5 standard deviations of one replication (docs/regression.md)
+NO_EVENT = math.log(40)  # exact 97.5 % upper bound of a Poisson mean after 0 events: 3.69
+COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
+
+
+def _round_up(x: float) -> float:
+    """`x` rounded up to two significant digits (0.0123 -> 0.013, 4567 -> 4600)."""
+    if x <= 0 or not math.isfinite(x):
+        return x
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return float(f"{math.ceil(x / step - 1e-9) * step:.2g}")
+
+
+def suggest(values: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Per metric, the margin its recorded spread calls for: `SPREADS` x the standard deviation
+    of one replication, rounded up. A count that was 0 in every replication gets the spread of a
+    Poisson count at the exact upper bound of its mean (NO_EVENT / n), and such a fraction that
+    of a binomial fraction over the ended tasks of one replication; other constant metrics get
+    none (they must stay the same). Metrics with fewer than two values get none."""
+    from simulator.results.metrics import METRICS
+
+    def mean_of(name: str) -> float:
+        finite = [v for v in values.get(name, []) if v == v]
+        return sum(finite) / len(finite) if finite else math.nan
+
+    ended = mean_of("tasks_finished") + mean_of("tasks_failed")
+    out: dict[str, float] = {}
+    for metric, column in values.items():
+        finite = [v for v in column if v == v]
+        n = len(finite)
+        if n < 2:
+            continue
+        mean = sum(finite) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1))
+        unit = METRICS[metric].unit if metric in METRICS else ""
+        if sd == 0 and mean == 0 and unit in COUNT_UNITS:
+            sd = math.sqrt(NO_EVENT / n)
+        elif sd == 0 and mean == 0 and unit == "fraction" and ended >= 1:
+            sd = math.sqrt(NO_EVENT / n) / ended
+        if sd > 0 and math.isfinite(sd):
+            out[metric] = _round_up(SPREADS * sd)
+    return out
 
 
 @dataclass
@@ -145,7 +198,9 @@ def load(path: Path, scenario_file: str = "") -> Baseline:
             scenario = run["scenario"]
             if not isinstance(scenario, dict):
                 raise ValueError(f"the {mode} run's scenario is not a mapping")
-            runs[mode] = Recorded(scenario, int(run["seed"]), values)
+            suggested = {str(m): float(v) for m, v in dict(run.get("suggested_tolerance")
+                                                           or {}).items()}  # fmt: skip
+            runs[mode] = Recorded(scenario, int(run["seed"]), values, suggested)
         versions = {str(k): str(v) for k, v in dict(data["versions"]).items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(path, f"is not a valid baseline: {exc}.{fix}") from None

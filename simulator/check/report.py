@@ -130,6 +130,7 @@ def text(run: CheckRun) -> str:
                      "baseline's (exact tier), so the samples cannot differ.")  # fmt: skip
     if run.recorded:
         parts.append(f"baselines written: {', '.join(run.recorded)}")
+    parts += suggestion_lines(run)
     if run.skipped:
         parts.append(f"left out (no expect: block, no baseline): {', '.join(run.skipped)}")
     failed = run.failed
@@ -146,6 +147,23 @@ def text(run: CheckRun) -> str:
     return "\n".join(parts)
 
 
+def suggestion_lines(run: CheckRun) -> list[str]:
+    """The tolerances suggested by the recorded spread, as a `check:` block to paste."""
+    out: list[str] = []
+    for file, found in run.suggestions.items():
+        if not found:
+            continue
+        counts = ", ".join(f"{n} {mode}" for mode, n in found[0].replications.items())
+        out += ["", f"{file}: recorded {counts} replications (as many as a check uses). Suggested "
+                "tolerances, 2.5 x the spread of one replication (docs/regression.md#choosing-"
+                "tolerances); until the file sets its own, the check uses them where larger than "
+                "the 5% default:", "  check:", "    tolerance:"]  # fmt: skip
+        for s in found:
+            note = f"  # the file has {s.written}" if s.written else ""
+            out.append(f"      {s.metric}: {{absolute: {s.margin:.6g}}}{note}")
+    return out
+
+
 def data(run: CheckRun) -> dict[str, Any]:
     """The report as JSON-safe data (the `data` of the `--json` envelope)."""
     failed = run.failed
@@ -156,6 +174,8 @@ def data(run: CheckRun) -> dict[str, Any]:
                    "failed": len(failed)},
         "scenarios": [c.to_dict(run.allow_inconclusive) for c in run.checks],
         "recorded": run.recorded, "skipped": run.skipped,
+        "suggested_tolerances": {file: [x.to_dict() for x in found]
+                                 for file, found in run.suggestions.items()},
     }  # fmt: skip
 
 

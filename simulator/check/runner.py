@@ -6,7 +6,10 @@ gets the replications of its next look in the next round. Jobs are the experimen
 (`run_job`: plain data in, a summary back), so any executor gives the same verdicts.
 
 `--update-baseline` runs each scenario's full run and, when it has `check.quick`, its quick run,
-each to its cap, writes the baseline files, and then judges the check against them.
+each to its cap (every replication a check of that mode may use), writes the baseline files, and
+then judges the check against them. It also collects the tolerances the recorded spread suggests
+for the compared metrics (`Suggestion`, the larger over the recorded modes, since margins are
+shared by both), for the report to print.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from simulator.check.verdict import (
     STALE,
     BaselineUse,
     ScenarioCheck,
+    compared_metrics,
     evaluate,
 )
 from simulator.errors import INTERRUPTED, LeasesimError
@@ -65,9 +69,24 @@ class _Unit:
         return [i for i in range(self.wanted) if i not in self.done and i not in failed]
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """A tolerance the recorded spread suggests for one compared metric of one scenario."""
+
+    metric: str
+    margin: float  # absolute, in the metric's unit
+    written: str  # the scenario's own tolerance for it, as written ("" if none)
+    replications: dict[str, int]  # replications recorded, by mode
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "absolute": self.margin, "written": self.written or None,
+                "replications": self.replications}  # fmt: skip
+
+
 @dataclass
 class CheckRun:
-    """A whole check: each scenario's verdicts, the files left out, the baselines written."""
+    """A whole check: each scenario's verdicts, the files left out, the baselines written, and
+    (with --update-baseline) the tolerances suggested by file."""
 
     checks: list[ScenarioCheck]
     mode: Mode
@@ -75,6 +94,7 @@ class CheckRun:
     recorded: list[str] = field(default_factory=list)
     executor: str = "serial"
     allow_inconclusive: bool = False
+    suggestions: dict[str, list[Suggestion]] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[ScenarioCheck]:
@@ -183,12 +203,36 @@ def run_checks(
             runner.close()
         bar.close()
     written: list[str] = []
+    suggestions: dict[str, list[Suggestion]] = {}
     if update:
         written = _record(units, uses, check_unit, targets)
         for k, j in enumerate(check_unit):
             checks[k] = _judge_recorded(units[j], uses[k])
+            if uses[k].status == RECORDED:
+                suggestions[str(targets[k].file)] = _suggestions(units, units[j], uses[k])
     return CheckRun([checks[k] for k in range(len(targets))], mode, [], written, name,
-                    allow_inconclusive)  # fmt: skip
+                    allow_inconclusive, suggestions)  # fmt: skip
+
+
+def _suggestions(units: list[_Unit], unit: _Unit, use: BaselineUse) -> list[Suggestion]:
+    """The suggested tolerances of the metrics a check of `unit`'s scenario compares: the larger
+    over its recorded modes (margins are shared by the full and the quick check)."""
+    assert use.run is not None
+    mine = [u for u in units if u.target is unit.target]
+    runs = {u.plan.mode: recorded(u.plan.scenario, u.plan.seed, u.summaries(u.wanted))
+            for u in mine}  # fmt: skip
+    tolerance = unit.plan.scenario.check.tolerance
+    out = []
+    for metric in compared_metrics(unit.plan, use.run):
+        margins = [r.suggested[metric] for r in runs.values() if metric in r.suggested]
+        if not margins:
+            continue
+        own = tolerance.named().get(metric)
+        if own is None and "default" in tolerance.model_fields_set:
+            own = tolerance.default
+        out.append(Suggestion(metric, max(margins), own.describe() if own else "",
+                              {m: r.replications for m, r in runs.items()}))  # fmt: skip
+    return out
 
 
 def _run_round(runner: Any, job_fn: Callable[[Job], Any], units: list[_Unit],

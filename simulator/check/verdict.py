@@ -159,14 +159,24 @@ def evaluate(
         check.exact = ExactTier(SKIPPED, "a replication raised")
     else:
         check.exact = exact_tier(run, baseline.versions, plan.seed, summaries)
-    tolerance = plan.scenario.check.tolerance
     for metric in compared_metrics(plan, run):
         recorded_values = run.column(metric)
-        finite = [v for v in recorded_values if v == v]
-        reference = sum(finite) / len(finite) if finite else float("nan")
-        margin = tolerance.of(metric).margin(reference)
-        check.equivalence.append(tost(metric, column(metric), recorded_values, margin, plan.alpha))
+        check.equivalence.append(tost(metric, column(metric), recorded_values,
+                                      margin_of(plan, run, metric), plan.alpha))  # fmt: skip
     return check
+
+
+def margin_of(plan: Plan, run: Recorded, metric: str) -> float:
+    """The margin of `metric`: the scenario's own tolerance for it (its entry, or a `default`
+    it writes); else the larger of the built-in default (5 % of the baseline mean) and the
+    margin the baseline's spread suggests (`baseline.suggest`)."""
+    tolerance = plan.scenario.check.tolerance
+    finite = [v for v in run.column(metric) if v == v]
+    reference = sum(finite) / len(finite) if finite else float("nan")
+    margin = tolerance.of(metric).margin(reference)
+    if metric in tolerance.named() or "default" in tolerance.model_fields_set:
+        return margin
+    return max(margin, run.suggested.get(metric, 0.0))
 
 
 def health(summaries: Sequence[Mapping[str, float]]) -> list[Flag]:
