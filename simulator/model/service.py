@@ -445,17 +445,22 @@ class Service:
             if finished:
                 self._finish_by_stale(task, attempt)
             return OK
-        # last_writer_wins: the last status written is the task's status.
+        # last_writer_wins: the last status written is the task's status, and the task ends when
+        # it was written: `ended_at` (hence every latency) follows the final status change, so
+        # a FAILED task flipped to FINISHED by its late holder ends when the holder's FINISHED
+        # lands, not when the service failed it (issue 13 A3: latency was shorter than the work).
         if not ended:
             if finished:
                 self._finish_by_stale(task, attempt)
         elif task.status == "finished" and not finished:
             task.status = "failed"
             task.finished_by = None
+            task.ended_at = self.env.now
             self.log.stale_status_accepted += 1
         elif task.status == "failed" and finished:
             task.status = "finished"
             task.finished_by = attempt
+            task.ended_at = self.env.now
             self.log.stale_status_accepted += 1
         return OK
 
