@@ -269,6 +269,59 @@ def test_the_answer_depends_on_the_lease_reading() -> None:
     assert "depends on the lease reading" in rec.describe()
 
 
+def test_an_optimum_at_the_edge_of_the_searched_range_is_flagged() -> None:
+    """Issue 13 B4: the cheapest interval that keeps the leases is the longest one tried, so a
+    longer one might do better: the output says to widen the range; an answer inside the range
+    is not flagged."""
+    rec = _recommend(_known(fleet=[{"faults": {"crash": None}}]),
+                     vary={INTERVAL: ["1m", "2m", "4m"], TIMEOUT: ["3m", "5m", "10m"]},
+                     require=["false_reassignments<=1", "detection_latency_mean_s<=1h"],
+                     minimize="progress_calls_per_s")  # fmt: skip
+    assert rec.setting is not None and rec.setting[INTERVAL] == 240.0
+    assert len(rec.edges) >= 1 and rec.edges[0].startswith(f"{INTERVAL}=4m is the largest value")
+    assert "widen the range" in rec.edges[0]
+    assert "edge of the searched range: " + rec.edges[0] in rec.describe()
+    inside = _recommend(_known(), vary={INTERVAL: ["1m", "2m", "4m"], TIMEOUT: ["3m", "5m", "10m"]})
+    assert inside.setting == {INTERVAL: 240.0, TIMEOUT: 300.0}
+    assert not [e for e in inside.edges if e.startswith(TIMEOUT)]  # 5m: inside [3m, 10m]
+
+
+def test_among_statistical_ties_the_larger_safety_margin_wins() -> None:
+    """Issue 13 B4: without faults the timeout does not change the progress calls, so every
+    timeout ties (paired difference 0); the longest timeout, with the most report intervals per
+    lease, is recommended and the output says why (before: the first in the grid, 5m)."""
+    rec = _recommend(_known(fleet=[{"faults": {"crash": None}}]),
+                     vary={TIMEOUT: ["5m", "10m", "20m"]}, require=["false_reassignments<=1"],
+                     minimize="progress_calls_per_s")  # fmt: skip
+    assert rec.setting == {TIMEOUT: 1200.0}
+    assert rec.safety_margin == pytest.approx(20.0)  # 20 min / 1 min
+    assert "preferred for its larger safety margin" in rec.tie and "tie" in rec.tie
+    text = rec.describe()
+    assert "tie: preferred for its larger safety margin" in text
+    assert "safety margin: 20 report intervals per lease" in text
+    frame = rec.candidates.set_index(TIMEOUT)
+    assert frame.loc[300.0, "safety_margin"] == pytest.approx(5.0)
+
+
+def test_the_reading_check_says_none_meets_and_names_the_closest() -> None:
+    """Issue 13 B4: the same words everywhere when nothing qualifies: "none meets every
+    requirement; closest is ..." (before: "none of the rechecked candidates avoids failing")."""
+    s = _known(service={"report_progress_timeout": "10m"}, fleet=[{"faults": {"crash": None}}],
+               duration="3h", simulation={"mode": "exact"})
+    rec = _recommend(s, vary={INTERVAL: ["6m30s"]}, require=["false_reassignments<=1"],
+                     minimize="progress_calls_per_s", readings=True, replications=3)
+    assert rec.setting == {INTERVAL: 390.0}
+    for o in rec.readings.outcomes:
+        assert o.changes and o.answer.startswith(
+            f"none meets every requirement; closest is {INTERVAL}=6m30s (not met: "
+            "false_reassignments <= 1")
+    assert "none meets every requirement; closest is" in rec.readings.summary
+    nothing = _recommend(_known(), require=["progress_calls_per_s<=0.001"],
+                         vary={INTERVAL: ["1m", "2m"]})  # fmt: skip
+    assert "none meets every requirement; closest is fleet.etl.progress_interval=2m" in (
+        nothing.describe())
+
+
 def test_readings_that_give_the_same_leases_are_not_simulated_again() -> None:
     s = _known(service={"report_progress_timeout": "5m"}, fleet=[{"faults": {"crash": None}}])
     rec = _recommend(s, vary={INTERVAL: ["1m", "4m"]}, require=["false_reassignments<=1"],

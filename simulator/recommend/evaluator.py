@@ -17,6 +17,7 @@ import pandas as pd
 
 from simulator.errors import LeasesimError
 from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
+from simulator.model.lease import timeouts
 from simulator.recommend.evidence import Evidence, Measure, Verdict, judge, standing
 from simulator.recommend.requirements import Objective, Requirement
 from simulator.recommend.screening import Screen, screen
@@ -62,6 +63,31 @@ class Candidate:
         """What keeps it from meeting everything: each requirement not met, then each flag."""
         return ([str(e.requirement) for e in self.evidence if e.verdict != "meets"]
                 + [f"flagged {f.name}" for f in self.flags])  # fmt: skip
+
+    @property
+    def safety_margin(self) -> float:
+        """Report intervals per lease: the lease after a report (the shorter of the first and
+        later ones, `model.lease.timeouts`) over the longest report interval (progress_interval
+        + progress_jitter), the smallest over each fleet group and the workloads it serves. The
+        larger, the more lost or late reports and the longer a pause a holder survives. NaN for
+        an invalid candidate."""
+        s = self.scenario
+        if s is None:
+            return math.nan
+        ratios = [min(timeouts(s.service, w)[1:]) / (g.progress_interval + g.progress_jitter)
+                  for g in s.fleet for w in s.workload if w.worker_group == g.worker_group]
+        return min(ratios) if ratios else math.nan
+
+    def closeness(self, objective: Objective) -> tuple[float, ...]:
+        """Sort key of how close it comes to meeting everything: standing, then the fewest
+        requirements failed, then the fewest left unsettled, then the least shortfall (the sum
+        of the scaled margins by which failed ones miss), then the objective."""
+        fails = [e for e in self.evidence if e.verdict == "fails"]
+        short = sum(min(0.0, e.requirement.scaled_margin(e.measure.mean)) for e in fails
+                    if math.isfinite(e.measure.mean))  # fmt: skip
+        return (float(STANDING_RANK.get(self.standing, 3)), float(len(fails) + len(self.flags)),
+                float(sum(1 for e in self.evidence if e.verdict != "meets")), -short,
+                objective.key(self.objective(objective).mean), float(self.id))  # fmt: skip
 
     def objective(self, objective: Objective) -> Measure:
         return self.measures.get(objective.metric, Measure(objective.metric, math.nan, math.nan,

@@ -42,12 +42,16 @@ class ReadingOutcome:
     # crosses a bound, but no interval settles it).
     changes: bool | None
     why: str = ""  # how, when it does
+    # What the answer is under this reading, in the words of every answer: "the answer there is
+    # X" when X meets every requirement, else "none meets every requirement; closest is X (...)".
+    answer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"reading": self.reading, "simulated": self.simulated,
                 "evidence": [e.to_dict() for e in self.evidence],
                 "objective": self.objective.to_dict(), "standing": self.standing,
-                "best": self.best, "changes": self.changes, "why": self.why}  # fmt: skip
+                "best": self.best, "changes": self.changes, "why": self.why,
+                "answer": self.answer}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,12 +130,25 @@ def check(ev: Evaluator, winner: Candidate | None, others: Sequence[Candidate]) 
                 changes, why = None, drifted
         outcomes.append(ReadingOutcome(
             other, bool(fresh), mine.evidence, mine.objective(ev.objective), str(mine.standing),
-            best_label, changes, why,
+            best_label, changes, why, _wording(ev, rechecked, copies, best),
         ))  # fmt: skip
     found = [o.changes for o in outcomes]
     depends = True if any(found) else None if None in found else False
     return ReadingCheck(True, "", reading, tuple(outcomes), depends,
                         _summary(reading, outcomes, len(rechecked)))  # fmt: skip
+
+
+def _wording(ev: Evaluator, rechecked: Sequence[Candidate], copies: Sequence[Candidate],
+             best: Candidate | None) -> str:  # fmt: skip
+    """The answer under one reading, worded as every answer is: "the answer there is X" when X
+    meets every requirement, else "none meets every requirement; closest is X (not met: ...)"."""
+    near = best if best is not None else min(copies, key=lambda c: c.closeness(ev.objective))
+    name = rechecked[list(copies).index(near)].label
+    if near.standing == "meets":
+        return f"the answer there is {name}"
+    problems = near.problems()
+    detail = f" (not met: {', '.join(problems)})" if problems else ""
+    return f"none meets every requirement; closest is {name}{detail}"
 
 
 def _drifted(under: Sequence[Evidence], base: Sequence[Evidence]) -> str:
@@ -185,9 +202,7 @@ def _summary(reading: str, outcomes: Sequence[ReadingOutcome], rechecked: int) -
     parts = []
     for o in outcomes:
         if o.changes:
-            answer = (f"the answer there is {o.best}" if o.best else
-                      "none of the rechecked candidates avoids failing a requirement")
-            parts.append(f"under {o.reading}, {o.why}; {answer}")
+            parts.append(f"under {o.reading}, {o.why}; {o.answer}")
         elif o.changes is None:
             parts.append(f"under {o.reading}, {o.why}")
     verb = "depends" if any(o.changes for o in outcomes) else "may depend"

@@ -90,6 +90,11 @@ class Recommendation:
     notes: tuple[str, ...] = field(default=())
     failures: tuple[dict[str, Any], ...] = field(default=())  # runs that raised (left out)
     flagged: tuple[str, ...] = field(default=())  # candidates set aside for a health flag
+    # Varied fields whose recommended value is at an end of the values tried: widen the range.
+    edges: tuple[str, ...] = field(default=())
+    tie: str = ""  # how a statistical tie on the objective was settled by the safety margin
+    safety_margin: float = math.nan  # report intervals per lease of the recommended setting
+    closest: str | None = None  # with no setting: the candidate closest to meeting everything
 
     def figure(self) -> Any:
         """The Pareto figure (objective against each requirement's metric)."""
@@ -121,6 +126,9 @@ class Recommendation:
             "replications": self.replications, "seed": self.seed,
             "confidence": self.confidence, "varied": list(self.varied),
             "failures": list(self.failures), "flagged": list(self.flagged),
+            "edges": list(self.edges), "tie": self.tie or None, "closest": self.closest,
+            "safety_margin": (self.safety_margin if math.isfinite(self.safety_margin)
+                              else None),
             "candidates": rows.to_dict(orient="records"),
         }  # fmt: skip
 
@@ -135,13 +143,22 @@ class Recommendation:
             lines.append("no setting: the closed-form estimates rule out every candidate (see "
                          "`candidates.discarded`), so none was simulated.")
         elif self.setting is None:
-            lines.append("no setting: every simulated candidate fails a requirement or is "
-                         "flagged as broken.")
+            lines.append(f"no setting: none meets every requirement; closest is {self.closest} "
+                         "(every simulated candidate fails a requirement or is flagged as "
+                         "broken).")
         else:
             state = ("confirmed: every requirement holds over its whole "
                      f"{level} interval" if self.confirmed else
-                     "NOT confirmed: no requirement fails, but not all are established")
+                     "NOT confirmed: none meets every requirement over its whole interval; "
+                     "closest is this one: no requirement fails, but not all are established")
             lines.append(f"recommended: {self.label}  ({state})")
+            if math.isfinite(self.safety_margin):
+                lines.append(f"safety margin: {self.safety_margin:.3g} report intervals per lease "
+                             "(lease / progress interval)")  # fmt: skip
+        for edge in self.edges:
+            lines.append(f"edge of the searched range: {edge}")
+        if self.tie:
+            lines.append(f"tie: {self.tie}")
         if self.evidence:
             lines += ["", self._table(self.evidence, self.objective, level)]
         if self.runners_up:

@@ -122,6 +122,10 @@ def recommend(
             ev.simulate([c for c in fresh if c.scenario is not None and not c.discarded])
         ranked = sorted(_main(ev), key=lambda c: c.rank(objective))
         winner = ranked[0] if ranked and ranked[0].standing != "fails" else None
+        tie = ""
+        if winner is not None:
+            ranked, tie = _prefer_safer(ev, ranked)
+            winner = ranked[0]
         if readings:
             reading_check = check(ev, winner, ranked[1:confirm])
         else:
@@ -130,7 +134,73 @@ def recommend(
     finally:
         if owned:
             runner.close()
-    return _answer(ev, ranked, winner, reading_check, unsimulated)
+    return _answer(ev, ranked, winner, reading_check, unsimulated, tie)
+
+
+def _tied(ev: Evaluator, best: Candidate, other: Candidate) -> Measure | None:
+    """The paired difference of the objective (other - best) when the two are a statistical
+    tie: same standing, as many requirements unsettled, and the interval of the difference
+    contains 0. None when they are not."""
+    if other.standing != best.standing or other.flags:
+        return None
+    unsettled = [sum(1 for e in c.evidence if e.verdict != "meets") for c in (best, other)]
+    if unsettled[0] != unsettled[1]:
+        return None
+    diff = paired(ev.runs(), ev.objective.metric, best.run_id, other.run_id, ev.confidence)
+    if not (math.isfinite(diff.low) and math.isfinite(diff.high)):
+        return None
+    return diff if diff.low <= 0 <= diff.high else None
+
+
+def _prefer_safer(ev: Evaluator, ranked: list[Candidate]) -> tuple[list[Candidate], str]:
+    """Among the best candidate and those statistically tied with it on the objective, the one
+    with the largest safety margin (`Candidate.safety_margin`: lease / report interval) goes
+    first; a note says so when there were ties ("" otherwise)."""
+    best = ranked[0]
+    ties = [(c, d) for c in ranked[1:] if (d := _tied(ev, best, c)) is not None]
+    if not ties:
+        return ranked, ""
+    margin = {c.id: c.safety_margin for c in [best, *(c for c, _ in ties)]}
+    chosen = max([best, *(c for c, _ in ties)],
+                 key=lambda c: (margin[c.id] if math.isfinite(margin[c.id]) else -math.inf,
+                                -ranked.index(c)))  # fmt: skip
+    metric = ev.objective.metric
+    others = ", ".join(f"{c.label} ({margin[c.id]:.3g}; {_signed(d)})" for c, d in ties)
+    if chosen is best:
+        return ranked, (f"statistical tie on {metric} with {others} (safety margin; paired "
+                        f"difference from the best mean); the recommended setting has the "
+                        f"largest safety margin, {margin[best.id]:.3g} report intervals per "
+                        "lease, so it stays.")  # fmt: skip
+    diff = dict((c.id, d) for c, d in ties)[chosen.id]
+    note = (f"preferred for its larger safety margin: {chosen.label} is recommended rather than "
+            f"{best.label}, which has the best mean of {metric}, because the two are a "
+            f"statistical tie ({metric} paired difference {_signed(diff)}) and it has "
+            f"{margin[chosen.id]:.3g} report intervals per lease against "
+            f"{margin[best.id]:.3g} (safety margin: lease / progress interval).")  # fmt: skip
+    return [chosen, *(c for c in ranked if c is not chosen)], note
+
+
+def _signed(m: Measure) -> str:
+    return f"{m.mean:+.4g} [{m.low:+.4g}, {m.high:+.4g}]"
+
+
+def _edges(ev: Evaluator, winner: Candidate | None) -> list[str]:
+    """Each numeric varied field whose recommended value is the smallest or largest value tried:
+    the best may lie beyond the searched range."""
+    if winner is None:
+        return []
+    out = []
+    tried = [c.setting for c in ev.candidates if c.stage != "reading" and c.scenario is not None]
+    for axis in ev.space:
+        values = sorted({t[axis.path] for t in tried if axis.path in t})
+        value = winner.setting.get(axis.path)
+        if not axis.numeric or len(values) < 2 or value not in (values[0], values[-1]):
+            continue
+        end = "smallest" if value == values[0] else "largest"
+        out.append(f"{axis.path}={axis.show(value)} is the {end} value searched (range "
+                   f"{axis.show(values[0])} to {axis.show(values[-1])}): the best setting may "
+                   f"lie beyond it; widen the range (--vary {axis.path}=...) to check.")
+    return out
 
 
 def _main(ev: Evaluator) -> list[Candidate]:
@@ -177,7 +247,7 @@ def _confirm(ev: Evaluator, order: list[Candidate], batch: int, budget: int) -> 
 
 
 def _answer(ev: Evaluator, ranked: list[Candidate], winner: Candidate | None,
-            reading_check: Any, unsimulated: int) -> Recommendation:  # fmt: skip
+            reading_check: Any, unsimulated: int, tie: str = "") -> Recommendation:  # fmt: skip
     objective, requirements = ev.objective, ev.requirements
     metrics = ev.metrics
     larger = [objective.sense == "maximize" if m == objective.metric else
@@ -223,8 +293,16 @@ def _answer(ev: Evaluator, ranked: list[Candidate], winner: Candidate | None,
         replications=ev.replications, seed=ev.seed, confidence=ev.confidence,
         varied=tuple(a.path for a in ev.space),
         notes=tuple(_notes(ev, winner, unsimulated)), failures=tuple(ev.failures),
-        flagged=tuple(_flagged(ranked)),
+        flagged=tuple(_flagged(ranked)), edges=tuple(_edges(ev, winner)), tie=tie,
+        safety_margin=math.nan if winner is None else winner.safety_margin,
+        closest=None if winner is not None or not ranked else
+        _closest_text(min(ranked, key=lambda c: c.closeness(objective))),
     )  # fmt: skip
+
+
+def _closest_text(c: Candidate) -> str:
+    """`LABEL (fails: REQ; flagged: FLAG)`: the candidate closest to meeting everything."""
+    return f"{c.label} (not met: {', '.join(c.problems())})" if c.problems() else c.label
 
 
 def _flagged(ranked: list[Candidate]) -> list[str]:
@@ -274,6 +352,7 @@ def _frame(ev: Evaluator, front: set[int], winner: Candidate | None) -> pd.DataF
         for e in c.evidence:
             row[f"verdict:{e.requirement}"] = e.verdict
         row["flags"] = ", ".join(f.name for f in c.flags) or None
+        row["safety_margin"] = c.safety_margin
         row.update(standing=c.standing or None, pareto=c.id in front,
                    recommended=winner is not None and c.id == winner.id)  # fmt: skip
         rows.append(row)
