@@ -231,6 +231,10 @@ class Faults(Strict):
 
     crash: Crash | None = None
     pause: Fault | None = None
+    # The runner's progress reporting (acknowledgements and ReportTaskProgress) stops while its
+    # work goes on: how a live runner loses its lease.
+    progress_stall: Fault | None = None
+    # Only ReportTaskRunnerHeartbeat stops: matters with service.heartbeat_renews_leases.
     heartbeat_stall: Fault | None = None
     partition: Partition | None = None
     message_loss: float = Field(0.0, ge=0, le=1)

@@ -24,6 +24,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             "restart_after": st.none() | durations,
         })),
         "pause": draw(st.none() | fault),
+        "progress_stall": draw(st.none() | fault),
         "heartbeat_stall": draw(st.none() | fault),
         "partition": draw(st.none() | fault.map(
             lambda f: {**f, "scope": "runner"}) | fault.map(lambda f: {**f, "scope": "group"})),

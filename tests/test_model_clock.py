@@ -53,7 +53,7 @@ def test_stall_ending_within_float_slack_of_a_report_does_not_hang(mode: str) ->
         fleet=[{
             "name": "g", "worker_group": "wg", "runners": 4, "threads": 2,
             "progress_interval": "60s",
-            "faults": {"heartbeat_stall": {
+            "faults": {"progress_stall": {
                 "rate": "12/h", "duration": {"dist": "exponential", "mean": "30m"},
             }},
         }],
@@ -65,7 +65,7 @@ def test_stall_ending_within_float_slack_of_a_report_does_not_hang(mode: str) ->
     with deadline(60):
         result = simulator.run(scenario, seed=119)
     assert result.summary["tasks_submitted"] > 0
-    assert (result.faults.kind == "heartbeat_stall").any()
+    assert (result.faults.kind == "progress_stall").any()
 
 
 def test_a_process_looping_without_time_advancing_fails_loudly(

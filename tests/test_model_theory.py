@@ -178,7 +178,7 @@ def test_lease_readings_of_five_and_fifteen_minutes(reading: str, lost: bool) ->
     scenario = make_scenario(
         duration="2d",
         service={"lease_reading": reading},
-        fleet=[{"runners": 4, "faults": {"heartbeat_stall": {"rate": "48/d", "duration": "8m"}}}],
+        fleet=[{"runners": 4, "faults": {"progress_stall": {"rate": "48/d", "duration": "8m"}}}],
         workload=[{"arrivals": {"kind": "periodic", "every": "1h", "batch": 4},
                    "duration": "50m"}],
     )  # fmt: skip

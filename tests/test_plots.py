@@ -88,6 +88,7 @@ def faulty() -> simulator.Result:
         fleet=[{"runners": 3, "faults": {
             "crash": {"rate": "1/h", "restart_after": "5m"},
             "pause": {"rate": "2/h", "duration": "4m"},
+            "progress_stall": {"rate": "1/h", "duration": "20m"},
             "heartbeat_stall": {"rate": "1/h", "duration": "20m"},
             "partition": {"rate": "1/h", "duration": "18m"},
         }}],
@@ -151,7 +152,7 @@ def test_timeline_shades_each_fault_kind_over_its_runner(faulty):
     fig = rendered(plots.timeline(faulty, runners=runners, window=(0, "3h")))
     ax = fig.axes[0]
     faults = faulty.faults
-    for kind in ("pause", "crash", "partition", "heartbeat_stall"):
+    for kind in ("pause", "crash", "partition", "progress_stall", "heartbeat_stall"):
         expected = faults[(faults["kind"] == kind) & faults["runner"].isin(runners)
                           & (faults["duration_s"] > 0)]  # fmt: skip
         assert len(expected) > 0

@@ -333,7 +333,7 @@ _EXPIRY_ASSUMPTIONS = (
     "crashes (Poisson per runner) end the attempt, whose lease then runs out",
     "retries follow on_lease_expiry, max_retries and failure_probability; expiries of tasks "
     "submitted less than the mean time to an expiry before the end are not counted",
-    "no heartbeat stalls, partitions or throttling; runner heartbeats renew no lease; a "
+    "no progress stalls, partitions or throttling; runner heartbeats renew no lease; a "
     "superseded runner's SetTaskStatus is rejected (stale_status rejected)",
 )
 
@@ -350,7 +350,8 @@ def _expiry_problem(ctx: Context) -> str:
     if s.service.heartbeat_renews_leases:
         return "heartbeat_renews_leases: runner heartbeats also renew leases"
     for g in s.fleet:
-        for kind in ("heartbeat_stall", "partition"):
+        # (A heartbeat_stall costs no lease here: heartbeats renew none, checked above.)
+        for kind in ("progress_stall", "partition"):
             if getattr(g.faults, kind) is not None:
                 return f"fleet group {g.name!r} has {kind.replace('_', ' ')}s (not modelled here)"
         if g.faults.message_loss > 0 and (ctx.latency > 0 or g.progress_jitter > 0):

@@ -162,7 +162,7 @@ def fault_fraction(group: FleetGroup, busy_time: float, duration: float,
     if f.crash is not None and "crash" not in exclude:
         down = dists.mean(f.crash.restart_after) if f.crash.restart_after is not None else duration
         total += f.crash.rate * (down + busy_time)
-    for kind in ("pause", "heartbeat_stall", "partition"):
+    for kind in ("pause", "progress_stall", "heartbeat_stall", "partition"):
         spec = getattr(f, kind)
         if spec is not None and kind not in exclude:
             total += spec.rate * dists.mean(spec.duration)
@@ -174,7 +174,8 @@ def fault_fraction(group: FleetGroup, busy_time: float, duration: float,
 def faults_named(group: FleetGroup, exclude: tuple[str, ...] = ()) -> list[str]:
     """The kinds of fault a fleet group has, other than `exclude`."""
     f = group.faults
-    names = [k for k in ("crash", "pause", "heartbeat_stall", "partition") if getattr(f, k)]
+    kinds = ("crash", "pause", "progress_stall", "heartbeat_stall", "partition")
+    names = [k for k in kinds if getattr(f, k)]
     if f.message_loss > 0:
         names.append("message_loss")
     return [n for n in names if n not in exclude]

@@ -357,6 +357,7 @@ def _faults(group: FleetGroup, horizon: float) -> tuple[float, int, float]:
     for spec, cost in (
         (faults.crash, 2 + interrupted),  # the strike, the restart, every process interrupted
         (faults.pause, 2 + interrupted),  # the strike, the end, every process frozen and resumed
+        (faults.progress_stall, 2.0),
         (faults.heartbeat_stall, 2.0),
         (faults.partition, 2.0),
     ):

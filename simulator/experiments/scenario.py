@@ -1074,6 +1074,17 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"no workload submits to worker group {group.worker_group!r}, so fleet group "
                 f"{group.name!r}'s runners will only poll.",
             )
+        if group.faults.heartbeat_stall is not None and not service.heartbeat_renews_leases:
+            # Runner heartbeats renew no lease here (reference 3.5): the stall only lowers the
+            # heartbeat count. Likely meant: progress_stall (what heartbeat_stall used to do).
+            warn(
+                ("fleet", gi, "faults", "heartbeat_stall"),
+                f"fleet group {group.name!r}'s heartbeat_stall stops only runner heartbeats "
+                "(ReportTaskRunnerHeartbeat), which renew no lease while "
+                "service.heartbeat_renews_leases is false: it has no effect on leases, only on "
+                "heartbeat counts. For a runner whose progress reports stop while it works, use "
+                "progress_stall.",
+            )
         for workload in served:
             # The model's own lease lengths, so the warning and the simulation agree.
             ack, first, renew = lease_timeouts(service, workload)

@@ -1,4 +1,4 @@
-"""Faults: crash, pause, heartbeat stall and partition, striking runners at random.
+"""Faults: crash, pause, progress and heartbeat stalls, partition, striking runners at random.
 
 Each fault of a runner is a Poisson process at the scenario's `rate`: the next fault of a kind is
 drawn when the previous one ends. Every runner has its own, so they are chains of timeouts rather

@@ -3,7 +3,8 @@
 Each thread is one SimPy process that reads like the Task Runner's loop: poll, start up,
 acknowledge with the first ReportTaskProgress, work while reporting every `progress_interval`,
 then SetTaskStatus. Faults reach the runner from `faults`: a crash or a pause interrupts every
-process of the runner; a heartbeat stall, a partition or message loss is state a call consults.
+process of the runner; a stall (of progress reports or of runner heartbeats), a partition or
+message loss is state a call consults.
 
 Fast mode shortcuts that loop where every call is certain to land at once: an idle thread stands
 at the service (`StandingPoll`), and a task it is handed is acknowledged, counted in bulk and
@@ -109,7 +110,8 @@ class Runner:
         self.paused_until = 0.0  # when the current pause is due to end (a crash may end it first)
         self.pause_record = -1  # index of the current pause in log.faults
         self.generation = 0  # incremented at each (re)start: a poll's connection dies with it
-        self.stall_until = float("-inf")
+        self.stall_until = float("-inf")  # progress_stall: progress reports blocked until then
+        self.heartbeat_stall_until = float("-inf")  # heartbeat_stall: runner heartbeats blocked
         self.partition_until = float("-inf")
         self.threads = [Thread(self, i) for i in range(config.threads)]
         self.heartbeat = Heartbeat(self)
@@ -198,12 +200,27 @@ class Runner:
         if self.paused:  # a crash during the pause has already ended it
             self.resume()
 
-    def begin_stall(self, duration: float) -> bool:
-        """Progress reports stop (a blocked reporter thread) while the work goes on."""
+    def begin_progress_stall(self, duration: float) -> bool:
+        """`progress_stall`: progress reports, acknowledgements included, stop (a blocked reporter
+        thread) while the work goes on; runner heartbeats go on."""
         if not self.alive:
             return False
         self.stall_until = max(self.stall_until, self.env.now + duration)
         self.wake_fast()
+        return True
+
+    def begin_heartbeat_stall(self, duration: float) -> bool:
+        """`heartbeat_stall`: only ReportTaskRunnerHeartbeat stops (a blocked heartbeat thread);
+        task threads go on. It costs leases only where heartbeats renew them
+        (`heartbeat_renews_leases`, reference section 3.5)."""
+        if not self.alive:
+            return False
+        self.heartbeat_stall_until = max(self.heartbeat_stall_until, self.env.now + duration)
+        # Fast mode: heartbeats counted in bulk stop here and go on one by one (`Heartbeat.run`).
+        # A paused runner's heartbeat checks at the resume (`Heartbeat.thaw`).
+        beat = self.processes[-1] if self.processes else None
+        if self.heartbeat.beating is not None and beat is not None and beat.is_alive:
+            beat.interrupt(WAKE)
         return True
 
     def begin_partition(self, duration: float) -> bool:
@@ -379,6 +396,12 @@ class Heartbeat(Actor):
                 if self._can_skip():
                     yield from self._fast()
                     continue
+                blocked = runner.heartbeat_stall_until - runner.env.now
+                if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
+                    # A stalled heartbeat thread sends nothing; the beat it holds up goes out
+                    # when the stall ends (as a stalled reporter's report does).
+                    yield from self._sleep(blocked)
+                    continue
                 yield from self._call(HEARTBEAT, runner)
                 yield from self._sleep(self.interval)
         except Crashed:
@@ -391,6 +414,7 @@ class Heartbeat(Actor):
         return (
             runner.fast
             and not runner.service.heartbeat_renews
+            and due(runner.heartbeat_stall_until, now)
             and due(runner.partition_until, now)
             and due(runner.group.partition_until, now)
         )
@@ -610,7 +634,7 @@ class Thread(Actor):
         )
 
     def _report_blocked(self) -> float:
-        """How long a heartbeat stall still blocks this runner's progress reports."""
+        """How long a progress stall still blocks this runner's progress reports."""
         return self.runner.stall_until - self.runner.env.now
 
     def _execute(self, attempt: Attempt) -> Wait:

@@ -100,10 +100,16 @@ class Simulation:
                 env, "pause", spec.pause, stream("pause"), log, [runner.name],
                 runner.begin_pause, runner.end_pause,
             )  # fmt: skip
+        if spec.progress_stall is not None:
+            # The "stall" stream: what `heartbeat_stall` meant before the two were told apart.
+            faults.Spells(
+                env, "progress_stall", spec.progress_stall, stream("stall"), log, [runner.name],
+                runner.begin_progress_stall,
+            )  # fmt: skip
         if spec.heartbeat_stall is not None:
             faults.Spells(
-                env, "heartbeat_stall", spec.heartbeat_stall, stream("stall"), log, [runner.name],
-                runner.begin_stall,
+                env, "heartbeat_stall", spec.heartbeat_stall, stream("heartbeat_stall"), log,
+                [runner.name], runner.begin_heartbeat_stall,
             )  # fmt: skip
         if spec.partition is not None and spec.partition.scope == "runner":
             faults.Spells(

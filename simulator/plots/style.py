@@ -45,13 +45,15 @@ FAULT_COLORS = {
     "pause": "#e6b400",
     "crash": "#000000",
     "partition": "#ff7f0e",
-    "heartbeat_stall": "#9467bd",
+    "progress_stall": "#9467bd",
+    "heartbeat_stall": "#8c564b",
 }
 FAULT_LABELS = {
     "pause": "pause (runner frozen)",
     "crash": "crash (runner down)",
     "partition": "partition (calls lost)",
-    "heartbeat_stall": "heartbeat stall (no reports)",
+    "progress_stall": "progress stall (no reports)",
+    "heartbeat_stall": "heartbeat stall (no runner heartbeats)",
 }
 SERIES_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
 

@@ -487,7 +487,7 @@ def _legend(fig: Figure, drawer: _Drawer, faults: set[str], duplicates: int,
                              label="duplicate execution"))  # fmt: skip
     if has_context:
         handles.append(Patch(facecolor=OTHER_TASK, label="other tasks"))
-    for kind in ("pause", "crash", "partition", "heartbeat_stall"):
+    for kind in ("pause", "crash", "partition", "progress_stall", "heartbeat_stall"):
         if kind in faults:
             handles.append(Patch(facecolor=FAULT_COLORS[kind], alpha=0.3,
                                  label=FAULT_LABELS[kind]))  # fmt: skip

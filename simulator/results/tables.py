@@ -73,7 +73,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "faults": {
         "runner": "Runner the fault struck (a group-wide partition has one row per runner).",
-        "kind": "crash | pause | heartbeat_stall | partition.",
+        "kind": "crash | pause | progress_stall | heartbeat_stall | partition.",
         "start": "When the fault began.",
         "end": "When it ends as recorded: may lie beyond the run's end; inf (or NaN) for a crash "
         "that never restarts.",
