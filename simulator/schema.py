@@ -237,7 +237,20 @@ class Faults(Strict):
     # Only ReportTaskRunnerHeartbeat stops: matters with service.heartbeat_renews_leases.
     heartbeat_stall: Fault | None = None
     partition: Partition | None = None
+    # Each message, request or reply, is lost independently with this probability, so a call gets
+    # its reply with probability (1 - p)^2; `loss_direction` narrows it to one direction.
     message_loss: float = Field(0.0, ge=0, le=1)
+    loss_direction: Literal["both", "request", "reply"] = "both"
+
+    @property
+    def request_loss(self) -> float:
+        """The chance a call's request is lost on the way to the service."""
+        return self.message_loss if self.loss_direction != "reply" else 0.0
+
+    @property
+    def reply_loss(self) -> float:
+        """The chance the reply to a call the service handled is lost on the way back."""
+        return self.message_loss if self.loss_direction != "request" else 0.0
 
 
 class FleetGroup(Strict):

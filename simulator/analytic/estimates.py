@@ -326,7 +326,8 @@ def detection(ctx: Context) -> Estimate:
 # --- lease expiries -------------------------------------------------------------------------------
 
 _EXPIRY_ASSUMPTIONS = (
-    "message loss independent per call, lost reports not retried, latency 0 and no jitter when "
+    "message loss independent per message (request, reply), lost reports not retried, latency 0 "
+    "and no jitter when "
     "there is loss; the final SetTaskStatus counts as arriving when first sent",
     "pauses (Poisson per runner) cost the lease when longer than what is left of it (ignoring "
     "earlier pauses' shift of the report schedule: approximate)",

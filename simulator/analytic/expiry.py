@@ -2,12 +2,15 @@
 
 Per attempt, as functions of the task's work W (the same for every attempt of a task):
 
-* **Message loss** (each call lost with probability p, independently; lost reports are not
-  retried; call latency 0, no jitter). Sends go out at s0, s0 + I, s0 + 2I, ... while the work
-  lasts, then SetTaskStatus at s0 + W. A dynamic programme over the sends tracks the phase of
-  the lease (acknowledgement window; `first`; `renew`) and the losses since the last report that
-  arrived; a state whose deadline falls before the next send expires then, unless the work (and
-  its status) is done first. This also covers leases too short for the schedule (p = 0).
+* **Message loss** (each request lost with probability p, independently; lost reports are not
+  retried; call latency 0, no jitter; a lost reply renews the lease all the same, so only request
+  losses count here). A PollForTask reply lost on its way back (probability q) hands the task to
+  a runner that never hears of it: the attempt ends at its acknowledgement window. Sends go out
+  at s0, s0 + I, s0 + 2I, ... while the work lasts, then SetTaskStatus at s0 + W. A dynamic
+  programme over the sends tracks the phase of the lease (acknowledgement window; `first`;
+  `renew`) and the losses since the last report that arrived; a state whose deadline falls
+  before the next send expires then, unless the work (and its status) is done first. This also
+  covers leases too short for the schedule (p = 0).
 * **Pauses** (Poisson at rate r per runner, duration P): a pause at age a costs the lease when
   P > pause_threshold(a) (see `schedule`): hazard r * P(P > threshold(a)).
 * **Crashes** (Poisson at rate r_c): the attempt's lease then runs out (not a false expiry).
@@ -151,7 +154,7 @@ def attempt_risk(group: FleetGroup, workload: Workload, lease: Lease, held: floa
     per attempt this happens with probability pause rate x held x E[min(h, (P - threshold)+)].
     """
     faults = group.faults
-    p = faults.message_loss
+    p = faults.request_loss  # a report whose reply is lost still renewed the lease
     crash = faults.crash.rate if faults.crash is not None else 0.0
     pause = faults.pause
     work = workload.duration
@@ -211,6 +214,13 @@ def attempt_risk(group: FleetGroup, workload: Workload, lease: Lease, held: floa
                        + keep * pause_age)  # fmt: skip
         c_age += sp * keep * crash_end
         end_at += sp * ends
+    q = faults.reply_loss
+    if q:
+        # The reply handing the task over is lost: nobody works on it, nobody acknowledges it,
+        # and the lease ends with the acknowledgement window whatever the runner does.
+        fa, fp, ca, cp = q + (1.0 - q) * fa, (1.0 - q) * fp, (1.0 - q) * ca, (1.0 - q) * cp
+        f_age = q * lease.ack + (1.0 - q) * f_age
+        c_age = (1.0 - q) * c_age
     false = fa + fp
     crashed = ca + cp
     false_at = np.divide(f_age, false, out=np.zeros(n), where=false > 0)
@@ -331,7 +341,7 @@ def expiry_rates(scenario: Scenario) -> list[ExpiryRates]:
             share = g.threads / pool.threads  # per runner of this group
             for w in pool.workloads:
                 lease = lease_of(scenario, g, w)
-                p = g.faults.message_loss
+                p = g.faults.request_loss  # lost replies renew the lease all the same
                 per_report, per_hour = loss_rates(p, g.progress_interval, lease.renew)
                 busy = (
                     arrival_rate(w, scenario.duration) * attempts_per_task(w, w.failure_probability)

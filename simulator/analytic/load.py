@@ -84,11 +84,13 @@ def call_rates(scenario: Scenario, attempts: dict[str, float] | None = None) -> 
         )
         for g in pool.groups:
             share = thread_share(pool, g)
-            loss = g.faults.message_loss
+            # SetTaskStatus is sent again until a reply comes back: request and reply must both
+            # get through, (1 - p_request)(1 - p_reply) per try.
+            answered = (1.0 - g.faults.request_loss) * (1.0 - g.faults.reply_loss)
             for w in pool.workloads:
                 lam_w = scale * arrival_rate(w, scenario.duration) * att[w.name] * share
                 rates["ReportTaskProgress"] += lam_w * reports_per_attempt(w, g, lat)
-                rates["SetTaskStatus"] += lam_w / (1.0 - loss) if loss < 1 else math.inf
+                rates["SetTaskStatus"] += lam_w / answered if answered > 0 else math.inf
     for g in scenario.fleet:
         rates["ReportTaskRunnerHeartbeat"] += g.runners / g.runner_heartbeat_interval
     return rates

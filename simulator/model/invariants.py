@@ -91,7 +91,8 @@ class Invariants:
         """Call counts equal the events that produced them."""
         log = self.log
         for op, handled in enumerate(self.handled):
-            reached = log.calls[op] - log.lost[op] - log.throttled[op] - self.in_flight[op]
+            lost_requests = log.lost[op] - log.lost_replies[op]  # a lost reply was handled
+            reached = log.calls[op] - lost_requests - log.throttled[op] - self.in_flight[op]
             if reached != handled:
                 self.fail(f"operation {op}: {reached} calls arrived, {handled} handled")
         unended: dict[int, list[Attempt]] = {}

@@ -122,8 +122,11 @@ class Log:
     attempts: list[Attempt] = field(default_factory=list)  # in assignment order
     # (runner, kind, start, end), logged at the start with the planned end.
     faults: list[tuple[str, str, float, float]] = field(default_factory=list)
-    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (never reached service).
+    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (no reply: the request
+    # never reached the service, or the reply never reached the runner), and of those lost, the
+    # ones whose reply was lost (handled by the service all the same).
     calls: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     throttled: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     lost: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    lost_replies: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     stale_status_accepted: int = 0  # SetTaskStatus calls from superseded runners that took effect

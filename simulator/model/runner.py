@@ -98,7 +98,11 @@ class Runner:
         self.fast = fast_stream is not None
         self._fast_stream = fast_stream
         self._fast_rng: np.random.Generator | None = None
-        self.loss = config.faults.message_loss
+        # Message loss per direction (docs/model.md, "Faults"): a lost request never reaches the
+        # service; a lost reply leaves the call handled but the runner without an answer.
+        self.loss = config.faults.request_loss
+        self.reply_loss = config.faults.reply_loss
+        self.lossy = bool(self.loss or self.reply_loss)  # no call is certain to be answered
         # Per operation: answered at once (no latency, no rate limit to wait out), so a call
         # needs neither a generator nor an event (`Actor._now`).
         self.direct = [self.instant and bucket is None for bucket in service.buckets]
@@ -139,6 +143,19 @@ class Runner:
             heartbeat.process = env.process(heartbeat.after(delay, body) if delay > 0 else body)
         self.processes = [t.process for t in self.threads]  # type: ignore[misc]
         self.processes.append(heartbeat.process)  # type: ignore[arg-type]
+
+    def cut_off(self, now: float) -> bool:
+        """Whether a partition (the runner's or its group's) is in force at `now`."""
+        return not due(self.partition_until, now) or not due(self.group.partition_until, now)
+
+    def reply_lost(self, op: int) -> bool:
+        """Whether the reply to a call the service handles now is lost on its way back: the
+        runner is cut off by a partition in force now, or message loss drops it. Counted."""
+        if self.cut_off(self.env.now) or (self.reply_loss and self.uniforms() < self.reply_loss):
+            self.log.lost[op] += 1
+            self.log.lost_replies[op] += 1
+            return True
+        return False
 
     def fast_rng(self) -> np.random.Generator:
         if self._fast_rng is None:
@@ -326,7 +343,19 @@ class Actor:
         if op == POLL and (not runner.alive or runner.generation != generation):
             runner.log.lost[op] += 1  # the poller died: its connection closed with it
             return
-        reply.succeed(self._arrives(op, arg, finished))
+        answer = self._arrives(op, arg, finished)
+        # The reply leaves at once; a held poll's reply leaves later (`Service._ready`).
+        if (op != POLL or answer.__class__ is Attempt) and runner.reply_lost(op):
+            answer = self._unheard(op, answer)
+        reply.succeed(answer)
+
+    @staticmethod
+    def _unheard(op: int, answer: object) -> int:
+        """A reply lost on the way back (counted by the caller): the runner gets no answer. A
+        task in a lost PollForTask reply stays assigned to a thread that never heard of it."""
+        if op == POLL:
+            answer.runner_outcome = "unheard"  # type: ignore[attr-defined]
+        return LOST
 
     def _departs(self, op: int) -> bool:
         """Count a call as sent; False when a partition or message loss keeps it from service."""
@@ -350,14 +379,34 @@ class Actor:
         return THROTTLED
 
     def _lands(self, op: int, arg: object, finished: bool = True) -> object:
-        """A call nothing can lose or throttle (fast mode's conditions hold): counted, handled."""
+        """A call whose request nothing can lose or throttle (fast mode's conditions hold, or its
+        loss was drawn already): counted, handled; only message loss may drop its reply."""
         runner = self.runner
         runner.log.calls[op] += 1
-        return runner.service.handle(op, arg, finished)
+        reply = runner.service.handle(op, arg, finished)
+        if runner.reply_loss and runner.uniforms() < runner.reply_loss:
+            runner.log.lost[op] += 1
+            runner.log.lost_replies[op] += 1
+            return self._unheard(op, reply) if reply.__class__ is Attempt else LOST
+        return reply
 
     def _now(self, op: int, arg: object, finished: bool = True) -> object:
         """One try of a call with no latency: lost, or throttled or handled, at once."""
-        return self._arrives(op, arg, finished) if self._departs(op) else LOST
+        if not self._departs(op):
+            return LOST
+        reply = self._arrives(op, arg, finished)
+        runner = self.runner
+        # The reply comes back in the same instant: a partition would have stopped the request,
+        # so only message loss can drop it. A held poll's reply leaves later (`Service._ready`).
+        if (
+            runner.reply_loss
+            and (op != POLL or reply.__class__ is Attempt)
+            and runner.uniforms() < runner.reply_loss
+        ):
+            runner.log.lost[op] += 1
+            runner.log.lost_replies[op] += 1
+            return self._unheard(op, reply)
+        return reply
 
     def _call(self, op: int, arg: object, finished: bool = True) -> Wait:
         """An API call retried with exponential back-off while throttled (reference section 1).
@@ -482,10 +531,15 @@ class Heartbeat(Actor):
         sent = ticks_before(now, self.beating, self.interval)
         self.beating = None
         lost = int(runner.fast_rng().binomial(sent, runner.loss)) if runner.loss and sent else 0
+        handled = sent - lost
+        if runner.reply_loss and handled:  # replies of the beats that arrived, lost independently
+            unanswered = int(runner.fast_rng().binomial(handled, runner.reply_loss))
+            lost += unanswered
+            runner.log.lost_replies[HEARTBEAT] += unanswered
         runner.log.calls[HEARTBEAT] += sent
         runner.log.lost[HEARTBEAT] += lost
         if runner.service.checks is not None:
-            runner.service.checks.handled[HEARTBEAT] += sent - lost
+            runner.service.checks.handled[HEARTBEAT] += handled
 
 
 class Thread(Actor):
@@ -628,7 +682,7 @@ class Thread(Actor):
         now = runner.env.now
         return (
             runner.fast
-            and not runner.loss
+            and not runner.lossy
             and due(runner.partition_until, now)
             and due(runner.group.partition_until, now)
         )
@@ -690,6 +744,12 @@ class Thread(Actor):
                     continue
                 if runner.instant:  # the common case: answered at once (`_now`, inlined here)
                     reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
+                    loss = runner.reply_loss
+                    if loss and reply != LOST and runner.uniforms() < loss:
+                        # The report renewed the lease, but its reply (`canceled` too) is lost.
+                        runner.log.lost[PROGRESS] += 1
+                        runner.log.lost_replies[PROGRESS] += 1
+                        reply = LOST
                 else:
                     reply = yield from self._send(PROGRESS, attempt)
                 if reply == THROTTLED:
@@ -784,7 +844,7 @@ class Thread(Actor):
         now = runner.env.now
         return (
             runner.fast
-            and not runner.loss
+            and not runner.lossy
             and runner.alive
             and not runner.paused
             and runner.direct[PROGRESS]
@@ -1018,6 +1078,13 @@ class Thread(Actor):
         sent = schedule.sent_before(self.runner.env.now if now is None else now)
         if sent:
             self.runner.log.calls[PROGRESS] += sent
+            if self.runner.reply_loss:
+                # Every one arrived (a lost request wakes the thread: `_counted`), and each answer
+                # is lost on the way back independently: counted only, since a reply lost here
+                # could only have said OK (the lease's end wakes the thread, `superseded`).
+                lost = int(self.runner.fast_rng().binomial(sent, self.runner.reply_loss))
+                self.runner.log.lost[PROGRESS] += lost
+                self.runner.log.lost_replies[PROGRESS] += lost
             live = sent
             if attempt.task.live is not attempt:  # only reports up to the lease's end renewed it
                 live = min(sent, schedule.sent_by(attempt.ended_at))

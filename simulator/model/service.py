@@ -39,7 +39,7 @@ class Poll:
     Fast mode's standing cycles are ordered by the same rank (`StandingPoll.key`).
     """
 
-    __slots__ = ("thread", "event", "open", "arrival", "rank")
+    __slots__ = ("thread", "event", "open", "arrival", "rank", "lost")
 
     def __init__(self, thread: Thread, event: Event, arrival: float, rank: float) -> None:
         self.thread = thread
@@ -47,6 +47,7 @@ class Poll:
         self.open = True
         self.arrival = arrival
         self.rank = rank
+        self.lost = False  # the reply that handed it a task was lost (`Service._ready`)
 
 
 class StandingPoll:
@@ -145,12 +146,16 @@ class WorkerGroup:
     def leave(self, standing: StandingPoll, now: float) -> Poll:
         """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
         self.remove(standing)
+        poll = self.current(standing, now)
+        self.hold(poll)
+        return poll
+
+    def current(self, standing: StandingPoll, now: float) -> Poll:
+        """A standing cycle's current poll, as the held poll it is in exact mode (not queued)."""
         cycle = self.cycle
         arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
         # The cycle's polls keep their place among polls of the same instant (exact mode's order).
-        poll = Poll(standing.thread, standing.event, arrival, standing.key[1])
-        self.hold(poll)
-        return poll
+        return Poll(standing.thread, standing.event, arrival, standing.key[1])
 
     def repolls(self, standing: StandingPoll, now: float) -> int:
         """Polls of a standing cycle after its first, sent before `now`."""
@@ -221,8 +226,19 @@ class Service:
             if thread.acks_at_once():
                 thread.take(self._assign(task, thread, timer=False))
                 return
+            if thread.runner.cut_off(now):
+                # A partition began in this instant and the thread has not left its cycle yet:
+                # its current poll is held, as in exact mode, and the reply is lost below.
+                poll = thread.poll = self._held(group.current(poll, now))  # type: ignore[arg-type]
         else:
             poll.open = False  # type: ignore[union-attr]
+        if poll.__class__ is Poll and thread.runner.reply_lost(POLL):
+            # The reply carrying the task never reaches the runner (a partition in force now, or
+            # message loss): the task is assigned to a thread that never hears of it, and its
+            # acknowledgement window runs out; the thread gives up when the hold would have ended.
+            poll.open, poll.lost = True, True  # type: ignore[union-attr]
+            self._assign(task, thread).runner_outcome = "unheard"
+            return
         poll.event.succeed(self._assign(task, thread))
 
     def count_repolls(self, n: int) -> None:
@@ -236,7 +252,11 @@ class Service:
         group = self.groups[standing.thread.worker_group]
         now = self.env.now
         self.count_repolls(group.repolls(standing, now))
-        poll = group.leave(standing, now)
+        return self._held(group.leave(standing, now))
+
+    def _held(self, poll: Poll) -> Poll:
+        """A standing cycle's poll, now held: it ends when its hold would have."""
+        now = self.env.now
         self.env.timeout(poll.arrival + self.long_poll - now, poll).callbacks.append(
             self._end_hold
         )
@@ -280,6 +300,10 @@ class Service:
         poll: Poll = event.value
         if poll.open:
             poll.open = False
+            if not poll.lost:
+                # The empty reply may be lost too: counted, but the runner gives up at this very
+                # time without it (the end of a long poll), so nothing else changes.
+                poll.thread.runner.reply_lost(POLL)
             if not poll.thread.hold_ended(poll):
                 poll.event.succeed(None)
 

@@ -39,7 +39,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "work_ended_at": "When the runner stopped working on it: completion, cancel or crash "
         "(NaN if never started or still working at the end of the run).",
         "runner_outcome": "Runner-side outcome: completed | failed | canceled | crashed | running "
-        "(failed = the work ran to the end and the runner reported FAILED).",
+        "| unheard (failed = the work ran to the end and the runner reported FAILED; unheard = "
+        "the PollForTask reply that handed the task over was lost: the runner never knew of it).",
         "crashed_at": "When the holder's runner crashed while holding the attempt (NaN if it did "
         "not).",
         "reports": "Progress reports the service accepted from this holder.",
@@ -83,7 +84,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "operation": "API operation: " + ", ".join(OPERATIONS) + ".",
         "calls": "Calls the runners sent.",
         "throttled": "Calls rejected by the account's rate limit.",
-        "lost": "Calls that never reached the service (partition or message loss).",
+        "lost": "Calls that got no reply: the request never reached the service, or the reply "
+        "never reached the runner (partition or message loss).",
+        "lost_replies": "Of the lost calls, those whose reply was lost: the service handled them.",
         "stale_accepted": "SetTaskStatus calls from superseded runners that took effect "
         "(SetTaskStatus row only; 0 elsewhere).",
     },
@@ -376,6 +379,7 @@ def _calls(log: Log) -> pd.DataFrame:
             "calls": np.array(log.calls, dtype=np.int64),
             "throttled": np.array(log.throttled, dtype=np.int64),
             "lost": np.array(log.lost, dtype=np.int64),
+            "lost_replies": np.array(log.lost_replies, dtype=np.int64),
             "stale_accepted": np.array(stale, dtype=np.int64),
         },
         columns=list(COLUMNS["calls"]),
