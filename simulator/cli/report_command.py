@@ -10,9 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.arguments import EXIT_OK, SET_HELP, whole_number
-from simulator.cli.output import emit, plural, progress
+from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
+from simulator.cli.experiment_options import failure_error, printed_warnings
+from simulator.cli.output import emit, plural
 from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.experiments.batch import Interrupted
+from simulator.experiments.replicate import replicate
 from simulator.experiments.runs import run
 from simulator.experiments.scenario import load_scenario_with_source
 from simulator.units import format_duration
@@ -71,49 +74,71 @@ def execute(args: argparse.Namespace) -> int:
     if not args.json:
         for w in loaded.warnings():
             print(f"warning: {w}", file=sys.stderr)
-    bar = progress(n, not args.quiet and not args.json and sys.stderr.isatty())
+    notes = [str(w) for w in loaded.warnings()]
+    if scenario.sweep is not None:
+        notes.append("the scenario has a sweep: block; `leasesim report` runs its base values "
+                     "only (use `leasesim sweep` to run the grid)")  # fmt: skip
+        if not args.json:
+            print(f"warning: {notes[-1]}", file=sys.stderr)
     started = time.perf_counter()
-    results = []
     try:
-        for i in range(n):
-            results.append(run(scenario, seed=seed, replication=i))
-            if bar is not None:
-                bar.update()
-    except KeyboardInterrupt:
+        with printed_warnings([], show=not args.json):
+            reps = replicate(
+                scenario, n, seed, tables=True, run_fn=run,
+                progress=not args.quiet and not args.json and sys.stderr.isatty(),
+            )  # fmt: skip
+    except Interrupted as exc:
         raise LeasesimError(
             INTERRUPTED,
-            f"interrupted after {len(results)} of {plural(n, 'replication')}; no report was "
-            "written.",
-            [{"finished": len(results), "requested": n}],
+            f"interrupted after {len(exc.finished)} of {plural(n, 'replication')}; no report "
+            "was written.",
+            [{"finished": len(exc.finished), "requested": n}],
         ) from None
-    finally:
-        if bar is not None:
-            bar.close()
+    if not len(reps):
+        raise failure_error(reps.failures, n,
+                            lambda f: f"replication {f.replication} (seed {f.seed})",
+                            "replication")  # fmt: skip
     from simulator.plots import run_figures  # matplotlib only when a report is made
     from simulator.report import write_report
 
-    figures = run_figures(results[0])
+    figures = run_figures(reps.results[0])
     try:
-        write_report(args.out, results, source=str(args.scenario),
-                     overrides=list(args.overrides), figures=figures)  # fmt: skip
+        write_report(args.out, reps, source=str(args.scenario), overrides=list(args.overrides),
+                     figures=figures, warnings=notes, requested=n)  # fmt: skip
     except OSError as exc:
         raise LeasesimError(
             RUN_ERROR, f"cannot write the report {args.out}: {exc.strerror or exc}."
         ) from None
     wall = time.perf_counter() - started
+    failed = None
+    if reps.failures:  # the others are in the report, and the failures listed in it
+        failed = failure_error(reps.failures, n,
+                               lambda f: f"replication {f.replication} (seed {f.seed})",
+                               "replication")  # fmt: skip
+    flags = reps.flags
     if args.json:
-        emit({
-            "success": True,
-            "data": {
-                "scenario": scenario.name, "file": str(args.scenario), "seed": seed,
-                "replications": n, "overrides": list(args.overrides), "report": str(args.out),
-                "figures": list(figures), "wall_time_s": wall,
-                "warnings": [asdict(w) for w in loaded.warnings()],
-            },
-        })  # fmt: skip
+        data = {
+            "scenario": scenario.name, "file": str(args.scenario), "seed": seed,
+            "replications": len(reps), "requested": n, "overrides": list(args.overrides),
+            "report": str(args.out), "figures": list(figures), "wall_time_s": wall,
+            "warnings": [asdict(w) for w in loaded.warnings()],
+            "flags": [{"name": f.name, "message": f.message} for f in flags],
+        }  # fmt: skip
+        if failed is not None:
+            emit({"success": False, "error": failed.to_dict(), "data": data})
+            return EXIT_FAILED
+        emit({"success": True, "data": data})
         return EXIT_OK
-    print(f"{scenario.name}: {plural(n, 'replication')} of {format_duration(scenario.duration)} "
-          f"simulated time, seed {seed} (wall time {wall:.2f} s)")  # fmt: skip
-    print(f"report written to {args.out} (summary, {plural(len(figures), 'figure')}: "
-          f"{', '.join(figures)}; resolved scenario)")  # fmt: skip
+    print(f"{scenario.name}: {plural(len(reps), 'replication')} of "
+          f"{format_duration(scenario.duration)} simulated time, seed {seed} "
+          f"(wall time {wall:.2f} s)")  # fmt: skip
+    for f in flags:
+        print(f"WARNING {f.name}: {f.message}")
+    print(f"report written to {args.out} (summary, health, warnings, closed-form estimates, "
+          f"API calls, replications, {plural(len(figures), 'figure')}: {', '.join(figures)}; "
+          "resolved scenario)")  # fmt: skip
+    if failed is not None:
+        sys.stdout.flush()
+        print(f"error: {failed}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
