@@ -106,3 +106,43 @@ def _plain(x: float) -> str:
     if "e" in text:
         text = f"{x:.12f}".rstrip("0").rstrip(".")
     return text
+
+
+def human_duration(seconds: float) -> str:
+    """A duration rounded for a reader, at most two units: 42s, 3m30s, 1h05m, 2d03h, 4.2s, 250ms.
+
+    Unlike `format_duration` (exact, for values written back into a scenario), the value is
+    rounded to its two leading units: below 10 s to 0.1 s, below an hour to the second, below a
+    day to the minute, beyond to the hour. `parse_duration` reads the
+    result back (as the rounded value).
+    """
+    if not math.isfinite(seconds):
+        return str(seconds)
+    if seconds < 0:
+        return f"-{human_duration(-seconds)}"
+    if seconds == 0:
+        return "0s"
+    if seconds < 0.9995:
+        return f"{float(f'{seconds * 1000:.3g}'):g}ms"
+    if seconds < 9.95:
+        return f"{round(seconds, 1):g}s"
+    for limit, step, big, small in ((3600, 1, "m", "s"), (86400, 60, "h", "m"),
+                                    (math.inf, 3600, "d", "h")):  # fmt: skip
+        rounded = round(seconds / step) * step
+        if rounded < limit:
+            if rounded < 60:
+                return f"{int(rounded)}s"
+            whole, rest = divmod(int(rounded), int(SECONDS[big]))
+            part = rest // step
+            return f"{whole}{big}" + (f"{part:02d}{small}" if part else "")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_rate(per_second: float) -> str:
+    """A rate for a reader, in the unit that gives a number >= 1 where possible: 2/s, 120/h, 3/d."""
+    if not math.isfinite(per_second) or per_second == 0:
+        return f"{per_second:g}/s"
+    for unit, seconds in (("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)):
+        if abs(per_second) * seconds >= 1 or unit == "d":
+            return f"{float(f'{per_second * seconds:.3g}'):g}/{unit}"
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -23,6 +23,7 @@ from typing import Any
 from simulator.errors import LeasesimError
 from simulator.experiments.scenario import (
     announce,
+    load_dict_with_source,
     load_scenario_dict,
     load_scenario_with_source,
     remember,
@@ -34,7 +35,7 @@ from simulator.results.result import Result
 from simulator.schema import Scenario
 from simulator.seeds import Streams
 
-ScenarioLike = Scenario | str | os.PathLike[str]
+ScenarioLike = Scenario | str | os.PathLike[str] | Mapping[str, Any]
 
 
 #: Set while an experiment runs its jobs: the experiment announced the warnings already.
@@ -42,7 +43,8 @@ _QUIET: ContextVar[bool] = ContextVar("leasesim_quiet_warnings", default=False)
 
 
 def resolve(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
-    """A validated `Scenario` from a scenario object or a scenario file path.
+    """A validated `Scenario` from a scenario object, a scenario file path or plain data (a dict
+    with the fields of a scenario file, as `load_scenario_dict` reads it).
 
     Issues the scenario's warnings (`ScenarioWarning`, pointed at the caller of the function that
     called `resolve`: `run`, `replicate`, `sweep`) unless they were issued for that scenario
@@ -55,10 +57,15 @@ def resolve(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
         loaded = load_scenario_with_source(scenario, overrides=overrides)
         remember(loaded)  # its warnings keep their file and line
         scenario = loaded.scenario
+    elif isinstance(scenario, Mapping):
+        loaded = load_dict_with_source(dict(scenario), overrides=overrides)
+        remember(loaded)
+        scenario = loaded.scenario
     else:
         raise LeasesimError(
             "USAGE_ERROR",
-            f"expected a Scenario or the path of a scenario file, got {type(scenario).__name__}",
+            "expected a Scenario, the path of a scenario file or a dict of scenario fields, got "
+            f"{type(scenario).__name__}",
         )
     if not _QUIET.get():
         announce(scenario, stacklevel=3)
