@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.plots import sweeps
-from simulator.plots.style import SERIES_COLORS, new_figure, styled
+from simulator.plots.style import SERIES_COLORS, human_ticks, integer_ticks, panels, styled
 from simulator.plots.tradeoff import band, caption, finish_x
 from simulator.schema import Scenario, Throttle
 from simulator.units import UnitError, format_duration, parse_duration
@@ -41,13 +41,18 @@ def capacity(
     confidence: float = 0.95,
     logx: bool | None = None,
     title: str | None = None,
-) -> Figure:
+    ax: Any = None,
+    fig: Any = None,
+) -> Figure | Any:
     """Latency percentiles, API call rates against their limits, and throttled calls, against `x`.
 
     `x` is a swept column (e.g. fleet.etl.runners or workload.batch.arrivals.rate); `by` another,
     drawn as line styles. `target` (seconds or "45m") draws a latency target. `limits` gives the
     rate limits: a Scenario (its service.throttle; none drawn if throttling is off), a mapping
     {"progress": 10, "poll": 2} in calls per second, or None for the documented account limits.
+
+    Returns a new Figure; or draws into `fig` (your Figure or SubFigure) and returns it; or into
+    `ax`, three Axes (latency, calls, throttled), returned as given.
     """
     needed = [x, *latency, *CALL_RATES, "throttled_calls"] + ([by] if by else [])
     sweeps.require(sweep_df, needed, "capacity")
@@ -57,8 +62,7 @@ def capacity(
     lines = _limits(limits)
     groups = sweeps.groups(df, by)
     with styled():
-        fig = new_figure(7.5, 7.8)
-        lat_ax, calls_ax, thr_ax = fig.subplots(3, 1, sharex=True)
+        out, (lat_ax, calls_ax, thr_ax) = panels(3, ax, fig, "capacity", (7.5, 7.8))
 
         values = {m: sweeps.metric_column(df, m, "capacity")[0] for m in latency}
         top = max([float(v.max()) for v in values.values()] + [target_s or 0.0])
@@ -74,6 +78,7 @@ def capacity(
             lat_ax.axhline(target_s / divisor, color="black", linewidth=1, linestyle="--",
                            gid="target", label=f"target {format_duration(target_s)}")
         lat_ax.set_ylabel(f"task latency\n({unit})")
+        human_ticks(lat_ax.yaxis, unit)
         lat_ax.legend(loc="best", ncols=2)
 
         for k, (metric, (operation, _)) in enumerate(CALL_RATES.items()):
@@ -89,6 +94,7 @@ def capacity(
                                  label=f"{operation} limit {lines[operation]:g}/s")  # fmt: skip
         calls_ax.set_ylabel("API calls sent\n(calls/s)")
         calls_ax.set_ylim(bottom=0)
+        human_ticks(calls_ax.yaxis, "calls/s")
         calls_ax.legend(loc="best", fontsize=7)
 
         throttled = sweeps.metric_column(df, "throttled_calls", "capacity")[0]
@@ -96,15 +102,17 @@ def capacity(
             stats = sweeps.point_stats(axis.values[rows.index], throttled[rows.index], confidence)
             band(thr_ax, stats, 1.0, SERIES_COLORS[1], label, _STYLES[g % len(_STYLES)])
         thr_ax.set_ylabel("throttled calls\n(calls per run)")
-        thr_ax.set_ylim(bottom=0)
+        thr_ax.set_ylim(0, max(1.0, thr_ax.get_ylim()[1]))  # none throttled: 0 and 1, not 0.054
+        integer_ticks(thr_ax.yaxis)
         if by is not None:
             thr_ax.legend(loc="best")
-        finish_x(thr_ax, axis)
+        for panel in (lat_ax, calls_ax, thr_ax):
+            finish_x(panel, axis, label=panel is thr_ax)
         n = df.groupby([by, x] if by else [x], sort=False).size()
         note = "" if lines else "; throttling off: no limits drawn"
         lat_ax.set_title(f"{title or 'capacity against ' + x}\n{caption(n, confidence)}{note}",
                          loc="left")  # fmt: skip
-    return fig
+    return out
 
 
 def _target(target: float | str | None) -> float | None:

@@ -11,11 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.plots.style import SERIES_COLORS, TimeScale, new_figure, styled
+from simulator.plots.style import (
+    SERIES_COLORS,
+    TimeScale,
+    integer_ticks,
+    new_figure,
+    styled,
+    time_ticks,
+)
 from simulator.results.result import Result
+from simulator.units import human_duration
 
 
 def _latency(r: Result) -> np.ndarray:
@@ -99,11 +108,16 @@ def quantity(metric: str) -> Quantity:
 
 
 def distribution(results: Result | Sequence[Result], metric: str = "latency", *,
-                 bins: int = 30) -> Figure:  # fmt: skip
+                 bins: int = 30,
+                 ax: Axes | Sequence[Axes | None] | None = None) -> Figure | Any:  # fmt: skip
     """Histogram and ECDF of `metric` (latency, queue_wait, detection or overlap).
 
     Several results (replications) are pooled. The ECDF marks the 50th, 95th and 99th
     percentiles (linear interpolation, as the summary metrics); the histogram marks the mean.
+
+    Without `ax`: a new Figure with both panels. `ax=one_axes` draws the histogram there;
+    `ax=(hist_ax, ecdf_ax)` both, either may be None to leave that panel out; what was given is
+    returned (as pandas' and seaborn's plots do), titled on the histogram's (or ECDF's) axes.
     """
     runs = [results] if isinstance(results, Result) else list(results)
     if not runs:
@@ -114,25 +128,55 @@ def distribution(results: Result | Sequence[Result], metric: str = "latency", *,
     # The unit suits the bulk of the values, not one outlier.
     scale = TimeScale.for_span(float(np.percentile(values, 99)) if len(values) else 0.0)
     shown = values / scale.seconds
+    hist_ax, ecdf_ax = _panels(ax)
     with styled():
-        fig = new_figure(10.0, 3.8)
-        hist_ax, ecdf_ax = fig.subplots(1, 2)
-        for ax in (hist_ax, ecdf_ax):
-            ax.set_xlabel(scale.label(q.title))
-        hist_ax.set_ylabel(f"number of {q.noun}")
-        ecdf_ax.set_ylabel(f"fraction of {q.noun} ≤ x")
+        fig = None
+        if ax is None:
+            fig = new_figure(10.0, 3.8)
+            hist_ax, ecdf_ax = fig.subplots(1, 2)
+        drawn = [a for a in (hist_ax, ecdf_ax) if a is not None]
+        for each in drawn:
+            each.set_xlabel(scale.label(q.title))
+            time_ticks(each.xaxis, scale.unit)
         if len(values):
             span = _range(shown)
-            _histogram(hist_ax, shown, bins, scale.unit, span)
-            _ecdf(ecdf_ax, shown, scale.unit, span)
+            if hist_ax is not None:
+                _histogram(hist_ax, shown, bins, scale.seconds, span)
+            if ecdf_ax is not None:
+                _ecdf(ecdf_ax, shown, scale.seconds, span)
         else:
             where = "this run" if len(runs) == 1 else "these runs"
-            for ax in (hist_ax, ecdf_ax):
-                ax.text(0.5, 0.5, f"no {q.noun} in {where}",
-                        ha="center", va="center", transform=ax.transAxes, color="#555555",
-                        gid="empty")  # fmt: skip
-        fig.suptitle(_title(runs, q, shown, scale), x=0.01, ha="left", fontsize=10)
-    return fig
+            for each in drawn:
+                each.text(0.5, 0.5, f"no {q.noun} in {where}",
+                          ha="center", va="center", transform=each.transAxes, color="#555555",
+                          gid="empty")  # fmt: skip
+        if hist_ax is not None:
+            hist_ax.set_ylabel(f"number of {q.noun}")
+            integer_ticks(hist_ax.yaxis)
+        if ecdf_ax is not None:
+            ecdf_ax.set_ylabel(f"fraction of {q.noun} ≤ x")
+        title = _title(runs, q, shown, scale)
+        if fig is not None:
+            fig.suptitle(title, x=0.01, ha="left", fontsize=10)
+            return fig
+        drawn[0].set_title(title.replace(" (n = ", "\n(n = "), loc="left", fontsize=9)
+    return ax
+
+
+def _panels(ax: Axes | Sequence[Axes | None] | None) -> tuple[Axes | None, Axes | None]:
+    """(histogram axes, ECDF axes) from the user's `ax`; (None, None) when a figure is made."""
+    if ax is None:
+        return None, None
+    if isinstance(ax, Axes):
+        return ax, None
+    pair = list(ax)
+    if len(pair) != 2 or not any(isinstance(a, Axes) for a in pair) or not all(
+            a is None or isinstance(a, Axes) for a in pair):  # fmt: skip
+        raise LeasesimError(
+            USAGE_ERROR, "distribution: ax must be one Axes (the histogram) or a pair "
+            "(histogram Axes or None, ECDF Axes or None) with at least one Axes.",
+        )  # fmt: skip
+    return pair[0], pair[1]
 
 
 def _range(shown: np.ndarray) -> tuple[float, float]:
@@ -146,7 +190,8 @@ def _range(shown: np.ndarray) -> tuple[float, float]:
     return low - 0.05 * spread, high + 0.05 * spread
 
 
-def _histogram(ax: Any, shown: np.ndarray, bins: int, unit: str, span: tuple[float, float]) -> None:
+def _histogram(ax: Any, shown: np.ndarray, bins: int, unit: float,
+               span: tuple[float, float]) -> None:  # fmt: skip
     """Bins over the bulk of the values; a far tail (beyond twice the p99) is counted in a note."""
     start = 0.0 if span[0] == 0 else float(shown.min())
     stop = float(shown.max())
@@ -163,16 +208,17 @@ def _histogram(ax: Any, shown: np.ndarray, bins: int, unit: str, span: tuple[flo
         p.set_gid("bar")
     beyond = len(shown) - len(inside)
     if beyond:
-        ax.text(0.98, 0.5, f"{beyond} beyond {stop:.3g} {unit}\n(up to {shown.max():.3g} {unit})",
+        ax.text(0.98, 0.5, f"{beyond} beyond {human_duration(stop * unit)}\n"
+                f"(up to {human_duration(shown.max() * unit)})",
                 transform=ax.transAxes, ha="right", va="center", fontsize=8, color="#555555",
                 gid=f"beyond:{beyond}")  # fmt: skip
     mean = float(shown.mean())
     ax.axvline(mean, color="black", linestyle="--", linewidth=1, gid="mean")
-    _note(ax, mean, 1.0, f"mean {mean:.3g} {unit}", "black", span, dy=-10)
+    _note(ax, mean, 1.0, f"mean {human_duration(mean * unit)}", "black", span, dy=-10)
     ax.set_xlim(*span)
 
 
-def _ecdf(ax: Any, shown: np.ndarray, unit: str, span: tuple[float, float]) -> None:
+def _ecdf(ax: Any, shown: np.ndarray, unit: float, span: tuple[float, float]) -> None:
     xs = np.sort(shown)
     ys = np.arange(1, len(xs) + 1) / len(xs)
     ax.step(np.concatenate(([span[0]], xs)), np.concatenate(([0.0], ys)), where="post",
@@ -180,7 +226,8 @@ def _ecdf(ax: Any, shown: np.ndarray, unit: str, span: tuple[float, float]) -> N
     for k, p in enumerate(PERCENTILES):
         x = float(np.percentile(shown, p))
         ax.axvline(x, color=SERIES_COLORS[1], linestyle=":", linewidth=1, gid=f"p{p}")
-        _note(ax, x, 0.05 + 0.12 * k, f"p{p} {x:.3g} {unit}", SERIES_COLORS[1], span)
+        _note(ax, x, 0.05 + 0.12 * k, f"p{p} {human_duration(x * unit)}", SERIES_COLORS[1],
+              span)  # fmt: skip
     ax.set_ylim(0, 1.02)
     ax.set_xlim(*span)
 
@@ -199,9 +246,9 @@ def _title(runs: list[Result], q: Quantity, shown: np.ndarray, scale: TimeScale)
     where += f", seed {runs[0].seed}" if len(runs) == 1 else f", {len(runs)} replications pooled"
     if not len(shown):
         return f"{where}: {q.title}: no values"
-    u = scale.unit
+    sec = scale.seconds
     stats = (
-        f"n = {len(shown):,}, mean {shown.mean():.3g} {u}, "
-        f"p95 {np.percentile(shown, 95):.3g} {u}"
+        f"n = {len(shown):,}, mean {human_duration(shown.mean() * sec)}, "
+        f"p95 {human_duration(np.percentile(shown, 95) * sec)}"
     )
     return f"{where}: {q.title} ({stats})"

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 STYLE: dict[str, object] = {
     "font.size": 9,
@@ -120,3 +124,76 @@ def metric_scale(unit: str, largest: float) -> tuple[str, float]:
     if unit == "fraction":
         return "%", 0.01
     return unit, 1.0
+
+
+def integer_ticks(axis: Axis) -> None:
+    """Ticks of a count axis at whole numbers only (no 2.5 tasks)."""
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+# Tick steps that read as times in each unit: 15 s, 30 s, 1 min; 15 min, 30 min; 1 h, 6 h, 12 h.
+_TIME_STEPS = {
+    "s": [1, 1.5, 2, 3, 5, 10],
+    "min": [1, 1.5, 2, 3, 5, 10],
+    "h": [1, 2, 3, 6, 10],
+    "d": [1, 2, 5, 7, 10],
+}
+
+
+def plain_number(value: float, _pos: object = None) -> str:
+    """A tick label without offset or exponent: 0.25, 30, 1,500, 120,000."""
+    if abs(value) >= 1e5:
+        return f"{value:,.0f}"
+    return f"{float(f'{value:.6g}'):,g}"
+
+
+def time_ticks(axis: Axis, unit: str) -> None:
+    """Ticks of an axis of times shown in `unit` (s, min, h, d, as `TimeScale` chose it) at steps
+    that read as times (15, 30, 45 min; 6, 12 h), labelled as plain numbers."""
+    axis.set_major_locator(MaxNLocator(nbins="auto", steps=_TIME_STEPS.get(unit)))
+    axis.set_major_formatter(FuncFormatter(plain_number))
+
+
+def human_ticks(axis: Axis, unit: str) -> None:
+    """Plain-number labels for a metric axis; time steps too when `unit` is a time unit."""
+    if unit in _TIME_STEPS:
+        time_ticks(axis, unit)
+    else:
+        axis.set_major_formatter(FuncFormatter(plain_number))
+
+
+def panels(
+    n: int, ax: Any, fig: Any, what: str, size: tuple[float, float]
+) -> tuple[Any, list[Any]]:
+    """The axes of an n-panel figure, stacked with a shared x axis, and what to return.
+
+    Without `ax` or `fig`: a new LeasesimFigure of `size` inches, returned. `fig` (a Figure or a
+    SubFigure of the user's, e.g. from `fig.subfigures`): the panels are added to it, and it is
+    returned. `ax`: the user's axes, one per panel (one Axes when n is 1), returned as given.
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
+
+    from simulator.errors import USAGE_ERROR, LeasesimError
+
+    if ax is not None and fig is not None:
+        raise LeasesimError(USAGE_ERROR, f"{what}: give ax or fig, not both.")
+    if ax is not None:
+        given = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object))) \
+            if isinstance(ax, Iterable) else []  # fmt: skip
+        if len(given) != n or not all(isinstance(a, Axes) for a in given):
+            raise LeasesimError(
+                USAGE_ERROR, f"{what}: ax must be {'one Axes' if n == 1 else f'{n} Axes'} (one "
+                f"per panel), got {type(ax).__name__}"
+                + (f" of {len(given)}" if given else "") + "; or pass fig= to add the panels.",
+            )  # fmt: skip
+        return ax, given
+    if fig is not None:
+        if not isinstance(fig, FigureBase):
+            raise LeasesimError(
+                USAGE_ERROR,
+                f"{what}: fig must be a matplotlib Figure or SubFigure, got {type(fig).__name__}.",
+            )
+        return fig, list(fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0])
+    made = new_figure(*size)
+    return made, list(made.subplots(n, 1, sharex=True, squeeze=False)[:, 0])

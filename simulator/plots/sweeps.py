@@ -125,6 +125,9 @@ class ParamAxis:
     label: str
     categories: tuple[str, ...] | None  # tick labels when the parameter is not a number
     log: bool
+    column: str = ""  # the swept path
+    kind: str | None = None  # "duration", "rate" or None
+    unit: str = ""  # the display unit of `values` (s, min, h, d; per s, per h)
 
 
 def param_axis(df: pd.DataFrame, column: str, logx: bool | None) -> ParamAxis:
@@ -140,7 +143,7 @@ def param_axis(df: pd.DataFrame, column: str, logx: bool | None) -> ParamAxis:
         if values is None:  # a reading, a mode, ...: one position per value, in first-seen order
             cats = tuple(dict.fromkeys(str(v) for v in raw))
             pos = np.array([cats.index(str(v)) for v in raw], dtype=float)
-            return ParamAxis(pos, pos, column, cats, False)
+            return ParamAxis(pos, pos, column, cats, False, column)
     largest = float(np.nanmax(np.abs(values))) if len(values) else 0.0
     unit, divisor = "", 1.0
     if kind == "duration":
@@ -158,7 +161,7 @@ def param_axis(df: pd.DataFrame, column: str, logx: bool | None) -> ParamAxis:
             USAGE_ERROR, f"a log axis needs {column} > 0 at every point; use logx=False."
         )
     label = f"{column} ({unit})" if unit else column
-    return ParamAxis(shown, values, label, None, log)
+    return ParamAxis(shown, values, label, None, log, column, kind, unit)
 
 
 def _parse_texts(raw: pd.Series, kind: str | None) -> tuple[np.ndarray | None, str | None]:
@@ -177,12 +180,16 @@ def _parse_texts(raw: pd.Series, kind: str | None) -> tuple[np.ndarray | None, s
 def point_stats(
     x: np.ndarray, y: pd.Series, confidence: float
 ) -> pd.DataFrame:
-    """Mean, CI bounds and n of `y` at each distinct `x` (replications of one point pooled)."""
+    """Mean, CI bounds and n of `y` at each distinct `x` (replications of one point pooled).
+
+    A metric that is never negative (counts, times, rates, fractions) keeps its band above 0.
+    """
     rows = []
     frame = pd.DataFrame({"x": x, "y": y.to_numpy(dtype=float)})
+    floor = 0.0 if bool((frame["y"].dropna() >= 0).all()) else -math.inf
     for value, group in frame.groupby("x", sort=True):
         mean, half, n = mean_ci(group["y"], confidence)
-        rows.append((float(value), mean, mean - half, mean + half, n))
+        rows.append((float(value), mean, max(mean - half, floor), mean + half, n))
     return pd.DataFrame(rows, columns=["x", "mean", "low", "high", "n"])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
@@ -33,6 +34,7 @@ from simulator.plots.style import (
     TimeScale,
     new_figure,
     styled,
+    time_ticks,
 )
 from simulator.results.result import Result
 from simulator.units import UnitError, format_duration, parse_duration
@@ -61,15 +63,17 @@ def timeline(
     *,
     max_tasks: int = 10,
     max_rows: int = 50,
-) -> Figure:
-    """A Gantt chart of attempts per runner thread.
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """A Gantt chart of attempts per runner thread: a new Figure, or `ax` drawn on and returned.
 
     Give `tasks` (task ids) to follow those tasks, or `runners` (runner names) to show everything
     those runners' threads did; by default the most interesting tasks are picked: duplicated ones
     (longest overlap first), then reassigned or retried ones, up to `max_tasks` tasks and
     `max_rows` thread rows. `window` = (start, end) limits the time axis (seconds or durations
     such as "2h"; None for either end keeps the default). Other tasks' attempts on the same rows
-    are drawn in grey for context.
+    are drawn in grey for context. Given `ax` (one of your subplots), the chart and its legend
+    (right of the axes) go there and the axes are returned, as pandas' and seaborn's plots do.
     """
     if tasks is not None and runners is not None:
         raise LeasesimError(USAGE_ERROR, "timeline: give tasks or runners, not both.")
@@ -101,9 +105,16 @@ def timeline(
     pauses = iv.pauses_by_runner(result.faults, duration)
 
     with styled():
-        fig = new_figure(11.0, max(3.2, ROW_INCHES * len(rows) + 2.2))
-        ax = fig.add_subplot()
-        drawer = _Drawer(ax, scale, duration, pauses, y_of, pts_per_s=_points_per_second(lo, hi))
+        given = ax is not None
+        if ax is None:
+            fig = new_figure(11.0, max(3.2, ROW_INCHES * len(rows) + 2.2))
+            ax = fig.add_subplot()
+            axes_inches = 11.0 - 1.6  # figure width less the row labels and margins
+        else:
+            root = ax.get_figure(root=True)
+            axes_inches = ax.get_position().width * root.get_figwidth()
+        drawer = _Drawer(ax, scale, duration, pauses, y_of,
+                         pts_per_s=_points_per_second(lo, hi, axes_inches))  # fmt: skip
         faults = _draw_faults(drawer, result.faults, rows, lo, hi)
         for _, a in context.iterrows():
             drawer.attempt(a, OTHER_TASK, label=None)
@@ -124,8 +135,8 @@ def timeline(
             f"{'task' if len(task_ids) == 1 else 'tasks'} on {len(rows)} runner threads"
         )
         ax.set_title(f"{title}\n{note}", loc="left")
-        _legend(fig, drawer, faults, duplicates, has_context=len(context) > 0)
-    return fig
+        _legend(ax if given else fig, drawer, faults, duplicates, has_context=len(context) > 0)
+    return ax if given else fig
 
 
 # --- choosing what to show -----------------------------------------------------------------------
@@ -290,18 +301,23 @@ def _interesting(
         )
         chosen, taken = _take(attempts, ranked["task_id"].tolist(), max_tasks, max_rows)
         dup = int(hot["duplicated"].sum())
-        note = (
-            f"the {taken} most eventful of {len(hot)} duplicated or reassigned tasks "
-            f"({dup} duplicated), longest duplicate first"
-        )
+        if dup:
+            note = (
+                f"the {taken} most eventful of {len(hot)} duplicated or reassigned tasks "
+                f"({dup} duplicated), longest duplicate first"
+            )
+        else:
+            note = (
+                f"the {taken} most eventful of {len(hot)} reassigned or retried tasks "
+                "(none duplicated), most reassignments first"
+            )
         return chosen, note
     first = tasks.sort_values(["first_assigned_at", "task_id"])["task_id"].tolist()
     chosen, taken = _take(attempts, first, max_tasks, max_rows)
     return chosen, f"no task was reassigned or duplicated: the first {taken} tasks"
 
 
-def _points_per_second(lo: float, hi: float) -> float:
-    axes_inches = 11.0 - 1.6  # figure width less the row labels and margins
+def _points_per_second(lo: float, hi: float, axes_inches: float) -> float:
     return axes_inches * 72.0 / max(hi - lo, 1e-9)
 
 
@@ -318,6 +334,7 @@ class _Drawer:
         self.ax, self.scale, self.duration = ax, scale, duration
         self.pauses, self.y_of, self.pts_per_s = pauses, y_of, pts_per_s
         self.drawn: set[str] = set()
+        self.labels: dict[int, list[tuple[float, float]]] = {}  # row -> label spans, in points
 
     def x(self, seconds: float) -> float:
         return seconds / self.scale.seconds
@@ -369,7 +386,8 @@ class _Drawer:
         self.label(a, pieces, label, color)
 
     def label(self, a: pd.Series, pieces: list[iv.Interval], text: str, color: str) -> None:
-        """The task id inside the first work bar if it fits, else just after the attempt."""
+        """The task id inside the first work bar if it fits, else just after the attempt; left
+        out where it would overlap another label of the row (the bar's colour still tells)."""
         y = self.row(a)
         width_pts = 0.62 * 6.5 * len(text) + 4
         if pieces and (pieces[0][1] - pieces[0][0]) * self.pts_per_s >= width_pts:
@@ -378,6 +396,12 @@ class _Drawer:
         else:
             end = max([float(a["assigned_at"])] + [b for _, b in pieces])
             x, ha, fg, weight, offset = end, "left", color, "bold", 3.0 / self.pts_per_s
+        start_pts = (x + offset) * self.pts_per_s
+        span = (start_pts - 2.0, start_pts + width_pts + 2.0)
+        placed = self.labels.setdefault(y, [])
+        if any(span[0] < b and a_ < span[1] for a_, b in placed):
+            return
+        placed.append(span)
         self.ax.text(self.x(x + offset), y, text, ha=ha, va="center", fontsize=6.5, color=fg,
                      fontweight=weight, zorder=7, clip_on=True, gid="task_label")  # fmt: skip
 
@@ -455,13 +479,14 @@ def _finish_axes(ax: Any, rows: list[Row], scale: TimeScale, lo: float, hi: floa
     ax.tick_params(axis="y", length=0)
     ax.grid(False, axis="y")
     ax.set_xlabel(scale.label("simulated time since start"))
+    time_ticks(ax.xaxis, scale.unit)
     ax.set_ylabel("runner · poll thread")
     for i in range(1, len(rows)):
         if rows[i][0] != rows[i - 1][0]:  # a line between runners
             ax.axhline(i - 0.5, color="#dddddd", linewidth=0.6, zorder=0)
 
 
-def _legend(fig: Figure, drawer: _Drawer, faults: set[str], duplicates: int,
+def _legend(where: Figure | Axes, drawer: _Drawer, faults: set[str], duplicates: int,
             has_context: bool) -> None:  # fmt: skip
     drawn = drawer.drawn
     handles: list[Any] = [Patch(facecolor=TASK_COLORS[0], label="work, net of pauses (#task)")]
@@ -491,4 +516,7 @@ def _legend(fig: Figure, drawer: _Drawer, faults: set[str], duplicates: int,
         if kind in faults:
             handles.append(Patch(facecolor=FAULT_COLORS[kind], alpha=0.3,
                                  label=FAULT_LABELS[kind]))  # fmt: skip
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(5, len(handles)))
+    if isinstance(where, Axes):  # a user's subplot: beside it, never over its data
+        where.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    else:
+        where.legend(handles=handles, loc="outside lower center", ncols=min(5, len(handles)))
