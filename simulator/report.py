@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
+from simulator import units
 from simulator.experiments.replicate import Replications
 from simulator.experiments.runs import RunRecord, calls_by_operation
 from simulator.experiments.scenario import fast_fallbacks, scenario_warnings
@@ -61,6 +62,7 @@ h3 { font-size: 16px; margin: 22px 0 6px; }
 p { margin: 8px 0; max-width: 78ch; }
 code { font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, "DejaVu Sans Mono", monospace; }
 .lead { font-size: 16px; color: #333c49; }
+.nowrap { white-space: nowrap; }
 .muted, .meta { color: var(--muted); font-size: 13.5px; }
 nav { margin: 14px 0 0; font-size: 13.5px; }
 nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
@@ -168,7 +170,7 @@ value for the metric (an interval needs 2).</dd>
 most attempts losing their lease. When a flag is raised, fractions and latencies describe only
 the few tasks that got through; do not read them as the answer.</dd>
 <dt>Units</dt>
-<dd>Durations as 42s, 3m30s, 2h05m, 1d4h; fractions as percentages; call rates per second.</dd>
+<dd>Durations as 42s, 3m30s, 2h05m, 1d04h; fractions as percentages; call rates per second.</dd>
 </dl>
 """
 
@@ -369,32 +371,15 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def human_duration(seconds: float | None) -> str:
-    """A duration rounded for reading: 0.25 -> "250ms", 4.23 -> "4.2s", 210 -> "3m30s",
-    7512 -> "2h05m", 101000 -> "1d4h"; an en dash for no value."""
+    """`simulator.units.human_duration` (42s, 3m30s, 2h05m, 1d04h), with an en dash for no value
+    and typographic minus and infinity signs."""
     if seconds is None or math.isnan(seconds):
         return "–"
     if math.isinf(seconds):
         return "∞" if seconds > 0 else "−∞"
     if seconds < 0:
-        return "−" + human_duration(-seconds)
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{seconds * 1000:.3g}ms"
-    if seconds < 9.95:
-        return f"{seconds:.2g}s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        m, s = divmod(whole, 60)
-        return f"{m}m{s:02d}s" if s else f"{m}m"
-    minutes = round(seconds / 60)
-    if minutes < 24 * 60:
-        h, m = divmod(minutes, 60)
-        return f"{h}h{m:02d}m" if m else f"{h}h"
-    d, h = divmod(round(seconds / 3600), 24)
-    return f"{d}d{h}h" if h else f"{d}d"
+        return "−" + units.human_duration(-seconds)
+    return units.human_duration(seconds)
 
 
 def percent(x: float | None) -> str:
@@ -445,8 +430,8 @@ def _provenance(reps: Replications, source: str | None, overrides: Sequence[str]
     if source:
         bits.append(f"scenario file <code>{html.escape(source)}</code>")
     if overrides:
-        shown = " ".join(f"--set {o}" for o in overrides)
-        bits.append(f"overrides <code>{html.escape(shown)}</code>")
+        shown = " ".join(f'<code class="nowrap">--set {html.escape(o)}</code>' for o in overrides)
+        bits.append(f"overrides {shown}")
     bits.append(f"mode {html.escape(scenario.simulation.mode)}")
     bits.append(f"leasesim {html.escape(leasesim_version())}")
     return " · ".join(bits)
