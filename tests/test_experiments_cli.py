@@ -6,6 +6,7 @@ Runs are a few simulated hours on the serial executor; in-process via `simulator
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ def test_sweep_prints_one_line_per_point(capsys: pytest.CaptureFixture[str]) -> 
                               "latency_p95_s", "n"]  # fmt: skip
     start = lines.index(header) + 2
     rows = [line.split()[:2] for line in lines[start:start + 4]]
-    assert rows == [["30", "15min"], ["30", "5min"], ["120", "15min"], ["120", "5min"]]
+    # durations in human units, in the table as in a scenario file (issue 15, item 5)
+    assert rows == [["30s", "15min"], ["30s", "5min"], ["2m", "15min"], ["2m", "5min"]]
+    # latency_p95_s as a duration with its interval, e.g. "41m20s [38m02s, 44m38s]", not 2,480
+    assert re.search(r"\s\d+(?:d|h|m|s)\w* \[\S+, \S+\]\s+2$", lines[start]), lines[start]
 
 
 def test_sweep_json_and_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ from simulator.experiments.batch import Interrupted
 from simulator.experiments.runs import Failure
 from simulator.experiments.scenario import load_scenario_with_source
 from simulator.experiments.sweep import summarize, sweep
+from simulator.plots.sweeps import FIELD_KINDS
 from simulator.results.metrics import METRICS
-from simulator.units import format_duration
+from simulator.units import format_duration, format_rate, human_duration
 from simulator.versions import leasesim_version
 
 DEFAULT_METRICS = ("reassigned_fraction", "duplicated_fraction", "wasted_work_h", "latency_p95_s")
@@ -95,10 +96,24 @@ def _metrics(text: str | None, extra: list[str]) -> list[str]:
     return chosen + [m for m in extra if m not in chosen]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, parameter: str = "") -> str:
+    """A parameter value: durations and rates in human units (30s, 2m; 120/h), else a number."""
+    kind = FIELD_KINDS.get(parameter.rsplit(".", 1)[-1])
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if kind == "duration":
+            return human_duration(float(value))
+        if kind == "rate":
+            return format_rate(float(value))
     if isinstance(value, float):
         return number(value)
     return "-" if value is None else str(value)
+
+
+def _value(metric: str, x: float) -> str:
+    """A metric's value: seconds as durations (47m12s), everything else as a number."""
+    if metric.endswith("_s") and not metric.endswith("_per_s") and math.isfinite(x):
+        return human_duration(x)
+    return number(x)
 
 
 def point_table(summary: pd.DataFrame, parameters: list[str], metrics: list[str]) -> str:
@@ -114,14 +129,16 @@ def point_table(summary: pd.DataFrame, parameters: list[str], metrics: list[str]
         if isinstance(mean, float) and math.isnan(mean):
             cells[values["metric"]] = "-"
         elif isinstance(low, float) and math.isnan(low):
-            cells[values["metric"]] = number(mean)
+            cells[values["metric"]] = _value(values["metric"], mean)
         else:
-            cells[values["metric"]] = f"{number(mean)} [{number(low)}, {number(high)}]"
+            m = values["metric"]
+            cells[m] = f"{_value(m, mean)} [{_value(m, low)}, {_value(m, high)}]"
         counts[key] = max(counts.get(key, 0), int(values["n"]))
     header = [*parameters, *metrics, "n"]
     lines = [header]
     for key, cells in wide.items():
-        lines.append([*(_cell(v) for v in key), *(cells.get(m, "-") for m in metrics),
+        lines.append([*(_cell(v, p) for v, p in zip(key, parameters, strict=True)),
+                      *(cells.get(m, "-") for m in metrics),
                       str(counts[key])])  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
@@ -208,7 +225,7 @@ def execute(args: argparse.Namespace) -> int:
           f"{seed_text} (wall time {attrs['wall_time_s']:.2f} s, {attrs['executor']})")  # fmt: skip
     if args.overrides:
         print(f"overrides: {' '.join(args.overrides)}")
-    print(f"varied: {', '.join(parameters)} (durations in s, rates per s)")
+    print(f"varied: {', '.join(parameters)}")
     for line in (warmup_note(scenario.warmup),
                  attrs["precision"]["description"] if attrs["precision"] else None):  # fmt: skip
         if line:
