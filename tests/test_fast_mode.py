@@ -82,6 +82,10 @@ def test_fast_mode_is_equivalent_in_distribution(path: Path) -> None:
         scale = abs(float(np.mean(a)))
         unit = METRICS[key].unit if key in METRICS else ""
         floor = {"fraction": 0.02, "s": 120.0, "h": 0.5, "1/s": 0.001}.get(unit, 3.0)
+        if key.startswith("backlog_growth"):
+            # A slope over half a run, near 0 for a fleet that keeps up: its replications spread
+            # by about +-0.1 of the submissions, so 20% of its mean is no margin at all.
+            floor = 0.05 if unit == "fraction" else 3.0
         margin = max(0.20 * scale, floor)
         assert equivalent([f - e for e, f in pairs], margin), (key, scale, margin)
 
