@@ -18,14 +18,16 @@ import argparse
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import simulator
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml")) + [ROOT / "bench" / "fleet-500.yaml"]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml")) + [
+    ROOT / "bench" / "fleet-500.yaml", ROOT / "bench" / "faults-mix.yaml"]
 # Long enough for every fault to strike, short enough to run the set in about a minute.
-OVERRIDES = {"fleet-500.yaml": ["duration=2h"]}
+OVERRIDES = {"fleet-500.yaml": ["duration=2h"], "faults-mix.yaml": []}
 DEFAULT_OVERRIDES = ["duration=6h"]
 
 
@@ -58,6 +60,7 @@ def main() -> int:
     parser.add_argument("--compare", type=Path, help="compare with fingerprints saved earlier")
     parser.add_argument("-n", "--replications", type=int, default=2)
     args = parser.parse_args()
+    warnings.simplefilter("ignore", simulator.ScenarioWarning)  # the scenarios' own business
     prints = collect(args.replications)
     if args.save:
         args.save.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
