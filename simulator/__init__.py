@@ -30,7 +30,7 @@ from simulator.experiments.sweep import difference, summarize, sweep
 from simulator.recommend import Recommendation, recommend
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.units import (
     UnitError,
     format_duration,

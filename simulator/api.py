@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 from simulator import distributions
 from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.experiments import scenario as _scenario
-from simulator.model import lease
-from simulator.schema import Scenario, Workload
+from simulator.scenario import leases
+from simulator.scenario.schema import Scenario, Workload
 
 
 def load_scenario_dict(
@@ -83,4 +83,4 @@ def lease_timeouts(scenario: Scenario, workload: str | int = 0) -> LeaseTimes:
         raise LeasesimError(
             USAGE_ERROR, f"lease_timeouts: no workload {workload!r}; the scenario has: {names}."
         )
-    return LeaseTimes(*lease.timeouts(scenario.service, chosen))
+    return LeaseTimes(*leases.timeouts(scenario.service, chosen))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
+from simulator.scenario.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
 from simulator.seeds import Stream
 
 Z95 = 1.6448536269514722  # standard normal 95th percentile: lognormal sigma from median and p95

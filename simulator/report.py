@@ -43,7 +43,7 @@ from simulator.results.health import (
 from simulator.results.metrics import METRICS
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
 

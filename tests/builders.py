@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

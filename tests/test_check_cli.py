@@ -25,7 +25,7 @@ from simulator.check.files import find
 from simulator.check.plan import plan
 from simulator.check.runner import run_checks
 from simulator.errors import LeasesimError
-from simulator.schema import Service, Workload
+from simulator.scenario.schema import Service, Workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -8,7 +8,7 @@ from builders import make_scenario
 from scipy import stats
 
 import simulator
-from simulator.schema import Faults
+from simulator.scenario.schema import Faults
 
 LOSS, INTERVAL, ATTEMPT_TIMEOUT = 0.3, 60.0, 290.0
 

@@ -18,7 +18,7 @@ from scipy import stats
 
 import simulator
 from simulator.model.simulation import Simulation
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.seeds import Streams
 
 GROUPS: dict[str, dict[str, Any]] = {

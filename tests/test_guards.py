@@ -22,7 +22,7 @@ from simulator.experiments.guards import (
 )
 from simulator.experiments.runs import run
 from simulator.experiments.scenario import load_scenario, load_scenario_dict
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

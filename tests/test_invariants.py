@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 durations = st.sampled_from(["5s", "30s", "2m", "6m", "20m", "1h"])
 fault = st.fixed_dictionaries({"rate": st.sampled_from(["2/d", "12/d", "2/h"]),

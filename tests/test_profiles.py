@@ -24,8 +24,8 @@ from simulator.experiments.scenario import (
     scenario_to_dict,
 )
 from simulator.experiments.sweep import plan, with_grid
-from simulator.model.lease import timeouts
-from simulator.schema import Service
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import Service
 
 ROOT = Path(__file__).resolve().parents[1]
 

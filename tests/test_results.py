@@ -40,7 +40,7 @@ from simulator.results import (
     summary,
     tables,
 )
-from simulator.schema import FleetGroup, Scenario, Workload
+from simulator.scenario.schema import FleetGroup, Scenario, Workload
 
 NAN = math.nan
 KIND = Kind("w", "g", 2, 600.0, (900.0, 900.0, 900.0), None, 0.0)

@@ -20,7 +20,7 @@ from simulator.experiments.scenario import (
     scenario_to_dict,
     warnings,
 )
-from simulator.schema import Empirical, Fixed, Lognormal, Scenario
+from simulator.scenario.schema import Empirical, Fixed, Lognormal, Scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

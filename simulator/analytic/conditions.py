@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from simulator.analytic import dists
 from simulator.analytic.pools import Pool, fault_fraction, faults_named, latency
-from simulator.model.lease import timeouts
-from simulator.schema import Poisson, Scenario
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import Poisson, Scenario
 from simulator.units import format_duration
 
 RARE = 0.05  # faults taking less than this share of runner time are ignored (approximately)

@@ -25,8 +25,8 @@ import numpy as np
 from simulator.analytic import dists
 from simulator.analytic.pools import Pool, arrival_rate, latency, pools
 from simulator.analytic.schedule import Lease, grid, remaining
-from simulator.model.lease import timeouts
-from simulator.schema import FleetGroup, Scenario, Workload
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import FleetGroup, Scenario, Workload
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ JITTER_NODES = 6  # Gauss-Legendre nodes over the jitter: exact for polynomials 
 
 
 def lease_of(scenario: Scenario, group: FleetGroup, workload: Workload) -> Lease:
-    """Lease lengths (model.lease.timeouts) and report timing for a group serving a workload."""
+    """Lease lengths (scenario.leases.timeouts) and report timing for a group serving a workload."""
     ack, first, renew = timeouts(scenario.service, workload)
     return Lease(ack, first, renew, group.progress_interval, latency(scenario))
 

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from simulator.distributions import Z95, mean
-from simulator.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
+from simulator.scenario.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
 
 __all__ = ["mean", "nodes", "quantile", "scv", "second_moment", "survival", "upper_bound"]
 

@@ -44,7 +44,7 @@ from simulator.analytic.pools import (
 )
 from simulator.analytic.queueing import allen_cunneen_wait, erlang_c, mmc_wait, relaxation_time
 from simulator.analytic.schedule import longest_work
-from simulator.schema import Exponential, Fixed, Scenario, Workload
+from simulator.scenario.schema import Exponential, Fixed, Scenario, Workload
 
 STEADY = 20.0  # a steady-state formula needs a run this many relaxation times long
 

@@ -32,7 +32,7 @@ from simulator.analytic import dists
 from simulator.analytic.detection import lease_of
 from simulator.analytic.pools import arrival_rate, attempts_per_task, hold_seconds, pools
 from simulator.analytic.schedule import Lease, grid, longest_work, pause_threshold, remaining
-from simulator.schema import DistSpec, FleetGroup, Scenario, Workload
+from simulator.scenario.schema import DistSpec, FleetGroup, Scenario, Workload
 
 
 @dataclass(frozen=True)

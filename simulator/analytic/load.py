@@ -33,7 +33,7 @@ from simulator.analytic.pools import (
 )
 from simulator.analytic.queueing import idle_servers_at_arrival
 from simulator.analytic.schedule import longest_work
-from simulator.schema import FleetGroup, Periodic, Scenario, Workload
+from simulator.scenario.schema import FleetGroup, Periodic, Scenario, Workload
 
 OPERATIONS = ("PollForTask", "ReportTaskProgress", "SetTaskStatus", "ReportTaskRunnerHeartbeat")
 FIT = 0.9  # offered load at most this share of a limit: the bucket practically never empties

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.analytic import dists
-from simulator.schema import Explicit, FleetGroup, Periodic, Poisson, Scenario, Workload
+from simulator.scenario.schema import Explicit, FleetGroup, Periodic, Poisson, Scenario, Workload
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.analytic import dists
-from simulator.schema import DistSpec
+from simulator.scenario.schema import DistSpec
 
 MAX_POINTS = 100_000  # grid cells per startup value: keeps every estimate well under a second
 

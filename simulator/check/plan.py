@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from simulator.errors import VALIDATION_ERROR, LeasesimError
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 Mode = Literal["full", "quick"]
 ALPHA = 0.05  # overall error allowance of each verdict (expectation sides, equivalence tests)

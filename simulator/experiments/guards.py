@@ -28,8 +28,15 @@ from simulator.distributions import mean
 from simulator.errors import LIMIT_EXCEEDED, USAGE_ERROR, LeasesimError
 from simulator.experiments.scenario import share_above
 from simulator.model.fast import fallbacks
-from simulator.model.lease import timeouts
-from simulator.schema import Explicit, FleetGroup, Periodic, Poisson, Scenario, SimulationOptions
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import (
+    Explicit,
+    FleetGroup,
+    Periodic,
+    Poisson,
+    Scenario,
+    SimulationOptions,
+)
 from simulator.units import format_duration
 
 # --- calibration constants (see the module docstring and tests/test_guards.py) --------------------

@@ -33,7 +33,7 @@ from simulator.results.health import flags as health_flags
 from simulator.results.metrics import METRICS
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 BOOKKEEPING = ("point", "replication", "seed", "wall_time_s", "events", "error")
 

@@ -32,7 +32,7 @@ from simulator.experiments.scenario import (
 )
 from simulator.model import simulate
 from simulator.results.result import Result
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.seeds import Streams
 
 ScenarioLike = Scenario | str | os.PathLike[str] | Mapping[str, Any]

@@ -41,9 +41,9 @@ from simulator.errors import (
     ScenarioWarning,
 )
 from simulator.model.fast import fallbacks as fast_mode_fallbacks
-from simulator.model.lease import timeouts as lease_timeouts
 from simulator.profiles import shadowed as profile_shadowed
-from simulator.schema import (
+from simulator.scenario.leases import timeouts as lease_timeouts
+from simulator.scenario.schema import (
     Empirical,
     Explicit,
     Exponential,

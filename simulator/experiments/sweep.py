@@ -30,7 +30,7 @@ from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict,
 from simulator.experiments.store import OutputFolderWarning, SweepStore, versions
 from simulator.results.metrics import METRICS
 from simulator.results.stats import mean_ci
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.sweep_spec import Grid, SweepError, locate
 from simulator.sweep_spec import grid as expand
 

@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 from simulator.model.clock import due, ticks_before, ticks_by
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 if TYPE_CHECKING:
     from simulator.model.log import Attempt

@@ -15,7 +15,7 @@ from simpy import Environment, Event
 from simulator.distributions import Sampler
 from simulator.model.log import Log
 from simulator.model.runner import Runner
-from simulator.schema import Crash, Fault
+from simulator.scenario.schema import Crash, Fault
 from simulator.seeds import Stream
 
 INF = float("inf")

@@ -1,4 +1,4 @@
-"""An attempt's lease: how long it lasts under each documented reading, and the timer that ends it.
+"""An attempt's lease timer (its lengths under each reading: `simulator.scenario.leases`).
 
 The service owns one lease per live attempt. Its deadline moves with every accepted report, but a
 SimPy timeout cannot be cancelled, so each lease keeps a single pending `LeaseTimer`: when it fires
@@ -11,32 +11,9 @@ from collections.abc import Callable
 
 from simpy import Environment, Event
 
-from simulator.schema import Service, Workload
-
 # After every NORMAL event of the same instant: a report arriving exactly at the deadline is
 # processed first and keeps the lease ("a report that arrives at or before the deadline").
 LATE = 2
-
-
-def timeouts(service: Service, workload: Workload) -> tuple[float, float, float]:
-    """(ack, first, renew): the lease until the first report, after it, and after each later one.
-
-    Reference section 3: contradiction 1 gives the four readings of 15 vs 5 minutes; contradiction
-    2 (does an activity's reportProgressTimeout replace the 2-minute acknowledgement?) is
-    `ack_uses_report_timeout`.
-    """
-    rpt = workload.report_progress_timeout or service.report_progress_timeout
-    short = service.short_timeout
-    first, renew = {
-        "15min": (rpt, rpt),
-        "5min": (short, short),
-        "min": (min(short, rpt), min(short, rpt)),
-        "two_stage": (short, rpt),  # 5 min until the second report, then reportProgressTimeout
-    }[service.lease_reading]
-    ack = service.ack_timeout
-    if service.ack_uses_report_timeout and workload.report_progress_timeout is not None:
-        ack = workload.report_progress_timeout
-    return ack, first, renew
 
 
 class LeaseTimer(Event):

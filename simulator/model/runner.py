@@ -37,7 +37,7 @@ from simulator.model.service import (
     Service,
     StandingPoll,
 )
-from simulator.schema import FleetGroup
+from simulator.scenario.schema import FleetGroup
 from simulator.seeds import Stream
 
 PAUSE, CRASH, WAKE = "pause", "crash", "wake"  # interrupt causes

@@ -20,7 +20,7 @@ from simulator.model.invariants import Invariants
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import HEARTBEAT, NAN, POLL, PROGRESS, STATUS, Attempt, Log, Task
 from simulator.model.throttle import TokenBucket
-from simulator.schema import Service as ServiceConfig
+from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 
 if TYPE_CHECKING:

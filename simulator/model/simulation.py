@@ -16,7 +16,7 @@ from simulator.model.log import Log
 from simulator.model.runner import GroupState, Runner
 from simulator.model.service import Service
 from simulator.model.workload import Source
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.seeds import Stream, Streams
 
 

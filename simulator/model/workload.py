@@ -8,11 +8,11 @@ from typing import Any
 from simpy import Environment, Event
 
 from simulator.distributions import Sampler
-from simulator.model.lease import timeouts
 from simulator.model.log import Kind, Task
 from simulator.model.service import Service
-from simulator.schema import Explicit, Exponential, Periodic, Poisson, Workload
-from simulator.schema import Service as ServiceConfig
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import Explicit, Exponential, Periodic, Poisson, Workload
+from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 
 

@@ -18,7 +18,7 @@ from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.plots import sweeps
 from simulator.plots.style import SERIES_COLORS, human_ticks, integer_ticks, panels, styled
 from simulator.plots.tradeoff import band, caption, finish_x
-from simulator.schema import Scenario, Throttle
+from simulator.scenario.schema import Scenario, Throttle
 from simulator.units import UnitError, format_duration, parse_duration
 
 LATENCY = ("latency_p50_s", "latency_p95_s", "latency_p99_s")

@@ -24,7 +24,7 @@ from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.plots.style import TimeScale, metric_scale
 from simulator.results.metrics import METRICS
 from simulator.results.stats import mean_ci
-from simulator.schema import Distribution, PerSecond, Scenario, Seconds
+from simulator.scenario.schema import Distribution, PerSecond, Scenario, Seconds
 from simulator.units import UnitError, parse_duration, parse_rate
 
 

@@ -17,14 +17,14 @@ import pandas as pd
 
 from simulator.errors import LeasesimError
 from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
-from simulator.model.lease import timeouts
 from simulator.recommend.evidence import Evidence, Measure, Verdict, judge, standing
 from simulator.recommend.requirements import Objective, Requirement
 from simulator.recommend.screening import Screen, screen
 from simulator.recommend.simulate import measures, simulate, summaries
 from simulator.recommend.space import Axis, label
 from simulator.results.health import Flag, flags
-from simulator.schema import Scenario
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import Scenario
 
 # Rank of a candidate's standing when choosing among simulated ones.
 STANDING_RANK = {"meets": 0, "unsure": 1, "fails": 2}
@@ -67,7 +67,7 @@ class Candidate:
     @property
     def safety_margin(self) -> float:
         """Report intervals per lease: the lease after a report (the shorter of the first and
-        later ones, `model.lease.timeouts`) over the longest report interval (progress_interval
+        later ones, `scenario.leases.timeouts`) over the longest report interval (progress_interval
         + progress_jitter), the smallest over each fleet group and the workloads it serves. The
         larger, the more lost or late reports and the longer a pause a holder survives. NaN for
         an invalid candidate."""

@@ -3,7 +3,7 @@
 Data Pipeline's documents disagree on how long a lease lasts (reference §3.1, `lease_reading`).
 The recommended setting and the best few others are simulated again under each other reading,
 with the same random numbers; a reading that gives every one of them the same lease lengths
-(`model.lease.timeouts`) would give the same runs, so it is not simulated again. The answer
+(`scenario.leases.timeouts`) would give the same runs, so it is not simulated again. The answer
 depends on the reading when, under some reading, the recommended setting no longer meets every
 requirement, or another of the rechecked candidates beats it beyond doubt (the paired difference
 of the objective excludes zero); it may depend on it when a requirement's mean crosses its bound
@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.model.lease import timeouts
 from simulator.profiles import DEFAULT
 from simulator.recommend.evaluator import STANDING_RANK, Candidate, Evaluator
 from simulator.recommend.evidence import Evidence, Measure
 from simulator.recommend.simulate import paired
-from simulator.schema import Scenario
+from simulator.scenario.leases import timeouts
+from simulator.scenario.schema import Scenario
 
 READINGS = ("15min", "5min", "min", "two_stage")
 PATH = "service.lease_reading"

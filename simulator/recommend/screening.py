@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from simulator.analytic import estimates
 from simulator.analytic.estimate import Estimate
 from simulator.recommend.requirements import Objective, Requirement
-from simulator.schema import Faults, Scenario
+from simulator.scenario.schema import Faults, Scenario
 
 EXACT_SLACK = 0.05
 APPROXIMATE_SLACK = 0.5

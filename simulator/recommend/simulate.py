@@ -18,7 +18,7 @@ import pandas as pd
 from simulator.experiments.sweep import summarize, sweep
 from simulator.recommend.evidence import Measure, measure
 from simulator.results.stats import mean_ci
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 
 def simulate(

@@ -19,7 +19,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.sweep_spec import RESERVED, SweepError, locate, values
 from simulator.units import format_duration
 

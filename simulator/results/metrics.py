@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.results.tables import _Pauses, markdown_cell
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 
 NAN = float("nan")
 

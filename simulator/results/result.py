@@ -27,7 +27,7 @@ from simulator.results.health import flags as health_flags
 from simulator.results.metrics import METRICS
 from simulator.results.metrics import summary as summarize
 from simulator.results.tables import tables as build_tables
-from simulator.schema import Scenario
+from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import dependency_versions, leasesim_version
 
