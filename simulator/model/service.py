@@ -3,19 +3,23 @@
 Each method is one API call as the service handles it when the request arrives; the caller (a
 runner thread) has already paid the call's latency and survived message loss. Replies are small
 ints, or an `Attempt` / `Poll` for PollForTask.
+
+The service knows its callers only through `Client` (a poll thread) and `Holder` (a runner's
+heartbeat): it never reads or writes a runner's state. A task reaches a held poll through the poll
+itself (`Poll.deliver`). Fast mode's standing polls and bulk-counted leases are a layer on top
+(`simulator.model.fast.service`).
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 from simpy import Environment, Event
 
-from simulator.model.clock import due, ticks_before
+from simulator.model.clock import due
 from simulator.model.invariants import Invariants
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import HEARTBEAT, NAN, POLL, PROGRESS, STATUS, Attempt, Log, Task
@@ -23,11 +27,29 @@ from simulator.model.throttle import TokenBucket
 from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 
-if TYPE_CHECKING:
-    from simulator.model.runner import Runner, Thread
-
 # Replies.
 OK, CANCELED, NOT_FOUND, THROTTLED, LOST = 0, 1, 2, 3, 4
+
+
+class Client(Protocol):
+    """What the service knows of a caller of PollForTask: a poll thread of some runner."""
+
+    name: str  # its runner's name, recorded on the attempts it holds
+    index: int  # its place among its runner's threads, recorded too
+    worker_group: str  # the queue it polls
+    rank: float  # its place among polls of one instant (`Poll`)
+
+    def reply_lost(self, op: int) -> bool:
+        """Whether the reply to a call handled now is lost on its way back (counted)."""
+        ...
+
+
+class Holder(Protocol):
+    """What the service knows of a caller of ReportTaskRunnerHeartbeat: the leases it holds."""
+
+    def leases(self) -> Iterable[Attempt | None]:
+        """The attempt each of the runner's threads holds (None: idle)."""
+        ...
 
 
 class Poll:
@@ -39,48 +61,35 @@ class Poll:
     Fast mode's standing cycles are ordered by the same rank (`StandingPoll.key`).
     """
 
-    __slots__ = ("thread", "event", "open", "arrival", "rank", "lost")
+    __slots__ = ("client", "event", "open", "arrival", "rank", "lost")
 
-    def __init__(self, thread: Thread, event: Event, arrival: float, rank: float) -> None:
-        self.thread = thread
+    def __init__(self, client: Client, event: Event, arrival: float, rank: float) -> None:
+        self.client = client
         self.event = event
         self.open = True
         self.arrival = arrival
         self.rank = rank
-        self.lost = False  # the reply that handed it a task was lost (`Service._ready`)
+        self.lost = False  # the reply that handed it a task was lost (`Service._hand_over`)
 
+    def deliver(self, attempt: Attempt) -> None:
+        """The reply carries a task: the waiting thread receives it."""
+        self.event.succeed(attempt)
 
-class StandingPoll:
-    """Fast mode: an idle thread's polls, one every `long_poll` from `first`, none simulated.
-
-    An idle thread whose calls are instant and never lost polls again the moment each hold ends,
-    so its polls arrive on a fixed cycle; its place in the queue of waiting polls follows from
-    the cycle's phase, and the polls are counted when it leaves the cycle.
-    """
-
-    __slots__ = ("thread", "event", "first", "key")
-
-    def __init__(
-        self, thread: Thread, event: Event, first: float, key: tuple[float, float]
-    ) -> None:
-        self.thread = thread
-        self.event = event
-        self.first = first
-        self.key = key  # (phase within the cycle, thread's rank): the order of the cycles
+    def end(self) -> None:
+        """The hold ends with nothing: the waiting thread receives the empty reply."""
+        self.event.succeed(None)
 
 
 class WorkerGroup:
     """One worker group's ready queue and the polls waiting on it (served in arrival order)."""
 
-    __slots__ = ("name", "ready", "polls", "rng", "standing", "cycle")
+    __slots__ = ("name", "ready", "polls", "rng")
 
-    def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
+    def __init__(self, name: str, rng: np.random.Generator | None) -> None:
         self.name = name
         self.ready: deque[Task] | list[Task] = deque() if rng is None else []
         self.polls: deque[Poll] = deque()
         self.rng = rng  # set for `dispatch: random`
-        self.standing: list[tuple[float, float, StandingPoll]] = []  # sorted by phase, rank
-        self.cycle = cycle  # long_poll: the period of standing polls
 
     def pop_ready(self) -> Task | None:
         ready = self.ready
@@ -96,23 +105,11 @@ class WorkerGroup:
                 return task
         return None
 
-    def pop_poll(self, now: float) -> Poll | StandingPoll | None:
-        """The waiting poll that arrived first: FIFO over held polls and standing cycles."""
+    def pop_poll(self, now: float) -> Poll | None:
+        """The waiting poll that arrived first (polls closed meanwhile are dropped)."""
         polls = self.polls
         while polls and not polls[0].open:
             polls.popleft()
-        standing = self.standing
-        if standing:
-            # The cycle whose latest poll is oldest: the first phase after now's (cyclically).
-            cycle = self.cycle
-            i = bisect_right(standing, (now % cycle, math.inf))
-            if i == len(standing):
-                i = 0
-            phase, rank, _ = standing[i]
-            latest = now - (now - phase) % cycle
-            # Same instant (the cycles and the held poll began together): the lower rank first.
-            if not polls or (latest, rank) < (polls[0].arrival, polls[0].rank):
-                return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
     def hold(self, poll: Poll) -> None:
@@ -130,37 +127,6 @@ class WorkerGroup:
         else:
             polls.insert(at, poll)
 
-    def stand(self, thread: Thread, now: float, event: Event) -> StandingPoll:
-        """A poll that will be renewed at every hold's end, none of them simulated."""
-        key = (now % self.cycle, thread.rank)
-        standing = StandingPoll(thread, event, now, key)
-        insort(self.standing, (*key, standing))
-        return standing
-
-    def remove(self, standing: StandingPoll) -> None:
-        """Stop a standing cycle."""
-        i = bisect_left(self.standing, standing.key)
-        if i < len(self.standing) and self.standing[i][2] is standing:
-            del self.standing[i]
-
-    def leave(self, standing: StandingPoll, now: float) -> Poll:
-        """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
-        self.remove(standing)
-        poll = self.current(standing, now)
-        self.hold(poll)
-        return poll
-
-    def current(self, standing: StandingPoll, now: float) -> Poll:
-        """A standing cycle's current poll, as the held poll it is in exact mode (not queued)."""
-        cycle = self.cycle
-        arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
-        # The cycle's polls keep their place among polls of the same instant (exact mode's order).
-        return Poll(standing.thread, standing.event, arrival, standing.key[1])
-
-    def repolls(self, standing: StandingPoll, now: float) -> int:
-        """Polls of a standing cycle after its first, sent before `now`."""
-        return max(0, ticks_before(now, standing.first, self.cycle) - 1)
-
 
 class Service:
     """The Data Pipeline service as task runners see it, under the scenario's readings."""
@@ -174,7 +140,7 @@ class Service:
         self.config = config
         self.log = log
         rng = dispatch() if config.dispatch == "random" else None
-        self.groups = {g: WorkerGroup(g, rng, config.long_poll) for g in groups}
+        self.groups = {g: self._group(g, rng, config.long_poll) for g in groups}
         throttle = config.throttle
         self.buckets: list[TokenBucket | None] = (
             [None] * 4
@@ -191,6 +157,10 @@ class Service:
         self.stale_status = config.stale_status
         self.on_expiry = config.on_lease_expiry
         self.heartbeat_renews = config.heartbeat_renews_leases
+
+    @staticmethod
+    def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
+        return WorkerGroup(name, rng)
 
     # --- throttling ------------------------------------------------------------------------------
 
@@ -213,84 +183,46 @@ class Service:
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
         group = self.groups[task.kind.worker_group]
-        now = self.env.now
-        poll = group.pop_poll(now)
+        poll = group.pop_poll(self.env.now)
         if poll is None:
             group.ready.append(task)
             return
         # A held poll gets the first task that becomes ready (reference section 1).
-        thread = poll.thread
-        if poll.__class__ is StandingPoll:
-            self.count_repolls(group.repolls(poll, now))  # type: ignore[arg-type]
-            thread.standing = None
-            if thread.acks_at_once():
-                thread.take(self._assign(task, thread, timer=False))
-                return
-            if thread.runner.cut_off(now):
-                # A partition began in this instant and the thread has not left its cycle yet:
-                # its current poll is held, as in exact mode, and the reply is lost below.
-                poll = thread.poll = self._held(group.current(poll, now))  # type: ignore[arg-type]
-        else:
-            poll.open = False  # type: ignore[union-attr]
-        if poll.__class__ is Poll and thread.runner.reply_lost(POLL):
+        self._hand_over(poll, task)
+
+    def _hand_over(self, poll: Poll, task: Task) -> None:
+        """Answer a held poll with `task`: a new attempt, delivered unless the reply is lost."""
+        poll.open = False
+        client = poll.client
+        if client.reply_lost(POLL):
             # The reply carrying the task never reaches the runner (a partition in force now, or
             # message loss): the task is assigned to a thread that never hears of it, and its
             # acknowledgement window runs out; the thread gives up when the hold would have ended.
-            poll.open, poll.lost = True, True  # type: ignore[union-attr]
-            self._assign(task, thread).runner_outcome = "unheard"
+            poll.open, poll.lost = True, True
+            self._assign(task, client).runner_outcome = "unheard"
             return
-        poll.event.succeed(self._assign(task, thread))
+        poll.deliver(self._assign(task, client))
 
-    def count_repolls(self, n: int) -> None:
-        """Polls of standing cycles (fast mode), counted in bulk."""
-        self.log.calls[POLL] += n
-        if self.checks is not None:
-            self.checks.handled[POLL] += n
-
-    def leave(self, standing: StandingPoll) -> Poll:
-        """Fast mode: a standing cycle stops; its current poll is held until its hold ends."""
-        group = self.groups[standing.thread.worker_group]
-        now = self.env.now
-        self.count_repolls(group.repolls(standing, now))
-        return self._held(group.leave(standing, now))
-
-    def _held(self, poll: Poll) -> Poll:
-        """A standing cycle's poll, now held: it ends when its hold would have."""
-        now = self.env.now
-        self.env.timeout(poll.arrival + self.long_poll - now, poll).callbacks.append(
-            self._end_hold
-        )
-        return poll
-
-    def drop(self, standing: StandingPoll) -> None:
-        """Fast mode: a standing cycle's thread dies; its current poll closes with it."""
-        group = self.groups[standing.thread.worker_group]
-        self.count_repolls(group.repolls(standing, self.env.now))
-        group.remove(standing)
-
-    def settle(self, until: float) -> None:
-        """Count the polls of the standing cycles still running at the end of the run."""
-        for group in self.groups.values():
-            for *_, standing in group.standing:
-                self.count_repolls(group.repolls(standing, until))
+    def finish(self, until: float) -> None:
+        """The run ends at `until` (a hook: the fast layer counts its standing polls here)."""
 
     def _retry_later(self, event: Event) -> None:
         self._ready(event.value)
 
     # --- PollForTask -----------------------------------------------------------------------------
 
-    def poll_for_task(self, thread: Thread) -> Attempt | Poll:
+    def poll_for_task(self, client: Client) -> Attempt | Poll:
         """A ready task at once, else a poll held for `long_poll` (empty reply when it ends)."""
-        group = self.groups[thread.worker_group]
+        group = self.groups[client.worker_group]
         task = group.pop_ready()
         if task is not None:
-            # The thread goes on to acknowledge it in this instant if it `acks_at_once`.
-            return self._assign(task, thread, timer=not thread.acks_at_once())
+            return self._assign(task, client)
+        return self._hold(client, group)
+
+    def _hold(self, client: Client, group: WorkerGroup) -> Poll:
+        """Hold a poll open for `long_poll`."""
         env = self.env
-        if thread.can_stand():
-            standing = thread.standing = group.stand(thread, env.now, thread.parked_on())
-            return standing
-        poll = Poll(thread, Event(env), env.now, thread.rank)
+        poll = Poll(client, Event(env), env.now, client.rank)
         group.hold(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
         return poll
@@ -303,20 +235,19 @@ class Service:
             if not poll.lost:
                 # The empty reply may be lost too: counted, but the runner gives up at this very
                 # time without it (the end of a long poll), so nothing else changes.
-                poll.thread.runner.reply_lost(POLL)
-            if not poll.thread.hold_ended(poll):
-                poll.event.succeed(None)
+                poll.client.reply_lost(POLL)
+            poll.end()
 
-    def _assign(self, task: Task, thread: Thread, timer: bool = True) -> Attempt:
-        """A new attempt of `task`, held by `thread`; `timer`: arm its acknowledgement timer.
+    def _assign(self, task: Task, client: Client, timer: bool = True) -> Attempt:
+        """A new attempt of `task`, held by `client`; `timer`: arm its acknowledgement timer.
 
-        The timer is left out only when the thread acknowledges in this same instant (fast mode,
-        `Thread.acks_at_once`): the first report's lease replaces the window before it matters.
+        The timer is left out only when the thread acknowledges in this same instant (the fast
+        layer's hand-over): the first report's lease replaces the window before it matters.
         """
         now = self.env.now
         if self.checks is not None:
             self.checks.assigned(task)
-        attempt = Attempt(task, task.attempt_number, thread.runner.name, thread.index, now)
+        attempt = Attempt(task, task.attempt_number, client.name, client.index, now)
         task.live = attempt
         task.status = "running"
         if task.first_assigned_at != task.first_assigned_at:  # NaN: first assignment
@@ -340,27 +271,10 @@ class Service:
             return
         now = self.env.now
         deadline = attempt.deadline
-        if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
-            deadline = max(deadline, attempt.fast.deadline_at(now))
-        left = deadline - now
         if not due(deadline, now):  # renewed since this timer was armed: watch the new deadline
-            fast = attempt.fast
-            if fast is not None and fast.start <= deadline and fast.interval < fast.renew:
-                # Reports counted in bulk renew it before it can run out, for as long as the
-                # schedule runs; when it stops, `watch_lease` arms the timer again. (Not when the
-                # first of them comes too late, e.g. a 5-minute first lease and 6-minute reports.)
-                attempt.timer = None
-                return
-            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
+            attempt.timer = LeaseTimer(self.env, deadline - now, attempt, self._check_lease)
             return
         self._expire(attempt)
-
-    def watch_lease(self, attempt: Attempt) -> None:
-        """Make sure the live attempt's lease timer fires no later than its deadline."""
-        timer = attempt.timer
-        if attempt.task.live is attempt and (timer is None or not due(timer.at, attempt.deadline)):
-            left = max(attempt.deadline - self.env.now, 0.0)
-            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
 
     def _expire(self, attempt: Attempt) -> None:
         """The lease ran out: the task is taken back; the holder is not told (reference 3.4)."""
@@ -409,8 +323,6 @@ class Service:
         # (dropping them keeps week-long runs of thousands of runners small).
         attempt.timer = None
         attempt.deadline = NAN
-        if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
-            attempt.fast.thread.superseded(attempt.fast)
 
     def _end_task(self, task: Task, status: str, finished_by: Attempt | None = None) -> None:
         if self.checks is not None:
@@ -496,12 +408,11 @@ class Service:
 
     # --- ReportTaskRunnerHeartbeat ---------------------------------------------------------------
 
-    def runner_heartbeat(self, runner: Runner) -> int:
+    def runner_heartbeat(self, runner: Holder) -> int:
         """Counted; renews the runner's task leases only if the scenario says so (reference 3.5)."""
         if self.heartbeat_renews:
             now = self.env.now
-            for thread in runner.threads:
-                attempt = thread.attempt
+            for attempt in runner.leases():
                 if attempt is not None and attempt.task.live is attempt and attempt.reports:
                     renewed = now + attempt.task.kind.timeouts[2]
                     if renewed > attempt.deadline:

@@ -11,6 +11,8 @@ from simulator.collector import paused
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
 from simulator.model.fast import fallbacks
+from simulator.model.fast.runner import FastRunner
+from simulator.model.fast.service import FastService
 from simulator.model.invariants import Invariants
 from simulator.model.log import Log
 from simulator.model.runner import GroupState, Runner
@@ -37,7 +39,17 @@ class Simulation:
             if scenario.simulation.check_invariants
             else None
         )
-        self.service = service = Service(
+        fast = scenario.simulation.mode == "fast"
+        #: Why fleet groups ("*": all) run exact although fast mode was asked for.
+        self.fallbacks = fallbacks(scenario) if fast else {}
+        # Fast mode is a layer of subclasses, chosen here: the service's if any group runs fast
+        # (it answers the others as the exact service does), the runners' per fleet group.
+        fast_groups = {
+            g.name for g in scenario.fleet if fast and "*" not in self.fallbacks
+            and g.name not in self.fallbacks
+        }  # fmt: skip
+        service_class = FastService if fast_groups else Service
+        self.service = service = service_class(
             env, scenario.service, log, groups, streams.stream("service", "dispatch"), self.checks
         )
         ids = count()
@@ -48,9 +60,6 @@ class Simulation:
                 Sampler(w.duration, streams.stream("workload", w.name, "work")),
             )  # fmt: skip
             source.start()
-        fast = scenario.simulation.mode == "fast"
-        #: Why fleet groups ("*": all) run exact although fast mode was asked for.
-        self.fallbacks = fallbacks(scenario) if fast else {}
         self.runners: list[Runner] = []
         for g in scenario.fleet:
             state = GroupState(env)
@@ -69,8 +78,10 @@ class Simulation:
                 heartbeat_phase = start.uniform(0, g.runner_heartbeat_interval)
                 offset = start.uniform(0, spread) if spread > 0 else 0.0
                 ranks = start.random(g.threads).tolist()
-                skips = fast and "*" not in self.fallbacks and g.name not in self.fallbacks
-                runner = Runner(
+                skips = g.name in fast_groups
+                runner_class = FastRunner if skips else Runner
+                extra = {"fast_stream": stream("fast")} if skips else {}
+                runner = runner_class(
                     env, name, g, state, service, log,
                     latency=Sampler(scenario.service.call_latency, stream("latency")),
                     startup=Sampler(g.startup, stream("startup")),
@@ -78,7 +89,7 @@ class Simulation:
                     heartbeat_phase=heartbeat_phase,
                     start_offset=offset,
                     ranks=ranks,
-                    fast_stream=stream("fast") if skips else None,
+                    **extra,  # type: ignore[arg-type]
                 )  # fmt: skip
                 members.append(runner)
                 self._faults(runner, g.faults, stream)
@@ -127,12 +138,10 @@ class Simulation:
                 while env.peek() < until:
                     env.step()
                     checks.time_moves_on(env.now)
-        # Calls still counted in bulk: those sent before the end happened.
-        self.service.settle(until)
+        # Calls still counted in bulk (fast mode): those sent before the end happened.
+        self.service.finish(until)
         for runner in self.runners:
-            runner.heartbeat.settle(until)
-            for thread in runner.threads:
-                thread.settle(until)
+            runner.finish(until)
         if checks is not None:
             checks.at_end()
         # The log outlives the model: its pending lease timers are the only references it holds

@@ -18,21 +18,21 @@ from simulator.model.clock import due, ticks_before, ticks_by
 from simulator.scenario.schema import Scenario
 
 if TYPE_CHECKING:
+    from simulator.model.fast.runner import FastThread
     from simulator.model.log import Attempt
-    from simulator.model.runner import Thread
 
 
 class FastSchedule:
     """Reports at start, start + interval, ... each renewing the lease for `renew` seconds.
 
     `lost`: the first report that message loss drops (drawn once when the schedule begins, see
-    `Thread._bulk`; inf without loss). Every report before it is known to arrive.
+    `FastThread._bulk`; inf without loss). Every report before it is known to arrive.
     """
 
     __slots__ = ("start", "interval", "renew", "thread", "attempt", "lost")
 
     def __init__(
-        self, start: float, interval: float, renew: float, thread: Thread, attempt: Attempt,
+        self, start: float, interval: float, renew: float, thread: FastThread, attempt: Attempt,
         lost: float = math.inf,
     ) -> None:  # fmt: skip
         self.start = start

@@ -1,0 +1,239 @@
+"""Fast mode's side of the service: standing polls, and leases renewed by reports counted in bulk.
+
+An idle thread whose calls are instant and never lost polls again the moment each hold ends, so its
+polls arrive on a fixed cycle (`StandingPoll`); a working thread's reports follow a fixed schedule
+(`FastSchedule`). `FastService` keeps the exact service's flow (`simulator.model.service`) and
+overrides only what these change: who a task is handed to, when a lease timer is needed, and the
+counting of the calls no event stood for.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from typing import TYPE_CHECKING
+
+import numpy as np
+from simpy import Event
+
+from simulator.model.clock import due, ticks_before
+from simulator.model.lease import LeaseTimer
+from simulator.model.log import POLL, Attempt, Task
+from simulator.model.service import Client, Poll, Service, WorkerGroup
+
+if TYPE_CHECKING:
+    from simulator.model.fast.runner import FastThread
+
+
+class BulkClient:
+    """Marks a client whose polls may stand and whose hand-overs may be taken on callbacks
+    (`FastThread`); other clients of a fast service (fleet groups that run exact) get the exact
+    service's answers."""
+
+    __slots__ = ()
+
+
+class StandingPoll:
+    """Fast mode: an idle thread's polls, one every `long_poll` from `first`, none simulated.
+
+    An idle thread whose calls are instant and never lost polls again the moment each hold ends,
+    so its polls arrive on a fixed cycle; its place in the queue of waiting polls follows from
+    the cycle's phase, and the polls are counted when it leaves the cycle.
+    """
+
+    __slots__ = ("thread", "event", "first", "key")
+
+    def __init__(
+        self, thread: FastThread, event: Event, first: float, key: tuple[float, float]
+    ) -> None:
+        self.thread = thread
+        self.event = event
+        self.first = first
+        self.key = key  # (phase within the cycle, thread's rank): the order of the cycles
+
+
+class LeftPoll(Poll):
+    """The current poll of a standing cycle the thread left (a pause, a partition), held as in
+    exact mode. Its process may not be waiting on it: when it ends empty the thread may poll
+    again on callbacks (`FastThread.hold_ended`)."""
+
+    __slots__ = ()
+
+    def end(self) -> None:
+        if not self.client.hold_ended(self):  # type: ignore[attr-defined]
+            self.event.succeed(None)
+
+
+class FastWorkerGroup(WorkerGroup):
+    """A worker group whose waiting polls are held polls and standing cycles, in arrival order."""
+
+    __slots__ = ("standing", "cycle")
+
+    def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
+        super().__init__(name, rng)
+        self.standing: list[tuple[float, float, StandingPoll]] = []  # sorted by phase, rank
+        self.cycle = cycle  # long_poll: the period of standing polls
+
+    def pop_poll(self, now: float) -> Poll | StandingPoll | None:  # type: ignore[override]
+        """The waiting poll that arrived first: FIFO over held polls and standing cycles."""
+        polls = self.polls
+        while polls and not polls[0].open:
+            polls.popleft()
+        standing = self.standing
+        if standing:
+            # The cycle whose latest poll is oldest: the first phase after now's (cyclically).
+            cycle = self.cycle
+            i = bisect_right(standing, (now % cycle, math.inf))
+            if i == len(standing):
+                i = 0
+            phase, rank, _ = standing[i]
+            latest = now - (now - phase) % cycle
+            # Same instant (the cycles and the held poll began together): the lower rank first.
+            if not polls or (latest, rank) < (polls[0].arrival, polls[0].rank):
+                return standing.pop(i)[2]
+        return polls.popleft() if polls else None
+
+    def stand(self, thread: FastThread, now: float, event: Event) -> StandingPoll:
+        """A poll that will be renewed at every hold's end, none of them simulated."""
+        key = (now % self.cycle, thread.rank)
+        standing = StandingPoll(thread, event, now, key)
+        insort(self.standing, (*key, standing))
+        return standing
+
+    def remove(self, standing: StandingPoll) -> None:
+        """Stop a standing cycle."""
+        i = bisect_left(self.standing, standing.key)
+        if i < len(self.standing) and self.standing[i][2] is standing:
+            del self.standing[i]
+
+    def leave(self, standing: StandingPoll, now: float) -> Poll:
+        """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
+        self.remove(standing)
+        poll = self.current(standing, now)
+        self.hold(poll)
+        return poll
+
+    def current(self, standing: StandingPoll, now: float) -> Poll:
+        """A standing cycle's current poll, as the held poll it is in exact mode (not queued)."""
+        cycle = self.cycle
+        arrival = standing.first + cycle * math.floor((now - standing.first) / cycle)
+        # The cycle's polls keep their place among polls of the same instant (exact mode's order).
+        return LeftPoll(standing.thread, standing.event, arrival, standing.key[1])
+
+    def repolls(self, standing: StandingPoll, now: float) -> int:
+        """Polls of a standing cycle after its first, sent before `now`."""
+        return max(0, ticks_before(now, standing.first, self.cycle) - 1)
+
+
+class FastService(Service):
+    """The service when some fleet group runs fast: standing polls, hand-overs taken on callbacks,
+    and leases renewed by a schedule of reports instead of one event each."""
+
+    @staticmethod
+    def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
+        return FastWorkerGroup(name, rng, long_poll)
+
+    def _hand_over(self, poll: Poll, task: Task) -> None:
+        if poll.__class__ is not StandingPoll:
+            super()._hand_over(poll, task)
+            return
+        standing: StandingPoll = poll  # type: ignore[assignment]
+        group: FastWorkerGroup = self.groups[task.kind.worker_group]  # type: ignore[assignment]
+        now = self.env.now
+        self.count_repolls(group.repolls(standing, now))
+        thread = standing.thread
+        thread.standing = None
+        if thread.acks_at_once():
+            thread.take(self._assign(task, thread, timer=False))
+            return
+        if not thread.runner.connected(now):
+            # A partition began in this instant and the thread has not left its cycle yet: its
+            # current poll is held, as in exact mode, and the reply is lost.
+            held = thread.poll = self._held(group.current(standing, now))
+            thread.reply_lost(POLL)
+            held.open, held.lost = True, True
+            self._assign(task, thread).runner_outcome = "unheard"
+            return
+        standing.event.succeed(self._assign(task, thread))
+
+    def count_repolls(self, n: int) -> None:
+        """Polls of standing cycles (fast mode), counted in bulk."""
+        self.log.calls[POLL] += n
+        if self.checks is not None:
+            self.checks.handled[POLL] += n
+
+    def leave(self, standing: StandingPoll) -> Poll:
+        """A standing cycle stops; its current poll is held until its hold ends."""
+        group: FastWorkerGroup = self.groups[standing.thread.worker_group]  # type: ignore[assignment]
+        now = self.env.now
+        self.count_repolls(group.repolls(standing, now))
+        return self._held(group.leave(standing, now))
+
+    def _held(self, poll: Poll) -> Poll:
+        """A standing cycle's poll, now held: it ends when its hold would have."""
+        now = self.env.now
+        self.env.timeout(poll.arrival + self.long_poll - now, poll).callbacks.append(
+            self._end_hold
+        )
+        return poll
+
+    def drop(self, standing: StandingPoll) -> None:
+        """A standing cycle's thread dies; its current poll closes with it."""
+        group: FastWorkerGroup = self.groups[standing.thread.worker_group]  # type: ignore[assignment]
+        self.count_repolls(group.repolls(standing, self.env.now))
+        group.remove(standing)
+
+    def finish(self, until: float) -> None:
+        """Count the polls of the standing cycles still running at the end of the run."""
+        for group in self.groups.values():
+            for *_, standing in group.standing:  # type: ignore[attr-defined]
+                self.count_repolls(group.repolls(standing, until))  # type: ignore[attr-defined]
+
+    def poll_for_task(self, client: Client) -> Attempt | Poll | StandingPoll:  # type: ignore[override]
+        if not isinstance(client, BulkClient):  # a fleet group that runs exact
+            return super().poll_for_task(client)
+        thread: FastThread = client  # type: ignore[assignment]
+        group: FastWorkerGroup = self.groups[thread.worker_group]  # type: ignore[assignment]
+        task = group.pop_ready()
+        if task is not None:
+            # The thread goes on to acknowledge it in this instant if it `acks_at_once`.
+            return self._assign(task, thread, timer=not thread.acks_at_once())
+        if thread.can_stand():
+            standing = thread.standing = group.stand(thread, self.env.now, thread.parked_on())
+            return standing
+        return self._hold(thread, group)
+
+    # --- leases renewed by a schedule of reports -----------------------------------------------
+
+    def _check_lease(self, timer: Event) -> None:
+        attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
+        if attempt.task.live is not attempt or attempt.timer is not timer:
+            return
+        now = self.env.now
+        deadline = attempt.deadline
+        if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
+            deadline = max(deadline, attempt.fast.deadline_at(now))
+        left = deadline - now
+        if not due(deadline, now):  # renewed since this timer was armed: watch the new deadline
+            fast = attempt.fast
+            if fast is not None and fast.start <= deadline and fast.interval < fast.renew:
+                # Reports counted in bulk renew it before it can run out, for as long as the
+                # schedule runs; when it stops, `watch_lease` arms the timer again. (Not when the
+                # first of them comes too late, e.g. a 5-minute first lease and 6-minute reports.)
+                attempt.timer = None
+                return
+            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
+            return
+        self._expire(attempt)
+
+    def watch_lease(self, attempt: Attempt) -> None:
+        """Make sure the live attempt's lease timer fires no later than its deadline."""
+        timer = attempt.timer
+        if attempt.task.live is attempt and (timer is None or not due(timer.at, attempt.deadline)):
+            left = max(attempt.deadline - self.env.now, 0.0)
+            attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
+
+    def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
+        super()._end_attempt(attempt, outcome)
+        if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
+            attempt.fast.thread.superseded(attempt.fast)
