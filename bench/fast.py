@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import simulator  # noqa: E402
 from simulator.experiments.scenario import load_scenario  # noqa: E402
+from simulator.io import atomic_write_text  # noqa: E402
 
 FLEET = HERE / "fleet-500.yaml"
 
@@ -201,9 +202,7 @@ def main() -> int:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     target = out / f"fast-{record['created']}.json"
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=float))
-    os.replace(tmp, target)
+    atomic_write_text(target, json.dumps(record, indent=2, default=float))  # never half-written
     print(f"\nwritten to {target.relative_to(HERE.parent)}")
     return 0
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import simpy
 
 import simulator
+from simulator.io import atomic_write_text
 from simulator.model import simulate
 from simulator.seeds import Streams
 
@@ -98,9 +99,7 @@ def main() -> int:
         "machine": platform.machine(), "cpus": os.cpu_count(), "created": stamp,
     }  # fmt: skip
     target = out / f"engine-{stamp}.json"
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, target)  # never a half-written result file
+    atomic_write_text(target, json.dumps(record, indent=2))  # never a half-written result file
     print(f"written to {target.relative_to(HERE.parent)}")
     return 0
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 import simulator
+from simulator.io import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 GRID = {"fleet.etl.progress_interval": ["30s", "60s", "2m", "4m"]}
@@ -72,9 +73,7 @@ def main() -> int:
     record = {**row, "python": platform.python_version(), "machine": platform.machine(),
               "cpus": os.cpu_count(), "created": stamp}  # fmt: skip
     target = out / f"sweep-{stamp}.json"
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, target)  # never a half-written result file
+    atomic_write_text(target, json.dumps(record, indent=2))  # never a half-written result file
     print(f"written to {target.relative_to(HERE.parent)}")
     return 0 if identical else 1
 

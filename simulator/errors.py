@@ -7,6 +7,8 @@ field, the file and the line, so a scenario with three typos is fixed in one pas
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,21 @@ def describe_location(file: str | None, line: int | None, override: str | None =
     elif line is not None:
         where = f"{where}, line {line}" if where else f"line {line}"
     return where
+
+
+def closest(word: Any, choices: Iterable[Any], cutoff: float = 0.6) -> str | None:
+    """The choice `word` was most likely meant to be (a typo's fix), or None if none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(word: Any, choices: Iterable[Any], cutoff: float = 0.6) -> str:
+    """ " Did you mean 'x'?" for the closest choice to `word` (`closest`), or "" if none is close.
+
+    The one did-you-mean of leasesim's messages: field names, metric names, options, files.
+    """
+    close = closest(word, choices, cutoff)
+    return f" Did you mean {close!r}?" if close is not None else ""
 
 
 class LeasesimError(Exception):

@@ -137,11 +137,12 @@ def _which_text(versions: list[str]) -> Callable[[Path], int]:
 
 
 def _store_writer(tmp_path: Path) -> Writer:
-    from simulator.experiments.store import write_atomic
+    from simulator.io import atomic_write_text
 
     versions = _text_versions(4_000_000)
-    return Writer("store.write_atomic", "manifest.json",
-                  lambda t, i: write_atomic(t, versions[i]), _which_text(versions))  # fmt: skip
+    return Writer("io.atomic_write_text", "manifest.json",
+                  lambda t, i: atomic_write_text(t, versions[i]),
+                  _which_text(versions))  # fmt: skip
 
 
 def _report_writer(tmp_path: Path) -> Writer:

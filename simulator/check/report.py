@@ -21,7 +21,7 @@ from simulator.check.expect import FAIL, INCONCLUSIVE, percent
 from simulator.check.runner import CheckRun
 from simulator.check.verdict import NO_BASELINE, NOT_USED, STALE, ScenarioCheck
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
-from simulator.experiments.store import write_atomic
+from simulator.io import atomic_write_text
 from simulator.units import format_duration
 
 CHECK_FAILED = "CHECK_FAILED"  # the error code of a check that ran and found failures
@@ -277,7 +277,7 @@ def write_junit(run: CheckRun, path: str | os.PathLike[str]) -> Path:
     target = check_junit_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, junit(run))
+        atomic_write_text(target, junit(run))
     except OSError as exc:
         raise LeasesimError(RUN_ERROR, f"cannot write --junit {target}: "
                             f"{exc.strerror or exc}.") from None  # fmt: skip

@@ -1,9 +1,11 @@
 """Running a check: every scenario's replications on one executor, looks, verdicts, baselines.
 
-All scenarios run together, in rounds: the first round runs each scenario's first look; after
-each round, a scenario with a verdict still inconclusive (and replications left before its cap)
-gets the replications of its next look in the next round. Jobs are the experiments' jobs
-(`run_job`: plain data in, a summary back), so any executor gives the same verdicts.
+All scenarios run together, in rounds, through the experiments' replication loop
+(`experiments.batch.run_points`: executor, progress bar, Ctrl-C), one point per scenario: the
+first round runs each scenario's first look; after each round the stopping rule `Looks` gives a
+scenario whose verdict is still inconclusive (with replications left before its cap) the
+replications of its next look. Jobs are the experiments' jobs (`run_job`: plain data in, a summary
+back), so any executor gives the same verdicts.
 
 `--update-baseline` runs each scenario's full run and, when it has `check.quick`, its quick run,
 each to its cap (every replication a check of that mode may use), writes the baseline files, and
@@ -15,7 +17,7 @@ shared by both), for the report to print.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -41,12 +43,10 @@ from simulator.check.verdict import (
     compared_metrics,
     evaluate,
 )
-from simulator.errors import INTERRUPTED, LeasesimError
-from simulator.experiments.executors import make_executor
+from simulator.experiments.batch import Interrupted, Point, run_points
 from simulator.experiments.guards import Limits, estimate
 from simulator.experiments.guards import check as check_limits
-from simulator.experiments.progress import Progress, wanted
-from simulator.experiments.runs import Failure, Job, RunRecord, failure_of, run_job
+from simulator.experiments.runs import Failure, run_job
 from simulator.experiments.scenario import scenario_to_dict
 from simulator.results.result import Result
 
@@ -64,9 +64,24 @@ class _Unit:
     def summaries(self, n: int) -> list[dict[str, float]]:
         return [self.done[i] for i in range(n) if i in self.done]
 
-    def missing(self) -> list[int]:
-        failed = {f.replication for f in self.failures}
-        return [i for i in range(self.wanted) if i not in self.done and i not in failed]
+
+class Looks:
+    """check's stopping rule (`experiments.batch.StoppingRule`), one point per unit: after each
+    round, judge the unit's replications so far; an inconclusive verdict with a later look before
+    the cap asks for that look's replications. The last verdict of each unit is kept."""
+
+    def __init__(self, units: Sequence[_Unit], uses: Sequence[BaselineUse]) -> None:
+        self.units = units
+        self.uses = uses
+        self.checks: dict[int, ScenarioCheck] = {}
+
+    def more(self, point: int, replications: int, summaries: Sequence[Mapping[str, float]],
+             failures: Sequence[Failure]) -> int | None:  # fmt: skip
+        unit = self.units[point]
+        check = evaluate(str(unit.target.file), unit.plan, summaries, self.uses[point], failures)
+        self.checks[point] = check
+        later = unit.plan.next_look(replications)
+        return later if check.undecided() and later is not None else None
 
 
 @dataclass(frozen=True)
@@ -164,44 +179,26 @@ def run_checks(
         serial = executor in (None, "serial") and scheduler is None
         at_once = 1 if serial else workers or os.cpu_count() or 1  # each holds its memory
         check_limits(found, limits, where, at_once)
-    runner = make_executor(executor, workers, scheduler, "serial")
-    owned = runner is not executor
-    describe = getattr(runner, "describe", None)
-    name = describe() if callable(describe) else type(runner).__name__
     job_fn = partial(run_job, run_fn=run_fn) if run_fn is not None else run_job
-    bar = Progress(sum(u.wanted for u in units), len(units), wanted(progress))
-    checks: dict[int, ScenarioCheck] = {}
+    points = [Point(j, {}, scenario_to_dict(u.plan.scenario), u.plan.seed)
+              for j, u in enumerate(units)]  # fmt: skip
+    looks = None if update else Looks(units, uses)  # update: every unit to its cap, once
     try:
-        going = list(range(len(units)))
-        while going:
-            _run_round(runner, job_fn, units, going, bar)
-            if update:
-                break
-            ran, going = set(going), []
-            for k, j in enumerate(check_unit):
-                if j not in ran:
-                    continue
-                unit = units[j]
-                summaries = unit.summaries(unit.wanted)
-                checks[k] = evaluate(str(unit.target.file), unit.plan, summaries, uses[k],
-                                     unit.failures)  # fmt: skip
-                later = unit.plan.next_look(unit.wanted)
-                if checks[k].undecided() and later is not None:
-                    unit.wanted = later
-                    going.append(j)
-            bar.grow(sum(u.wanted for u in units))
-            bar.points(len(units) - len(going))
-    except KeyboardInterrupt:
-        done = sum(len(u.done) for u in units)
-        raise LeasesimError(
-            INTERRUPTED, f"interrupted after {done} of {sum(u.wanted for u in units)} runs; "
-            "nothing was recorded; run the same command again to check.",
-            [{"finished": done}],
-        ) from None  # fmt: skip
-    finally:
-        if owned:
-            runner.close()
-        bar.close()
+        outcome = run_points(
+            points, {j: u.wanted for j, u in enumerate(units)}, executor=executor,
+            workers=workers, scheduler=scheduler, until=looks, progress=progress, job_fn=job_fn,
+        )  # fmt: skip
+    except Interrupted as exc:
+        exc.message = (f"{exc.message}; nothing was recorded; run the same command again to "
+                       "check.")  # fmt: skip
+        raise
+    for record in outcome.records:
+        units[record.point].done[record.replication] = record.summary
+    for failure in outcome.failures:
+        units[failure.point].failures.append(failure)
+    for j, n in outcome.replications.items():
+        units[j].wanted = n
+    checks: dict[int, ScenarioCheck] = dict(looks.checks) if looks is not None else {}
     written: list[str] = []
     suggestions: dict[str, list[Suggestion]] = {}
     if update:
@@ -210,8 +207,8 @@ def run_checks(
             checks[k] = _judge_recorded(units[j], uses[k])
             if uses[k].status == RECORDED:
                 suggestions[str(targets[k].file)] = _suggestions(units, units[j], uses[k])
-    return CheckRun([checks[k] for k in range(len(targets))], mode, [], written, name,
-                    allow_inconclusive, suggestions)  # fmt: skip
+    return CheckRun([checks[k] for k in range(len(targets))], mode, [], written,
+                    outcome.executor, allow_inconclusive, suggestions)  # fmt: skip
 
 
 def _suggestions(units: list[_Unit], unit: _Unit, use: BaselineUse) -> list[Suggestion]:
@@ -233,24 +230,6 @@ def _suggestions(units: list[_Unit], unit: _Unit, use: BaselineUse) -> list[Sugg
         out.append(Suggestion(metric, max(margins), own.describe() if own else "",
                               {m: r.replications for m, r in runs.items()}))  # fmt: skip
     return out
-
-
-def _run_round(runner: Any, job_fn: Callable[[Job], Any], units: list[_Unit],
-               going: Sequence[int], bar: Progress) -> None:  # fmt: skip
-    """Run the missing replications of the units `going`; keep summaries and failures."""
-    jobs = []
-    for j in going:
-        unit = units[j]
-        data = scenario_to_dict(unit.plan.scenario)
-        jobs += [Job(j, r, unit.plan.seed, data) for r in unit.missing()]
-    for job, outcome in runner.map(job_fn, jobs):
-        unit = units[job.point]
-        if isinstance(outcome, RunRecord):
-            unit.done[job.replication] = outcome.summary
-        else:
-            unit.failures.append(outcome if isinstance(outcome, Failure)
-                                 else failure_of(job, outcome))  # fmt: skip
-        bar.advance()
 
 
 def _record(units: list[_Unit], uses: list[BaselineUse], check_unit: list[int],

@@ -11,7 +11,6 @@ Each command is a module with `add_parser(subparsers)` and `execute(args) -> exi
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 import warnings
@@ -35,7 +34,7 @@ from simulator.cli.arguments import (
     UsageError,
 )
 from simulator.cli.output import emit
-from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, ScenarioWarning
+from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, ScenarioWarning, closest
 from simulator.versions import leasesim_version
 
 COMMANDS: dict[str, ModuleType] = {
@@ -81,9 +80,9 @@ def _unrecognized(extra: Sequence[str], parser: argparse.ArgumentParser) -> str:
     for word in extra:
         if word.startswith("-"):
             name = word.lstrip("-").split("=", 1)[0]
-            close = difflib.get_close_matches(name, options, n=1, cutoff=0.7)
-            if close:
-                return f"{message} (did you mean --{close[0]}?)"
+            close = closest(name, options, cutoff=0.7)
+            if close is not None:
+                return f"{message} (did you mean --{close}?)"
     return message
 
 

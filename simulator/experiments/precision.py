@@ -161,3 +161,27 @@ class PrecisionReport:
                 for p in self.points
             ],
         }  # fmt: skip
+
+
+class PrecisionRule:
+    """A precision target as the replication loop's stopping rule (`batch.StoppingRule`): a point
+    stops when its intervals meet the target or it has `max_replications`; else it gets `step`
+    more (up to the cap). Where each point stopped is kept for `report`."""
+
+    def __init__(self, precision: Precision, step: int) -> None:
+        self.precision = precision
+        self.step = step
+        self.stopped: dict[int, PointPrecision] = {}
+
+    def more(self, point: int, replications: int, summaries: Sequence[Mapping[str, float]],
+             failures: Sequence[Any] = ()) -> int | None:  # fmt: skip
+        verdict = check(self.precision, summaries, point)
+        verdict.replications = replications
+        if verdict.met or replications >= self.precision.max_replications:
+            self.stopped[point] = verdict
+            return None
+        return min(self.precision.max_replications, replications + self.step)
+
+    def report(self, points: Sequence[int]) -> PrecisionReport:
+        """How each of `points` stopped (every one must have)."""
+        return PrecisionReport(self.precision, [self.stopped[p] for p in points])

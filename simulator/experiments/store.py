@@ -21,7 +21,6 @@ import math
 import os
 import platform
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,50 +29,18 @@ import pandas as pd
 
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.runs import Failure, RunRecord
+from simulator.io import atomic_write_text, json_safe, plain, write_json  # noqa: F401
 from simulator.results.result import Result
 from simulator.versions import dependency_versions, leasesim_version, version
+
+# TEMP: check.baseline imports json_safe and write_atomic from here until it uses simulator.io.
+write_atomic = atomic_write_text
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 _RUN_NAME = re.compile(r"p(\d+)-r(\d+)\.json")
 # What must match for `resume` to continue a sweep: anything else would mix two experiments.
 IDENTITY = ("scenario", "seed", "grid")
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities as null (strict JSON has no such numbers); tuples as lists."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalar
-        return json_safe(value.item())
-    return value
-
-
-def plain(value: Any) -> Any:
-    """`value` as it reads back from JSON (for comparing with a saved copy)."""
-    return json.loads(json.dumps(json_safe(value)))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary sibling and a rename: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, value: Any) -> None:
-    write_atomic(path, json.dumps(json_safe(value), indent=2, allow_nan=False) + "\n")
 
 
 def versions() -> dict[str, str]:
@@ -227,7 +194,7 @@ class SweepStore:
         for name, frame in (("results.csv", tidy), ("summary.csv", summary)):
             target = self.root / name
             try:
-                write_atomic(target, frame.to_csv(index=False))
+                atomic_write_text(target, frame.to_csv(index=False))
             except OSError as exc:
                 raise _saving_error(name, self.root, exc) from None
             written.append(target)

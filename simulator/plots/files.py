@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulator.io import atomic_write_bytes
 from simulator.plots.capacity import capacity
 from simulator.plots.distribution import QUANTITIES, distribution
 from simulator.plots.style import DPI, png_bytes
@@ -27,18 +27,7 @@ def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
 
     A reader never sees a half-written file, and a failed render leaves the old file as it was.
     """
-    target = Path(path)
-    data = png_bytes(fig, dpi)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_bytes(path, png_bytes(fig, dpi))
 
 
 def run_figures(result: Result) -> dict[str, Figure]:

@@ -7,12 +7,11 @@ written in the metric's unit, with human units where the metric has them: `10m` 
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator.errors import USAGE_ERROR, LeasesimError
+from simulator.errors import USAGE_ERROR, LeasesimError, did_you_mean
 from simulator.results.metrics import METRICS
 from simulator.units import UnitError, parse_duration, parse_rate
 
@@ -24,8 +23,7 @@ SLACK = 1e-9  # relative: a mean equal to the bound, up to float noise, respects
 def _metric(name: str, what: str) -> str:
     name = name.strip()
     if name not in METRICS:
-        close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, METRICS)
         raise LeasesimError(
             USAGE_ERROR,
             f"{what}: {name!r} is not a summary metric.{hint} The metrics are: "
