@@ -19,6 +19,8 @@ from types import ModuleType
 
 from simulator.cli import (
     check_command,
+    compare_command,
+    fit_command,
     recommend_command,
     report_command,
     run_command,
@@ -40,6 +42,7 @@ from simulator.versions import leasesim_version
 COMMANDS: dict[str, ModuleType] = {
     "run": run_command, "sweep": sweep_command, "validate": validate_command,
     "report": report_command, "check": check_command, "recommend": recommend_command,
+    "fit": fit_command, "compare": compare_command,
 }
 
 _EPILOG = """\
