@@ -29,8 +29,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import simulator  # noqa: E402
-from simulator.experiments.scenario import load_scenario  # noqa: E402
 from simulator.io import atomic_write_text  # noqa: E402
+from simulator.scenario.load import load_scenario  # noqa: E402
 
 FLEET = HERE / "fleet-500.yaml"
 

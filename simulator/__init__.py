@@ -25,11 +25,11 @@ from simulator.errors import LeasesimError, ScenarioWarning
 from simulator.experiments.precision import Precision
 from simulator.experiments.replicate import Replications, replicate
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario, scenario_warnings
 from simulator.experiments.sweep import difference, summarize, sweep
 from simulator.recommend import Recommendation, recommend
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
+from simulator.scenario.load import load_scenario, scenario_warnings
 from simulator.scenario.schema import Scenario
 from simulator.units import (
     UnitError,

@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 from simulator import distributions
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.experiments import scenario as _scenario
 from simulator.scenario import leases
+from simulator.scenario import load as _scenario
 from simulator.scenario.schema import Scenario, Workload
 
 

@@ -31,7 +31,6 @@ from matplotlib.figure import Figure
 from simulator import units
 from simulator.experiments.replicate import Replications
 from simulator.experiments.runs import RunRecord, calls_by_operation
-from simulator.experiments.scenario import fast_fallbacks, scenario_warnings
 from simulator.plots import CAPTIONS, run_figures
 from simulator.plots.style import png_bytes
 from simulator.results.health import (
@@ -43,6 +42,8 @@ from simulator.results.health import (
 from simulator.results.metrics import METRICS
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
+from simulator.scenario.load import scenario_warnings
+from simulator.scenario.modes import fast_fallbacks
 from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import leasesim_version

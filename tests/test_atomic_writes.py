@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario
 from simulator.results.result import TABLES, Result
+from simulator.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")

@@ -23,7 +23,7 @@ from simulator.check.baseline import (
     stale_reason,
 )
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import load_scenario_dict
+from simulator.scenario.load import load_scenario_dict
 
 SUMMARIES = [{"a": 1.0, "b": math.nan}, {"a": 2.5, "b": 0.1}]
 

@@ -12,7 +12,7 @@ from builders import BASE, merge
 
 from simulator.check.plan import plan
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import load_scenario, load_scenario_dict, scenario_to_dict
+from simulator.scenario.load import load_scenario, load_scenario_dict, scenario_to_dict
 
 
 def write(tmp_path: Path, extra: str) -> Path:

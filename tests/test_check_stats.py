@@ -16,7 +16,7 @@ from scipy import stats
 from simulator.check.equivalence import DIFFERENT, EQUIVALENT, tost, welch
 from simulator.check.expect import FAIL, INCONCLUSIVE, PASS, Interval, judge
 from simulator.check.plan import ALPHA, looks
-from simulator.check.spec import Bound
+from simulator.scenario.expect import Bound
 
 
 def bound(**spec: object) -> Bound:

@@ -14,7 +14,7 @@ import simulator
 from simulator.errors import LeasesimError
 from simulator.experiments.executors import SerialExecutor, make_executor
 from simulator.experiments.runs import Job, RunRecord, run_job
-from simulator.experiments.scenario import scenario_to_dict
+from simulator.scenario.load import scenario_to_dict
 
 GRID = {"fleet.etl.progress_interval": ["30s", "5m"], "service.lease_reading": ["15min", "5min"]}
 

@@ -17,8 +17,8 @@ from builders import make_scenario
 from scipy import stats
 
 import simulator
-from simulator.experiments.scenario import load_scenario
 from simulator.results.metrics import METRICS
+from simulator.scenario.load import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 # Throttling makes fast mode fall back to exact, so it is switched off to exercise fast mode.

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from simulator.errors import FILE_ERROR, USAGE_ERROR, VALIDATION_ERROR, LeasesimError
 from simulator.experiments.guards import estimate
-from simulator.experiments.scenario import load_scenario, load_scenario_with_source
+from simulator.scenario.load import load_scenario, load_scenario_with_source
 from simulator.scenario.schema import Scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))

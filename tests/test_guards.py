@@ -21,7 +21,7 @@ from simulator.experiments.guards import (
     guard,
 )
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario, load_scenario_dict
+from simulator.scenario.load import load_scenario, load_scenario_dict
 from simulator.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,15 +16,11 @@ import pytest
 from builders import make_scenario
 
 import simulator
-from simulator import profiles
 from simulator.analytic import estimates
-from simulator.experiments.scenario import (
-    load_scenario_dict,
-    load_scenario_with_source,
-    scenario_to_dict,
-)
 from simulator.experiments.sweep import plan, with_grid
+from simulator.scenario import profiles
 from simulator.scenario.leases import timeouts
+from simulator.scenario.load import load_scenario_dict, load_scenario_with_source, scenario_to_dict
 from simulator.scenario.schema import Service
 
 ROOT = Path(__file__).resolve().parents[1]

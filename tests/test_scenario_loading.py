@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from simulator.errors import LeasesimError, ScenarioWarning
-from simulator.experiments.scenario import (
+from simulator.scenario.load import (
     LoadedScenario,
     load_scenario,
     load_scenario_dict,
     load_scenario_with_source,
-    parse_override,
     scenario_to_dict,
-    warnings,
 )
+from simulator.scenario.overrides import parse_override
 from simulator.scenario.schema import Empirical, Fixed, Lognormal, Scenario
+from simulator.scenario.warnings import warnings
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -761,7 +761,7 @@ workload: [{name: w, worker_group: wg, arrivals: {kind: periodic, every: 1h, bat
 def test_the_rate_limit_that_binds_is_the_one_warned_about(tmp_path: Path) -> None:
     """Issue 13 B6: 200 x 4 threads with hourly bursts of 500 tasks: at most 500 tasks report
     (8.3/s < 10/s), but 800 idle threads long-poll at about 9/s against PollForTask's 2/s."""
-    from simulator.experiments.scenario import call_rates
+    from simulator.scenario.rates import call_rates
 
     result = loaded(tmp_path, BURST)
     fields = [w.field for w in result.warnings()]

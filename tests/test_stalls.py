@@ -9,7 +9,7 @@ import pytest
 from builders import make_scenario
 
 import simulator
-from simulator.experiments.scenario import warnings as scenario_warnings
+from simulator.scenario.warnings import warnings as scenario_warnings
 
 STALL = {"rate": "3/h", "duration": "20m"}
 

@@ -1,7 +1,8 @@
 """Regression checks of scenario files: `leasesim check` (docs/regression.md).
 
-- `spec`: the `expect:` and `check:` blocks of a scenario file (imported by the schema, so it
-  imports nothing of leasesim above `units`);
+The `expect:` and `check:` blocks themselves are part of the scenario
+(`simulator.scenario.expect`); this package judges them.
+
 - `plan`: how a scenario is run in a check (full or quick), and the replication counts at which
   its verdicts are looked at;
 - `expect`: bounds judged on the confidence interval of the replication mean;
@@ -11,6 +12,4 @@
 - `files`: which scenario files a check runs;
 - `runner`: runs the checks on an executor and gathers the verdicts (`run_checks`);
 - `report`: the text table, the JSON data and JUnit XML.
-
-This package imports nothing at import time, since the schema imports `simulator.check.spec`.
 """

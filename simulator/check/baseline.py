@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import FILE_ERROR, RUN_ERROR, LeasesimError
-from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
 from simulator.experiments.store import json_safe, write_atomic
+from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 from simulator.versions import dependency_versions, leasesim_version
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from simulator.check.spec import Bound
 from simulator.results.stats import mean_ci
+from simulator.scenario.expect import Bound
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 

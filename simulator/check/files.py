@@ -16,7 +16,7 @@ from typing import Any
 
 from simulator.check.baseline import baseline_path
 from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
-from simulator.experiments.scenario import load_scenario_with_source
+from simulator.scenario.load import load_scenario_with_source
 from simulator.scenario.schema import Scenario
 
 DEFAULT_PATHS = ("scenarios",)

@@ -47,8 +47,8 @@ from simulator.experiments.batch import Interrupted, Point, run_points
 from simulator.experiments.guards import Limits, estimate
 from simulator.experiments.guards import check as check_limits
 from simulator.experiments.runs import Failure, run_job
-from simulator.experiments.scenario import scenario_to_dict
 from simulator.results.result import Result
+from simulator.scenario.load import scenario_to_dict
 
 
 @dataclass

@@ -82,7 +82,7 @@ def table_notes(frame: Any, replications: int) -> list[str]:
 def mode_of(scenario: Any) -> dict[str, Any]:
     """How a scenario's runs are simulated: the mode asked for, the mode they run in (as
     `Result.meta["mode"]`) and why fleet groups ("*": all) run exact although fast was asked for."""
-    from simulator.experiments.scenario import fast_fallbacks
+    from simulator.scenario.modes import fast_fallbacks
 
     asked = scenario.simulation.mode
     why = fast_fallbacks(scenario)

@@ -15,9 +15,9 @@ from simulator.cli.experiment_options import add_executor_options, executor_of, 
 from simulator.cli.output import emit
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.guards import Limits, guard
-from simulator.experiments.scenario import load_scenario_with_source
 from simulator.recommend import recommend
 from simulator.recommend.requirements import DEFAULT_OBJECTIVE
+from simulator.scenario.load import load_scenario_with_source
 from simulator.versions import leasesim_version
 
 FIGURE = "pareto.png"

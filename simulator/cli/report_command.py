@@ -17,7 +17,7 @@ from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.batch import Interrupted
 from simulator.experiments.replicate import replicate
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario_with_source
+from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration
 
 

@@ -37,9 +37,9 @@ from simulator.experiments.batch import Interrupted
 from simulator.experiments.guards import Limits, guard
 from simulator.experiments.replicate import replicate
 from simulator.experiments.runs import run
-from simulator.experiments.scenario import load_scenario_with_source
 from simulator.experiments.store import runs_folder
 from simulator.results.metrics import METRICS
+from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
 

@@ -27,10 +27,10 @@ from simulator.cli.run_command import warmup_note
 from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError
 from simulator.experiments.batch import Interrupted
 from simulator.experiments.runs import Failure
-from simulator.experiments.scenario import load_scenario_with_source
 from simulator.experiments.sweep import summarize, sweep
 from simulator.plots.sweeps import FIELD_KINDS
 from simulator.results.metrics import METRICS
+from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration, format_rate, human_duration
 from simulator.versions import leasesim_version
 

@@ -13,7 +13,7 @@ from typing import Any
 from simulator.cli.arguments import EXIT_INVALID, EXIT_OK
 from simulator.cli.output import emit, plural
 from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
-from simulator.experiments.scenario import load_scenario_with_source
+from simulator.scenario.load import load_scenario_with_source
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

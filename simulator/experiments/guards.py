@@ -26,9 +26,9 @@ from typing import Any, get_args
 
 from simulator.distributions import mean
 from simulator.errors import LIMIT_EXCEEDED, USAGE_ERROR, LeasesimError
-from simulator.experiments.scenario import share_above
-from simulator.model.fast import fallbacks
 from simulator.scenario.leases import timeouts
+from simulator.scenario.modes import fallbacks
+from simulator.scenario.rates import share_above
 from simulator.scenario.schema import (
     Explicit,
     FleetGroup,

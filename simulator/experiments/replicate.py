@@ -26,13 +26,13 @@ from simulator.experiments.runs import (
     resolve,
     run_job,
 )
-from simulator.experiments.scenario import scenario_to_dict, scenario_warnings
 from simulator.experiments.store import OutputFolderWarning, ReplicationStore
 from simulator.results.health import Flag
 from simulator.results.health import flags as health_flags
 from simulator.results.metrics import METRICS
 from simulator.results.result import Result
 from simulator.results.stats import summarize_replications
+from simulator.scenario.load import scenario_to_dict, scenario_warnings
 from simulator.scenario.schema import Scenario
 
 BOOKKEEPING = ("point", "replication", "seed", "wall_time_s", "events", "error")

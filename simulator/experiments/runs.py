@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import (
+from simulator.model import simulate
+from simulator.results.result import Result
+from simulator.scenario.load import (
     announce,
     load_dict_with_source,
     load_scenario_dict,
@@ -30,8 +32,6 @@ from simulator.experiments.scenario import (
     scenario_to_dict,
     scenario_warnings,
 )
-from simulator.model import simulate
-from simulator.results.result import Result
 from simulator.scenario.schema import Scenario
 from simulator.seeds import Streams
 

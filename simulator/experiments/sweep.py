@@ -1,9 +1,10 @@
 """Parameter sweeps: a grid of scenario variants, replicated, as one tidy DataFrame.
 
-The grid comes from the scenario's `sweep:` block (or the `grid` argument, in the same form; see
-`simulator.sweep_spec`), applied after the `--set` overrides. Each point is the base scenario with
-its values applied, validated on its own. Replication i of every point uses the same random
-streams (common random numbers), so differences between points are measured like with like.
+The grid comes from the scenario's `sweep:` block (or the `grid` argument, in the same form;
+see `simulator.scenario.sweep`), applied after the `--set` overrides. Each point is the base
+scenario with its values applied, validated on its own. Replication i of every point uses the
+same random streams (common random numbers), so differences between points are measured like
+with like.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from simulator.experiments.batch import Interrupted, Outcome, Point, run_points
 from simulator.experiments.precision import Precision
 from simulator.experiments.replicate import BOOKKEEPING, records_frame, warn_failures
 from simulator.experiments.runs import ScenarioLike, check_index, resolve
-from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict, scenario_warnings
 from simulator.experiments.store import OutputFolderWarning, SweepStore, versions
 from simulator.results.metrics import METRICS
 from simulator.results.stats import mean_ci
+from simulator.scenario.load import load_scenario_dict, scenario_to_dict, scenario_warnings
 from simulator.scenario.schema import Scenario
-from simulator.sweep_spec import Grid, SweepError, locate
-from simulator.sweep_spec import grid as expand
+from simulator.scenario.sweep import Grid, SweepError, locate
+from simulator.scenario.sweep import grid as expand
 
 SUMMARY_COLUMNS = ("metric", "mean", "ci_low", "ci_high", "half_width", "n")
 

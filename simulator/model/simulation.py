@@ -10,7 +10,6 @@ from simpy import Environment
 from simulator.collector import paused
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
-from simulator.model.fast import fallbacks
 from simulator.model.fast.runner import FastRunner
 from simulator.model.fast.service import FastService
 from simulator.model.invariants import Invariants
@@ -18,6 +17,7 @@ from simulator.model.log import Log
 from simulator.model.runner import GroupState, Runner
 from simulator.model.service import Service
 from simulator.model.workload import Source
+from simulator.scenario.modes import fallbacks
 from simulator.scenario.schema import Scenario
 from simulator.seeds import Stream, Streams
 

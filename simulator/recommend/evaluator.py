@@ -16,7 +16,6 @@ from typing import Any
 import pandas as pd
 
 from simulator.errors import LeasesimError
-from simulator.experiments.scenario import load_scenario_dict, scenario_to_dict
 from simulator.recommend.evidence import Evidence, Measure, Verdict, judge, standing
 from simulator.recommend.requirements import Objective, Requirement
 from simulator.recommend.screening import Screen, screen
@@ -24,6 +23,7 @@ from simulator.recommend.simulate import measures, simulate, summaries
 from simulator.recommend.space import Axis, label
 from simulator.results.health import Flag, flags
 from simulator.scenario.leases import timeouts
+from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 
 # Rank of a candidate's standing when choosing among simulated ones.

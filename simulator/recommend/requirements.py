@@ -13,7 +13,7 @@ from typing import Literal
 
 from simulator.errors import USAGE_ERROR, LeasesimError, did_you_mean
 from simulator.results.metrics import METRICS
-from simulator.units import UnitError, parse_duration, parse_rate
+from simulator.scenario.outputs import allowed_values, metric_value
 
 Op = Literal["<=", ">="]
 Sense = Literal["minimize", "maximize"]
@@ -30,37 +30,6 @@ def _metric(name: str, what: str) -> str:
             f"{', '.join(METRICS)} (docs/metrics.md).",
         )
     return name
-
-
-def allowed_values(metric: str) -> str:
-    """How a value of `metric` may be written, for error messages."""
-    unit = METRICS[metric].unit
-    return {
-        "s": "a number of seconds or a duration such as 90s or 10m",
-        "1/s": "a number per second or a rate such as 2/s or 120/h",
-        "fraction": "a number such as 0.0001, or a percentage such as 0.01%",
-    }.get(unit, f"a number (in {unit})")
-
-
-def metric_value(metric: str, text: str | float) -> float:
-    """A value of `metric` in its unit (seconds, a fraction, per second) from text with human
-    units: `10m` for seconds, `0.01%` for fractions, `120/h` for rates; a plain number is in the
-    metric's unit. Used by `--require` and by `expect:` bounds. ValueError (naming what is
-    allowed: `allowed_values`) when the text is not such a value; the result may be infinite or
-    NaN when the text says so ("inf"): callers check."""
-    unit = METRICS[metric].unit
-    raw = text.strip() if isinstance(text, str) else text
-    try:
-        if unit == "s":
-            return parse_duration(raw)
-        if unit == "1/s":
-            return parse_rate(raw)
-        if unit == "fraction" and isinstance(raw, str) and raw.endswith("%"):
-            return float(raw[:-1]) / 100
-        return float(raw)
-    except (UnitError, ValueError, TypeError):
-        raise ValueError(f"{raw!r} is not a valid value of {metric}; write "
-                         f"{allowed_values(metric)}") from None
 
 
 def _value(metric: str, text: str, written: str) -> float:

@@ -1,6 +1,6 @@
 """The settings to choose among: `--vary PATH=RANGE` axes, their grid, and refinement between them.
 
-A RANGE is written as in a scenario's `sweep:` block (see `simulator.sweep_spec`): a list
+A RANGE is written as in a scenario's `sweep:` block (see `simulator.scenario.sweep`): a list
 `[30s, 1m, 2m]` or a range `{from: 10s, to: 5m, steps: 8, scale: log}`. Numeric values are kept
 in the field's unit (seconds, per second) so that refinement can split the gap between two of
 them: geometrically on a log range (or a list spanning a decade), arithmetically otherwise.
@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.scenario.schema import Scenario
-from simulator.sweep_spec import RESERVED, SweepError, locate, values
+from simulator.scenario.sweep import RESERVED, SweepError, locate, values
 from simulator.units import format_duration
 
 MAX_CANDIDATES = 5_000  # screening is cheap, but a grid this large is a typo (steps: 1000)

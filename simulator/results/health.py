@@ -28,6 +28,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from simulator.scenario.outputs import FLAG_NAMES as FLAG_NAMES  # named with the metrics
+
 BACKLOG_GROWTH_LIMIT = 0.1
 """`backlog_growth` at or above which (with `BACKLOG_FRACTION_LIMIT`) the backlog grows."""
 
@@ -39,10 +41,6 @@ BACKLOG_NOISE_SIGMAS = 3.0
 
 REASSIGNED_ATTEMPTS_LIMIT = 0.5
 """Share of attempts ended by a lease expiry above which `most_attempts_reassigned` is raised."""
-
-FLAG_NAMES = ("backlog_grows", "most_attempts_reassigned")
-"""Every flag `flags` can raise, in the order it raises them."""
-
 
 @dataclass(frozen=True)
 class Flag:

@@ -2,7 +2,8 @@
 
 Durations and rates are parsed from human units here (see `units`); after validation every time is
 float seconds and every rate is per second. Loading files, line numbers and `--set` overrides live
-in `simulator.experiments.scenario`.
+in `simulator.scenario.load` and the
+modules it names.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from simulator import profiles
-from simulator.check.spec import CheckOptions, Expect
-from simulator.sweep_spec import Sweep, problem
+from simulator.scenario import profiles
+from simulator.scenario.expect import CheckOptions, Expect
+from simulator.scenario.sweep import Sweep, problem
 from simulator.units import parse_duration, parse_rate
 
 
@@ -352,8 +353,8 @@ class Scenario(Strict):
     fleet: tuple[FleetGroup, ...] = Field(min_length=1)
     workload: tuple[Workload, ...] = Field(min_length=1)
     simulation: SimulationOptions = Field(default_factory=SimulationOptions)
-    sweep: Sweep | None = None  # fields to vary, for `leasesim sweep` (see sweep_spec)
-    # What `leasesim check` expects of the metrics, and how it checks them (see check.spec).
+    sweep: Sweep | None = None  # fields to vary, for `leasesim sweep` (see scenario.sweep)
+    # What `leasesim check` expects of the metrics, and how it checks them (see scenario.expect).
     expect: Expect | None = None
     check: CheckOptions = Field(default_factory=CheckOptions)
 

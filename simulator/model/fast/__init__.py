@@ -5,6 +5,7 @@
 count in bulk). Chosen per fleet group when the simulation is built (`simulation.Simulation`).
 """
 
-from simulator.model.fast.schedule import FastSchedule, fallbacks
+from simulator.model.fast.schedule import FastSchedule
+from simulator.scenario.modes import fallbacks
 
 __all__ = ["FastSchedule", "fallbacks"]

@@ -15,7 +15,6 @@ import math
 from typing import TYPE_CHECKING
 
 from simulator.model.clock import due, ticks_before, ticks_by
-from simulator.scenario.schema import Scenario
 
 if TYPE_CHECKING:
     from simulator.model.fast.runner import FastThread
@@ -63,18 +62,3 @@ class FastSchedule:
             return self.start
         return self.start + ticks_by(t, self.start, self.interval) * self.interval
 
-
-def fallbacks(scenario: Scenario) -> dict[str, str]:
-    """Why each fleet group (or "*" for all) must run exact in fast mode; empty: all can be fast."""
-    why: dict[str, str] = {}
-    if scenario.service.throttle is not None:
-        # Every report takes a token from the account-wide bucket: skipping reports would change
-        # which other calls are throttled.
-        why["*"] = "service.throttle is on: every report takes a token from the shared bucket"
-    latency = scenario.service.call_latency
-    if getattr(latency, "dist", None) != "fixed" or latency.value != 0:  # type: ignore[union-attr]
-        why["*"] = "service.call_latency is not 0: each report is a request in flight"
-    for group in scenario.fleet:
-        if group.progress_jitter:
-            why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
-    return why

@@ -18,16 +18,15 @@ Bounds are in the metric's unit, and may be written with units as `recommend --r
 them: `latency_p95_s: {max: 10m}`, `duplicated_fraction: {max: 0.1%}`, `poll_calls_per_s:
 {max: 120/h}`.
 
-Metric names are those of `simulator.results.metrics.METRICS`. That module imports the schema,
-which imports this one, so the names are looked up when a block is validated, not at import time.
-Like `sweep_spec`, this module sits beside the schema and imports nothing of leasesim but `units`.
+Metric and flag names, and the units of a metric's values, are the vocabulary of
+`simulator.scenario.outputs` (which `simulator.results` computes). The schema imports this module,
+so it imports nothing of the schema; the judging is `simulator.check`'s.
 Every error is a "scenario_rule" error located at the offending key (`at`), so the loader names
 the field and its line.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -42,6 +41,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from simulator.scenario.outputs import FLAG_NAMES, METRIC_UNITS, metric_value
+from simulator.scenario.paths import did_you_mean
 from simulator.units import parse_duration
 
 BOUNDS = ("max", "min", "between", "equals")
@@ -54,16 +55,9 @@ def _rule(message: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
     return PydanticCustomError("scenario_rule", "{message}", {"message": message, "at": at})
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def metric_names() -> list[str]:
-    """The summary metrics a block may name (looked up late: see the module docstring)."""
-    from simulator.results.metrics import METRICS
-
-    return list(METRICS)
+    """The summary metrics a block may name."""
+    return list(METRIC_UNITS)
 
 
 def _check_metric(name: object, extra: tuple[str, ...] = ()) -> None:
@@ -71,7 +65,7 @@ def _check_metric(name: object, extra: tuple[str, ...] = ()) -> None:
     if isinstance(name, str) and name in names:
         return
     raise _rule(
-        f"{name!r} is not a summary metric.{_did_you_mean(str(name), [*extra, *names])} The "
+        f"{name!r} is not a summary metric.{did_you_mean(str(name), [*extra, *names])} The "
         f"metrics are: {', '.join(names)} (docs/metrics.md).",
         (str(name),),
     )
@@ -138,7 +132,7 @@ class Bound(_Strict):
         for key in data:
             if key not in BOUNDS:
                 raise _rule(
-                    f"unknown bound {key!r}.{_did_you_mean(str(key), list(BOUNDS))} A bound is "
+                    f"unknown bound {key!r}.{did_you_mean(str(key), list(BOUNDS))} A bound is "
                     f"one of max, min, between or equals: {example}.",
                     (str(key),),
                 )
@@ -192,8 +186,6 @@ def _in_unit(metric: str, value: Any, at: tuple[str | int, ...]) -> Any:
     values are left to the bound's own checks."""
     if not isinstance(value, str):
         return value
-    from simulator.recommend.requirements import metric_value
-
     try:
         return metric_value(metric, value)
     except ValueError as exc:
@@ -201,10 +193,8 @@ def _in_unit(metric: str, value: Any, at: tuple[str | int, ...]) -> Any:
 
 
 def flag_names() -> tuple[str, ...]:
-    """The run health flags `allow_flags` may name (looked up late, like the metrics)."""
-    from simulator.results.health import FLAG_NAMES
-
-    return tuple(FLAG_NAMES)
+    """The run health flags `allow_flags` may name."""
+    return FLAG_NAMES
 
 
 def _allowed_flags(value: Any) -> Any:
@@ -217,7 +207,7 @@ def _allowed_flags(value: Any) -> Any:
                     f"{_shape(value)}.")  # fmt: skip
     for i, name in enumerate(value):
         if name not in names:
-            raise _rule(f"{name!r} is not a run health flag.{_did_you_mean(str(name), list(names))}"
+            raise _rule(f"{name!r} is not a run health flag.{did_you_mean(str(name), list(names))}"
                         f" The flags are: {', '.join(names)} (docs/regression.md).", (i,))
     return tuple(dict.fromkeys(value))
 

@@ -14,22 +14,29 @@ written in the file) or a range. The grid is the product of the plain paths' val
 rows of each zip group. Paths, values and ranges are checked against the schema when the scenario
 is validated (`problem`), so a typo fails at load time with its line; `grid` expands the block.
 
-This module sits beside the schema (it imports neither the schema nor anything above it): it
-walks any pydantic model by its fields.
+The schema imports this module, so it imports nothing of the schema: it walks any pydantic model
+by its fields, with the walker of `--set` (`simulator.scenario.paths`).
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
-import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from simulator.scenario.paths import (
+    did_you_mean,
+    element_type,
+    entry_label,
+    one_model,
+    quoted_list,
+    select_entry,
+)
 
 RESERVED = ("sweep", "replications")  # a sweep cannot vary itself or the replication count
 MAX_POINTS = 100_000  # a grid larger than this is a typo (a range with steps: 10000000)
@@ -97,31 +104,6 @@ class Grid:
 # --- walking a model by a path -------------------------------------------------------------------
 
 
-def _alternatives(tp: Any) -> list[Any]:
-    while get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    if get_origin(tp) in (Union, types.UnionType):
-        return [a for arg in get_args(tp) if arg is not type(None) for a in _alternatives(arg)]
-    return [tp]
-
-
-def _one_model(tp: Any) -> type[BaseModel] | None:
-    models = [a for a in _alternatives(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
-    return models[0] if len(models) == 1 else None
-
-
-def _element_type(tp: Any) -> Any:
-    for alt in _alternatives(tp):
-        if get_origin(alt) is tuple:
-            return get_args(alt)[0]
-    return None
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def locate(model: BaseModel, path: str) -> FieldRef:
     """The field `path` names in `model` (e.g. a Scenario), or ValueError saying why none does.
 
@@ -136,20 +118,18 @@ def locate(model: BaseModel, path: str) -> FieldRef:
     for i, segment in enumerate(segments):
         here = ".".join(segments[:i]) or "the top level"
         if isinstance(node, tuple):
-            names = [getattr(item, "name", str(n)) for n, item in enumerate(node)]
-            index = names.index(segment) if segment in names else None
-            if index is None and segment.isdigit() and int(segment) < len(node):
-                index = int(segment)
+            index = select_entry(node, segment)
             if index is None:
+                names = [entry_label(item, n) for n, item in enumerate(node)]
                 raise ValueError(
                     f"{here} has no entry named {segment!r}; its entries are "
-                    f"{', '.join(map(repr, names))}.{_did_you_mean(segment, names)}"
+                    f"{quoted_list(names)}.{did_you_mean(segment, [str(n) for n in names])}"
                 )
-            tp, node = _element_type(tp), node[index]
+            tp, node = element_type(tp), node[index]
             continue
         owner = type(node) if isinstance(node, BaseModel) else None
         if owner is None and node is None:
-            owner = _one_model(tp)  # an optional section left unset: walk its schema
+            owner = one_model(tp)  # an optional section left unset: walk its schema
         if owner is None:
             raise ValueError(
                 f"{here} is a single value, not a section, so it has no {segment!r}; vary "
@@ -158,7 +138,7 @@ def locate(model: BaseModel, path: str) -> FieldRef:
         fields = owner.model_fields
         if segment not in fields:
             raise ValueError(
-                f"{here} has no field {segment!r}.{_did_you_mean(segment, list(fields))} "
+                f"{here} has no field {segment!r}.{did_you_mean(segment, list(fields))} "
                 f"Its fields are: {', '.join(fields)}."
             )
         info = fields[segment]

@@ -1,0 +1,192 @@
+"""Scenario files in, a validated `Scenario` out, with errors that name the file, line and field.
+
+The steps, in order:
+
+1. read the file defensively (exists, is a file, <= 5 MB, UTF-8 text, not empty);
+2. compose the YAML with a safe loader into a node tree and check it (no alias bombs, no recursive
+   aliases, no duplicate keys, keys are plain names), then build the plain data and a map from
+   every field's path to its line;
+3. apply `--set PATH=VALUE` overrides to the plain data, remembering which paths they wrote;
+4. validate with the pydantic schema, translating each error into one paragraph that names the
+   field as a user would (`fleet[etl].faults.pause.duration`), its line or override, and what is
+   allowed;
+5. fill empirical distributions from their CSV files.
+
+The steps live in `files` (1, 2), `overrides` (3), `validation` (4) and `empirical` (5). Nothing
+here holds state between calls: every load builds its own `SourceMap`; only the warnings of a
+loaded scenario object are kept, while it lives, so that they are issued once.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings as _python_warnings
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from simulator.errors import VALIDATION_ERROR, LeasesimError, ScenarioWarning
+from simulator.scenario.empirical import fill_empirical
+from simulator.scenario.files import parse_yaml, plain_copy, read_text
+from simulator.scenario.overrides import apply_override, in_file, parse_override
+from simulator.scenario.paths import shape_of
+from simulator.scenario.schema import Scenario
+from simulator.scenario.source import SourceMap
+from simulator.scenario.validation import translate
+from simulator.scenario.warnings import warnings
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with the map of where its values came from (for warnings)."""
+
+    scenario: Scenario
+    source: SourceMap
+
+    def warnings(self) -> list[ScenarioWarning]:
+        """The scenario's warnings, each with its file and line."""
+        return warnings(self.scenario, self.source)
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Scenario:
+    """Read, override, validate and complete the scenario file at `path`.
+
+    Raises LeasesimError (FILE_ERROR, USAGE_ERROR or VALIDATION_ERROR) naming file, line and field.
+    The scenario's warnings (the ones `leasesim validate` prints, with file and line) are issued
+    as Python warnings of category `ScenarioWarning`, once: running the returned scenario does not
+    repeat them. `scenario_warnings(scenario)` lists them.
+    """
+    loaded = load_scenario_with_source(path, overrides)
+    remember(loaded)
+    announce(loaded.scenario, stacklevel=2)
+    return loaded.scenario
+
+
+# --- warnings reach Python users: once per scenario object ---------------------------------------
+
+
+@dataclass
+class _Noted:
+    ref: weakref.ref[Scenario]
+    notes: list[ScenarioWarning]
+    announced: bool = False
+
+
+_NOTED: dict[int, _Noted] = {}  # id(scenario) -> its warnings, while the scenario lives
+
+
+def _noted(scenario: Scenario) -> _Noted | None:
+    entry = _NOTED.get(id(scenario))
+    return entry if entry is not None and entry.ref() is scenario else None
+
+
+def _note(scenario: Scenario, notes: list[ScenarioWarning]) -> _Noted:
+    key = id(scenario)
+
+    def forget(_: object, key: int = key) -> None:
+        _NOTED.pop(key, None)
+
+    entry = _NOTED[key] = _Noted(weakref.ref(scenario, forget), notes)
+    return entry
+
+
+def remember(loaded: LoadedScenario) -> None:
+    """Keep a loaded scenario's warnings (with file and line) for `scenario_warnings`/`announce`."""
+    if _noted(loaded.scenario) is None:
+        _note(loaded.scenario, loaded.warnings())
+
+
+def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
+    """The warnings of a scenario: with file and line if it was loaded from a file."""
+    entry = _noted(scenario)
+    return list(entry.notes) if entry is not None else warnings(scenario)
+
+
+def announce(scenario: Scenario, stacklevel: int = 1) -> list[ScenarioWarning]:
+    """Issue the scenario's warnings as Python warnings (`ScenarioWarning`), unless they were
+    issued for this scenario object already; return them either way.
+
+    `stacklevel` 1 points the warnings at the caller of `announce`, 2 at its caller, and so on.
+    """
+    entry = _noted(scenario) or _note(scenario, warnings(scenario))  # not from a file: no line
+    if not entry.announced:
+        entry.announced = True
+        for note in entry.notes:
+            _python_warnings.warn(note, stacklevel=stacklevel + 1)
+    return list(entry.notes)
+
+
+def load_scenario_dict(
+    data: dict[str, Any],
+    source: str = "<dict>",
+    overrides: Sequence[str] = (),
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Scenario:
+    """Validate a scenario given as plain data (e.g. a manifest's `scenario` entry).
+
+    `source` names it in messages; empirical CSV files are resolved against `base_dir` (default:
+    the current folder). `data` is not modified.
+    """
+    return load_dict_with_source(data, source, overrides, base_dir).scenario
+
+
+def load_scenario_with_source(
+    path: str | os.PathLike[str], overrides: Sequence[str] = ()
+) -> LoadedScenario:
+    """Like `load_scenario`, but also returns where each value came from (for warnings)."""
+    file = str(path)
+    text = read_text(Path(path), file)
+    data, lines = parse_yaml(text, file)
+    source = SourceMap(file=file, base_dir=Path(path).resolve().parent, lines=lines)
+    return _complete(data, source, overrides)
+
+
+def load_dict_with_source(
+    data: dict[str, Any],
+    source: str = "<dict>",
+    overrides: Sequence[str] = (),
+    base_dir: str | os.PathLike[str] | None = None,
+) -> LoadedScenario:
+    """Like `load_scenario_dict`, but also returns the (line-less) source map."""
+    if not isinstance(data, dict):
+        raise LeasesimError(
+            VALIDATION_ERROR,
+            f"{source}: a scenario must be a mapping of fields (name, duration, fleet, workload, "
+            f"...), not {shape_of(data)}.",
+        )
+    where = SourceMap(file=source, base_dir=Path(base_dir) if base_dir else Path.cwd())
+    return _complete(plain_copy(data), where, overrides)
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as JSON-safe data (seconds and per-second rates), for run manifests.
+
+    Loading it back with `load_scenario_dict` gives an equal scenario: empirical samples are kept
+    inline in `values`, so the CSV file is not needed again.
+    """
+    return scenario.model_dump(mode="json")
+
+
+def _complete(data: dict[str, Any], source: SourceMap, overrides: Sequence[str]) -> LoadedScenario:
+    """Apply overrides, validate and fill empirical samples."""
+    if isinstance(overrides, str):  # a lone "a=b" would otherwise be read one character at a time
+        overrides = (overrides,)
+    for text in overrides:
+        try:
+            segments, value = parse_override(text)
+            apply_override(data, segments, value, text, source)
+        except LeasesimError as err:
+            raise in_file(err, source.file) from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise translate(exc, data, source) from None
+    scenario = fill_empirical(scenario, data, source)
+    return LoadedScenario(scenario, source)

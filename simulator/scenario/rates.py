@@ -1,0 +1,176 @@
+"""Estimates from the scenario alone: each operation's peak call rate, tasks in progress, arrival
+rates and the mean and tail of a distribution spec. The warnings and the size guards use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.scenario.schema import (
+    Empirical,
+    Explicit,
+    Exponential,
+    Fixed,
+    Lognormal,
+    Periodic,
+    Poisson,
+    Scenario,
+    Uniform,
+    Workload,
+)
+
+_Z95 = 1.6448536269514722  # standard normal 95th percentile: p95 = median * exp(_Z95 * sigma)
+
+
+@dataclass(frozen=True)
+class CallRates:
+    """Calls per second each operation sends at the fleet's busiest sustained moment (estimates).
+
+    `in_progress` is the most tasks in progress at once and `idle` the most idle threads at once,
+    both over the whole fleet (a busy group and an idle one may add up); each rate sums its fleet
+    groups' peaks.
+    """
+
+    poll: float
+    progress: float
+    status: float
+    heartbeat: float
+    threads: float
+    in_progress: float
+    idle: float
+
+
+def call_rates(scenario: Scenario) -> CallRates:
+    """Estimate each operation's peak sustained call rate from the scenario alone.
+
+    A working thread reports every `progress_interval`, plus one acknowledgement per task; an idle
+    thread long-polls once per `service.long_poll` when nothing is ready, and polls again at once
+    after each task; every task ends with one SetTaskStatus; every runner heartbeats. Tasks in
+    progress follow the arrivals (a periodic batch or a list of times puts its tasks in progress
+    together, for their mean duration; Poisson arrivals keep their mean load), never more than the
+    threads. Retries, faults and back-off are left out.
+    """
+    service = scenario.service
+    poll = progress = status = heartbeat = in_progress = idle = 0.0
+    for worker_group in dict.fromkeys(g.worker_group for g in scenario.fleet):
+        groups = [g for g in scenario.fleet if g.worker_group == worker_group]
+        threads = as_count(sum(g.runners * g.threads for g in groups))
+        served = [w for w in scenario.workload if w.worker_group == worker_group]
+        low, high = _in_progress(served, scenario.duration)
+        low, high = min(low, threads), min(high, threads)
+        starts = sum(arrival_rate(w, scenario.duration) for w in served)
+        in_progress += high
+        idle += threads - low
+        for g in groups:
+            share = as_count(g.runners * g.threads) / threads
+            poll += share * ((threads - low) / service.long_poll + starts)
+            progress += share * (high / g.progress_interval + starts)
+            status += share * starts
+            heartbeat += as_count(g.runners) / g.runner_heartbeat_interval
+    total = as_count(sum(g.runners * g.threads for g in scenario.fleet))
+    return CallRates(poll, progress, status, heartbeat, total, in_progress, idle)
+
+
+def as_count(n: int) -> float:
+    """A whole number as a float; inf past the largest float (a fleet of 10**400 runners)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
+_MAX_BATCHES = 10_000  # beyond this many batches, a periodic workload counts by its mean load
+
+
+def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, float]:
+    """(fewest, most) tasks of `workloads` in progress at once during the run, with unlimited
+    threads and every task lasting its mean duration (Poisson arrivals: their mean load)."""
+    steady = 0.0
+    changes: dict[float, float] = {}  # time -> change in tasks in progress
+    for w in workloads:
+        work = spec_mean(w.duration)
+        if work is None:
+            continue
+        arrivals = w.arrivals
+        if isinstance(arrivals, Periodic):
+            starts = [arrivals.offset + k * arrivals.every for k in range(_MAX_BATCHES + 1)]
+            starts = [t for t in starts if t < horizon]
+            if len(starts) > _MAX_BATCHES:
+                steady += arrivals.batch * work / arrivals.every
+                continue
+            batches = [(t, float(arrivals.batch)) for t in starts]
+        elif isinstance(arrivals, Explicit):
+            batches = [(t, 1.0) for t in arrivals.times if t < horizon]
+        else:
+            steady += arrival_rate(w, horizon) * work
+            continue
+        for t, n in batches:
+            changes[t] = changes.get(t, 0.0) + n
+            changes[t + work] = changes.get(t + work, 0.0) - n
+    if not changes:
+        return steady, steady
+    times = sorted(changes)
+    level, low, high = 0.0, math.inf, 0.0
+    if times[0] > 0:
+        low = 0.0  # nothing is in progress before the first arrival
+    for t, following in zip(times, [*times[1:], math.inf], strict=True):
+        level += changes[t]
+        if t >= horizon:
+            break
+        high = max(high, level)
+        if following > t:
+            low = min(low, level)
+    return steady + (0.0 if low == math.inf else low), steady + high
+
+
+def arrival_rate(workload: Workload, horizon: float) -> float:
+    """Mean tasks per second over the run."""
+    arrivals = workload.arrivals
+    if isinstance(arrivals, Poisson):
+        return arrivals.rate
+    if isinstance(arrivals, Periodic):
+        return arrivals.batch / arrivals.every
+    assert isinstance(arrivals, Explicit)
+    return sum(1 for t in arrivals.times if t <= horizon) / horizon
+
+
+def _lognormal_sigma(spec: Lognormal) -> float:
+    return math.log(spec.p95 / spec.median) / _Z95
+
+
+def spec_mean(spec: Any) -> float | None:
+    """Mean of a distribution spec in seconds (None if unknown, e.g. an unfilled empirical)."""
+    if isinstance(spec, Fixed):
+        return spec.value
+    if isinstance(spec, Exponential):
+        return spec.mean
+    if isinstance(spec, Lognormal):
+        return spec.median * math.exp(_lognormal_sigma(spec) ** 2 / 2)
+    if isinstance(spec, Uniform):
+        return (spec.low + spec.high) / 2
+    if isinstance(spec, Empirical) and spec.values:
+        return sum(spec.values) / len(spec.values)
+    return None
+
+
+def share_above(spec: Any, limit: float) -> float | None:
+    """P(X > limit) for a distribution spec (None if unknown)."""
+    if isinstance(spec, Fixed):
+        return 1.0 if spec.value > limit else 0.0
+    if isinstance(spec, Exponential):
+        return math.exp(-limit / spec.mean)
+    if isinstance(spec, Lognormal):
+        if limit <= 0:
+            return 1.0
+        z = (math.log(limit) - math.log(spec.median)) / _lognormal_sigma(spec)
+        return 0.5 * math.erfc(z / math.sqrt(2))
+    if isinstance(spec, Uniform):
+        if spec.high == spec.low:
+            return 1.0 if spec.low > limit else 0.0
+        return min(1.0, max(0.0, (spec.high - limit) / (spec.high - spec.low)))
+    if isinstance(spec, Empirical) and spec.values:
+        return sum(1 for v in spec.values if v > limit) / len(spec.values)
+    return None
