@@ -19,7 +19,6 @@ import base64
 import html
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from matplotlib.figure import Figure
 from simulator import units
 from simulator.experiments.replicate import Replications
 from simulator.experiments.runs import RunRecord, calls_by_operation
+from simulator.io import atomic_write_text
 from simulator.plots import CAPTIONS, run_figures
 from simulator.plots.style import png_bytes
 from simulator.results.health import (
@@ -303,16 +303,7 @@ def write_report(
         runs, source=source, overrides=overrides, confidence=confidence, figures=figures,
         warnings=warnings, requested=requested,
     )  # fmt: skip
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_text(target, text)
 
 
 # --- inputs --------------------------------------------------------------------------------------

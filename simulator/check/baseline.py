@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import FILE_ERROR, RUN_ERROR, LeasesimError
-from simulator.experiments.store import json_safe, write_atomic
+from simulator.io import atomic_write_text, json_text
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 from simulator.versions import dependency_versions, leasesim_version
@@ -158,10 +158,10 @@ class Baseline:
 
     def save(self) -> None:
         """Write the file atomically (a reader sees the old baseline or the new one)."""
-        text = json.dumps(json_safe(self.to_dict()), indent=2, allow_nan=False) + "\n"
+        text = json_text(self.to_dict())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, _flat_lists(text))
+            atomic_write_text(self.path, _flat_lists(text))
         except OSError as exc:
             raise LeasesimError(
                 RUN_ERROR, f"cannot write the baseline {self.path}: {exc.strerror or exc}."

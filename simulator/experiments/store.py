@@ -29,12 +29,9 @@ import pandas as pd
 
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.runs import Failure, RunRecord
-from simulator.io import atomic_write_text, json_safe, plain, write_json  # noqa: F401
+from simulator.io import atomic_write_text, plain, write_json
 from simulator.results.result import Result
 from simulator.versions import dependency_versions, leasesim_version, version
-
-# TEMP: check.baseline imports json_safe and write_atomic from here until it uses simulator.io.
-write_atomic = atomic_write_text
 
 MANIFEST = "manifest.json"
 FORMAT = 1
