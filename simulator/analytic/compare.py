@@ -17,6 +17,7 @@ marked as disagreeing.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 
 import pandas as pd
@@ -132,7 +133,8 @@ def comparison_lines(frame: pd.DataFrame) -> list[str]:
             "its tolerance): one of its assumptions does not hold here, or something is wrong "
             "(see docs/analytic.md)."
         )
-    return lines
+    return [part for line in lines for part in (textwrap.wrap(
+        line, 80, subsequent_indent="    ", break_on_hyphens=False) or [line])]
 
 
 def comparison_records(frame: pd.DataFrame, estimates: Mapping[str, Estimate]

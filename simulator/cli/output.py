@@ -72,11 +72,15 @@ def table_notes(frame: Any, replications: int) -> list[str]:
                      "[0, 1]): percentile bootstrap instead (counts: widened to the exact Poisson "
                      "interval); the others are Student t.")  # fmt: skip
     # Health flags of the means (simulator.results.health): a broken setting, said in words.
+    notes += [f"WARNING {f.name}: {f.message}" for f in frame.attrs.get("flags", [])]
+    return [line for note in notes for line in wrap(note)]
+
+
+def wrap(note: str) -> list[str]:
+    """A footnote as lines that fit an 80-column terminal, continuations indented."""
     import textwrap
 
-    for f in frame.attrs.get("flags", []):
-        notes += textwrap.wrap(f"WARNING {f.name}: {f.message}", 100, subsequent_indent="  ")
-    return notes
+    return textwrap.wrap(note, 80, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def mode_of(scenario: Any) -> dict[str, Any]:
