@@ -4,7 +4,8 @@ The file holds one row per attempt, in the columns of leasesim's own `attempts` 
 (docs/metrics.md). Required: `task_id`, `runner`, `assigned_at`, `ended_at`, `outcome`; optional:
 `submitted_at`, `acked_at`, `work_started_at`, `work_ended_at`, `lease_lost_at`, `workload`
 (other columns are kept and ignored). Times are seconds (any origin) or ISO-8601 timestamps, one
-kind per file; they are shifted so that the earliest time of the file is 0. A blank time is
+kind per file; timestamps become seconds after the file's earliest one (seconds are kept as
+given: only differences matter). A blank time is
 "never" (NaN). A saved run's folder (`leasesim run --out DIR`: `DIR/rep-000/`) is accepted too:
 its `attempts` table, with `submitted_at` taken from its `tasks` table.
 
@@ -14,7 +15,6 @@ the column, up to `MAX_PROBLEMS` of them in one error, so a file is fixed in one
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +61,7 @@ MAX_BYTES = 200 * 1024 * 1024
 
 @dataclass
 class Observed:
-    """A validated record of attempts, times in seconds from the record's earliest time.
+    """A validated record of attempts, times in seconds (from the earliest timestamp for ISO).
 
     `attempts` has the required columns and whichever optional ones the file had (missing
     optional times are absent, not NaN columns: `has(column)` says which); `origin` is the
@@ -382,12 +382,6 @@ def _times(
         origin = zero.isoformat()
         for c, s in stamps.items():
             parsed[c] = ((s - zero).dt.total_seconds()).to_numpy(dtype=float)
-    else:
-        lows = [np.nanmin(v) for v in parsed.values() if np.isfinite(v).any()]
-        zero = min(lows) if lows else 0.0
-        if zero > 0 and not math.isclose(zero, 0.0):
-            # Epoch seconds and the like: measured from the record's first time.
-            parsed = {c: v - zero for c, v in parsed.items()}
     return parsed, origin
 
 

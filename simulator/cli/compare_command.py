@@ -4,16 +4,22 @@ per metric (docs/calibration.md). Exit 0 all consistent, 1 any differs, 2 bad in
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from simulator.calibration.compare import TEST, Comparison, compare_observed
 from simulator.calibration.measures import MEASURES
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
-from simulator.cli.output import emit, number, wrap
+from simulator.cli.output import emit, number
 from simulator.errors import FILE_ERROR, LeasesimError
 from simulator.scenario.load import load_scenario_with_source
 from simulator.units import human_duration
+
+
+def wrap(text: str) -> list[str]:
+    """A note as lines that fit 80 columns, continuations indented."""
+    return textwrap.wrap(text, 80, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -4,6 +4,8 @@
 - `distribution(result, metric)`: histogram and ECDF of latencies, detection times, overlaps.
 - `tradeoff(sweep_df, x=..., y=[...])`: metrics against a swept parameter, with 95% bands.
 - `capacity(sweep_df, x=...)`: latency percentiles and API load against fleet size or load.
+- `fit_ecdf(work_fit)`, `qq(work_fit)`, `compare_ecdf(comparison, quantity)`: calibration
+  (docs/calibration.md).
 - `save_png`, `run_figures` / `write_run_plots`, `sweep_figures` / `write_sweep_plots`: the
   figures of a run or a sweep, written to files atomically.
 
@@ -11,6 +13,7 @@ No function changes matplotlib's global state, and none needs pyplot or a displa
 render with Agg, and show themselves as PNGs in Jupyter.
 """
 
+from simulator.plots.calibration import compare_ecdf, fit_ecdf, qq
 from simulator.plots.capacity import capacity
 from simulator.plots.distribution import QUANTITIES, distribution
 from simulator.plots.files import (
@@ -28,6 +31,9 @@ __all__ = [
     "CAPTIONS",
     "QUANTITIES",
     "capacity",
+    "compare_ecdf",
+    "fit_ecdf",
+    "qq",
     "distribution",
     "run_figures",
     "save_png",
