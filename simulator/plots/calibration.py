@@ -134,6 +134,8 @@ def compare_ecdf(comparison: Any, quantity: str = "latency", *, ax: Any = None) 
                     lw=1.5,
                     label=f"{label}, n = {len(values)}",
                 )
+        if len(both) and timed:  # the bulk of both, not one simulated outlier
+            ax.set_xlim(0.0, float(np.percentile(both, 99.5)) / div * 1.05)
         ax.set_xlabel(scale.label(what) if timed else what)
         ax.set_ylabel("fraction of tasks ≤ x")
         if timed:
