@@ -31,11 +31,23 @@ OVERRIDES = {"fleet-500.yaml": ["duration=2h"], "faults-mix.yaml": []}
 DEFAULT_OVERRIDES = ["duration=6h"]
 
 
+# Outputs added after fingerprints were first saved, left out of the hash so that fingerprints
+# saved before them still compare: they are new numbers, not changed ones. Issue 16's runners
+# table and fleet metrics come from the runner records alone (tests/test_scaling.py checks them).
+ADDED_TABLES = frozenset({"runners"})
+ADDED_METRICS = frozenset({
+    "runner_hours", "runners_mean", "runners_max", "scale_out_events", "scale_in_events",
+    "interruptions", "tasks_lost_to_interruptions"})
+
+
 def fingerprint(result: simulator.Result) -> str:
     """A hash of everything a run reports: its summary and every table, row by row."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(result.summary, sort_keys=True, default=repr).encode())
+    summary = {k: v for k, v in result.summary.items() if k not in ADDED_METRICS}
+    digest.update(json.dumps(summary, sort_keys=True, default=repr).encode())
     for name, table in sorted(result.tables.items()):
+        if name in ADDED_TABLES:
+            continue
         digest.update(name.encode())
         digest.update(table.to_csv(index=False, float_format="%.12g").encode())
     return digest.hexdigest()[:16]

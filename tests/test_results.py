@@ -449,7 +449,8 @@ def test_result_save_writes_everything_atomically(tmp_path: Path) -> None:
         result.save(target)
         names = {p.name for p in target.iterdir()}
         ext = "parquet" if "tasks.parquet" in names else "csv"
-        assert names == {f"{t}.{ext}" for t in ("attempts", "tasks", "faults", "calls")} | {
+        tables = ("attempts", "tasks", "faults", "calls", "runners")
+        assert names == {f"{t}.{ext}" for t in tables} | {
             "summary.json", "scenario.json", "meta.json",
         }  # fmt: skip
         assert [p.name for p in target.parent.iterdir()] == ["one"]  # no temporary left behind

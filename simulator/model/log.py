@@ -114,6 +114,29 @@ class Attempt:
         return self.task.live is self
 
 
+class RunnerRecord:
+    """One runner's life (issue 16): launched (the decision), ready (its first poll), stopped.
+
+    `reason` why it stopped: scale_in | interruption | crash (one that never restarts); "" while
+    it runs. Runners of the fleet at the start are launched at 0 and ready at their start offset.
+    """
+
+    __slots__ = ("name", "group", "launch", "launched_at", "ready_at", "notice_at", "stopped_at",
+                 "reason")  # fmt: skip
+
+    def __init__(
+        self, name: str, group: str, launched_at: float, ready_at: float, launch: str = "start"
+    ) -> None:
+        self.name = name
+        self.group = group
+        self.launch = launch  # start (in the fleet from the start) | scale_out
+        self.launched_at = launched_at
+        self.ready_at = ready_at
+        self.notice_at = NAN  # when it was told to leave (a scale-in, an interruption notice)
+        self.stopped_at = NAN
+        self.reason = ""
+
+
 @dataclass
 class Log:
     """Everything one run records, appended to as the simulation goes."""
@@ -130,3 +153,5 @@ class Log:
     lost: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     lost_replies: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     stale_status_accepted: int = 0  # SetTaskStatus calls from superseded runners that took effect
+    runners: list[RunnerRecord] = field(default_factory=list)  # in launch order
+

@@ -22,7 +22,7 @@ from simpy import Environment, Event, Interrupt, Process
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.clock import EPSILON, SPIN_LIMIT, due, stuck
-from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log
+from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, RunnerRecord
 from simulator.model.service import (
     CANCELED,
     LOST,
@@ -45,12 +45,13 @@ class Crashed(Exception):
 class GroupState:
     """What one fleet group's runners share: a group-wide partition (a zone outage)."""
 
-    __slots__ = ("env", "partition_until", "members")
+    __slots__ = ("env", "partition_until", "members", "names")
 
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.partition_until = float("-inf")
         self.members: list[Runner] = []
+        self.names: list[str] = []  # the members' names, for a group fault's records
 
     def begin_partition(self, duration: float) -> bool:
         self.partition_until = max(self.partition_until, self.env.now + duration)
@@ -107,6 +108,13 @@ class Runner:
         self.stall_until = float("-inf")  # progress_stall: progress reports blocked until then
         self.heartbeat_stall_until = float("-inf")  # heartbeat_stall: runner heartbeats blocked
         self.partition_until = float("-inf")
+        # Its life (issue 16): launched, ready, stopped, and why (set by `Simulation`).
+        self.record: RunnerRecord | None = None
+        self.draining = False  # stops polling; stops once its threads have finished (`drain`)
+        self.retired = False  # stopped for good: never restarts (`stop`)
+        self.noticed = False  # under an interruption notice (`faults.Interruptions`)
+        self.stop_reason = ""
+        self.threads_out = 0  # threads that left their loop while draining
         self.threads = [self.thread_class(self, i) for i in range(config.threads)]
         self.heartbeat = self.heartbeat_class(self)
         self.processes: list[Process] = []
@@ -140,6 +148,14 @@ class Runner:
             return True
         return False
 
+    def in_service(self) -> bool:
+        """Whether the runner counts as capacity: neither draining nor stopped for good."""
+        return not (self.draining or self.retired or self.noticed)
+
+    def busy(self) -> int:
+        """Threads holding a task now (a read-only query for the scaling controller)."""
+        return sum(thread.attempt is not None for thread in self.threads)
+
     def leases(self) -> Iterable[Attempt | None]:
         """The attempt each thread holds (None: idle), for a heartbeat that renews leases."""
         return [thread.attempt for thread in self.threads]
@@ -152,6 +168,51 @@ class Runner:
 
     # --- faults ----------------------------------------------------------------------------------
 
+    # --- leaving the fleet (issue 16) ------------------------------------------------------------
+
+    def drain(self, reason: str) -> None:
+        """Stop polling: idle threads leave at once (an open poll closes), working threads finish
+        their task, then leave; when the last one has, the runner stops (`stop`). A hook: each
+        thread's `drain` closes its poll."""
+        if self.draining or self.retired:
+            return
+        self.draining = True
+        self.stop_reason = reason
+        self.noted()
+        if not self.alive:  # down after a crash: nothing to finish
+            self.stop(reason)
+            return
+        for thread in self.threads:
+            thread.drain()
+
+    def noted(self) -> None:
+        """Record when the runner was first told to leave (its record's `notice_at`)."""
+        record = self.record
+        if record is not None and record.notice_at != record.notice_at:  # NaN: not yet
+            record.notice_at = self.env.now
+
+    def thread_left(self) -> None:
+        """A thread left its loop while draining; the last one stops the runner."""
+        self.threads_out += 1
+        if self.threads_out >= len(self.threads) and not self.retired:
+            # From a callback of this instant: the leaving thread's process cannot end itself.
+            self.env.timeout(0.0).callbacks.append(lambda _: self.stop(self.stop_reason))
+
+    def stop(self, reason: str) -> None:
+        """The runner is gone for good (a terminate scale-in, the end of an interruption notice,
+        the end of a drain, a crash that never restarts): its processes end as in a crash, and
+        the leases of tasks it still holds are left to expire; the service is not told."""
+        if self.retired:
+            return
+        self.retired = True
+        self.stop_reason = reason
+        self.noted()
+        if self.record is not None:
+            self.record.stopped_at = self.env.now
+            self.record.reason = reason
+        if self.alive:
+            self.crash()
+
     def crash(self) -> None:
         """The runner dies: every thread and the heartbeat stop; held tasks are lost with them."""
         self.alive = False
@@ -163,6 +224,8 @@ class Runner:
         for thread in self.threads:
             thread.crash()
         self.heartbeat.crash()
+        if self.draining and not self.retired:  # a crash ends a drain: no restart
+            self.stop(self.stop_reason)
 
     def begin_pause(self, duration: float) -> bool:
         """Every thread, heartbeat included, freezes (a GC or VM pause)."""
@@ -264,6 +327,9 @@ class Actor:
 
     def disturb(self, polls: bool = False) -> None:
         """A stall or a partition begins: its calls consult it when they are made."""
+
+    def drain(self) -> None:
+        """The runner drains (stops polling): see `Thread.drain`."""
 
     def finish(self, until: float) -> None:
         """The run ends at `until`: nothing left uncounted."""
@@ -469,9 +535,10 @@ class Thread(Actor):
 
     def run(self) -> Wait:
         env = self.runner.env
+        runner = self.runner
         spun_at, spins = -1.0, 0  # polls at one instant (`clock.SPIN_LIMIT`)
         try:
-            while True:
+            while not runner.draining:
                 if env.now == spun_at:
                     spins += 1
                     if spins > SPIN_LIMIT:
@@ -485,6 +552,16 @@ class Thread(Actor):
                     self.attempt = None
         except Crashed:
             self._crashed()
+            return
+        runner.thread_left()  # draining: it polls no more
+
+    def drain(self) -> None:
+        """The runner drains: an open held poll closes with an empty reply (a task handed to it
+        in this same instant is kept, and finished); the loop leaves before its next poll."""
+        poll = self.poll
+        if poll is not None and poll.open and not poll.event.triggered:
+            poll.open = False
+            poll.end()
 
     def _crashed(self) -> None:
         """The process ended with the runner: its poll closes, its task is lost."""
@@ -526,6 +603,9 @@ class Thread(Actor):
 
     def _await_poll(self, poll: Poll) -> Wait:
         """Wait on a held poll: the task it is handed, or None when the hold ends empty."""
+        if self.runner.draining and not poll.event.triggered:  # sent before the drain began
+            poll.open = False
+            return None
         self.poll = poll
         attempt = yield from self._wait(poll.event)
         self.poll = None

@@ -206,6 +206,14 @@ class Service:
     def finish(self, until: float) -> None:
         """The run ends at `until` (a hook: the fast layer counts its standing polls here)."""
 
+    def ready_tasks(self, worker_group: str) -> int:
+        """Tasks ready to poll in `worker_group` now (a read-only query, as a queue-depth metric
+        would give it to an auto-scaler; tasks a stale writer ended while queued are left out)."""
+        group = self.groups.get(worker_group)
+        if group is None:
+            return 0
+        return sum(task.status == "pending" for task in group.ready)
+
     def _retry_later(self, event: Event) -> None:
         self._ready(event.value)
 

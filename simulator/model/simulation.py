@@ -13,12 +13,13 @@ from simulator.model import faults
 from simulator.model.fast.runner import FastRunner
 from simulator.model.fast.service import FastService
 from simulator.model.invariants import Invariants
-from simulator.model.log import Log
+from simulator.model.log import Log, RunnerRecord
 from simulator.model.runner import GroupState, Runner
+from simulator.model.scaling import Controller
 from simulator.model.service import Service
 from simulator.model.workload import Source
 from simulator.scenario.modes import fallbacks
-from simulator.scenario.schema import Scenario
+from simulator.scenario.schema import FleetGroup, Scenario
 from simulator.seeds import Stream, Streams
 
 
@@ -61,71 +62,99 @@ class Simulation:
             )  # fmt: skip
             source.start()
         self.runners: list[Runner] = []
+        self.streams = streams
+        self.fast_groups = fast_groups
+        self.groups: dict[str, GroupState] = {}
         for g in scenario.fleet:
-            state = GroupState(env)
+            self.groups[g.name] = state = GroupState(env)
             spread = scenario.service.long_poll if g.start_spread is None else g.start_spread
-            members = []
             for i in range(g.runners):
-                name = f"{g.name}-{i}"
-
-                def stream(*what: str, _name: str = name) -> Stream:
-                    return streams.stream("runner", _name, *what)
-
-                # The runner's start draws share one generator (one fewer to seed per runner): the
-                # heartbeat's phase, the start offset, and its threads' ranks among polls of one
-                # instant (`service.Poll`). Keyed by the runner's name, not its place in the file.
-                start = stream("heartbeat")()
-                heartbeat_phase = start.uniform(0, g.runner_heartbeat_interval)
-                offset = start.uniform(0, spread) if spread > 0 else 0.0
-                ranks = start.random(g.threads).tolist()
-                skips = g.name in fast_groups
-                runner_class = FastRunner if skips else Runner
-                extra = {"fast_stream": stream("fast")} if skips else {}
-                runner = runner_class(
-                    env, name, g, state, service, log,
-                    latency=Sampler(scenario.service.call_latency, stream("latency")),
-                    startup=Sampler(g.startup, stream("startup")),
-                    uniforms=Uniforms(stream("calls")),
-                    heartbeat_phase=heartbeat_phase,
-                    start_offset=offset,
-                    ranks=ranks,
-                    **extra,  # type: ignore[arg-type]
-                )  # fmt: skip
-                members.append(runner)
-                self._faults(runner, g.faults, stream)
-            state.members = members
+                self._runner(g, state, f"{g.name}-{i}", spread=spread)
             if g.faults.partition is not None and g.faults.partition.scope == "group":
                 faults.Spells(
                     env, "partition", g.faults.partition,
-                    streams.stream("group", g.name, "partition"), log, [r.name for r in members],
+                    streams.stream("group", g.name, "partition"), log, state.names,
                     state.begin_partition,
                 )  # fmt: skip
-            self.runners.extend(members)
+            if g.scaling is not None:
+                # Launched runners join the group, the fleet and the log as they become ready.
+                Controller(
+                    env, g, state, self.service, log, streams.stream("group", g.name, "scaling"),
+                    lambda record, _g=g, _state=state: self._runner(_g, _state, record.name,
+                                                                    record=record),
+                )  # fmt: skip
+
+    def _runner(
+        self, g: FleetGroup, state: GroupState, name: str, spread: float = 0.0,
+        record: RunnerRecord | None = None,
+    ) -> Runner:  # fmt: skip
+        """Build one runner of group `g` and its faults; `record`: launched by scaling (it starts
+        now), else one of the fleet at the start (it starts within `spread`)."""
+        streams, scenario = self.streams, self.scenario
+
+        def stream(*what: str, _name: str = name) -> Stream:
+            return streams.stream("runner", _name, *what)
+
+        # The runner's start draws share one generator (one fewer to seed per runner): the
+        # heartbeat's phase, the start offset, and its threads' ranks among polls of one
+        # instant (`service.Poll`). Keyed by the runner's name, not its place in the file.
+        start = stream("heartbeat")()
+        heartbeat_phase = start.uniform(0, g.runner_heartbeat_interval)
+        offset = start.uniform(0, spread) if spread > 0 else 0.0
+        ranks = start.random(g.threads).tolist()
+        skips = g.name in self.fast_groups
+        runner_class = FastRunner if skips else Runner
+        extra = {"fast_stream": stream("fast")} if skips else {}
+        runner = runner_class(
+            self.env, name, g, state, self.service, self.log,
+            latency=Sampler(scenario.service.call_latency, stream("latency")),
+            startup=Sampler(g.startup, stream("startup")),
+            uniforms=Uniforms(stream("calls")),
+            heartbeat_phase=heartbeat_phase,
+            start_offset=offset,
+            ranks=ranks,
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+        if record is None:
+            record = RunnerRecord(name, g.name, 0.0, offset)
+            self.log.runners.append(record)
+        runner.record = record
+        state.members.append(runner)
+        state.names.append(name)
+        self.runners.append(runner)
+        self._faults(runner, g.faults, stream)
+        return runner
 
     def _faults(self, runner: Runner, spec: object, stream: Callable[..., Stream]) -> None:
         env, log = self.env, self.log
+
+        def gone() -> bool:  # left the fleet (a runner that crashed for good keeps its spells)
+            return runner.retired and runner.stop_reason != "crash"
+
         if spec.crash is not None:
             faults.Crashes(env, runner, spec.crash, stream("crash"), log)
+        if spec.interruption is not None:
+            faults.Interruptions(env, runner, spec.interruption, stream("interruption"), log)
         if spec.pause is not None:
             faults.Spells(
                 env, "pause", spec.pause, stream("pause"), log, [runner.name],
-                runner.begin_pause, runner.end_pause,
+                runner.begin_pause, runner.end_pause, gone,
             )  # fmt: skip
         if spec.progress_stall is not None:
             # The "stall" stream: what `heartbeat_stall` meant before the two were told apart.
             faults.Spells(
                 env, "progress_stall", spec.progress_stall, stream("stall"), log, [runner.name],
-                runner.begin_progress_stall,
+                runner.begin_progress_stall, None, gone,
             )  # fmt: skip
         if spec.heartbeat_stall is not None:
             faults.Spells(
                 env, "heartbeat_stall", spec.heartbeat_stall, stream("heartbeat_stall"), log,
-                [runner.name], runner.begin_heartbeat_stall,
+                [runner.name], runner.begin_heartbeat_stall, None, gone,
             )  # fmt: skip
         if spec.partition is not None and spec.partition.scope == "runner":
             faults.Spells(
                 env, "partition", spec.partition, stream("partition"), log, [runner.name],
-                runner.begin_partition,
+                runner.begin_partition, None, gone,
             )  # fmt: skip
 
     def run(self) -> Log:

@@ -51,6 +51,7 @@ FAULT_COLORS = {
     "partition": "#ff7f0e",
     "progress_stall": "#9467bd",
     "heartbeat_stall": "#8c564b",
+    "interruption": "#17becf",
 }
 FAULT_LABELS = {
     "pause": "pause (runner frozen)",
@@ -58,6 +59,7 @@ FAULT_LABELS = {
     "partition": "partition (calls lost)",
     "progress_stall": "progress stall (no reports)",
     "heartbeat_stall": "heartbeat stall (no runner heartbeats)",
+    "interruption": "interruption notice (then gone)",
 }
 SERIES_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
 

@@ -5,7 +5,9 @@ lease for it, solid bars while the runner works on it (net of pauses), a tick at
 acknowledgement, a red cross at the lease loss, a diamond when the work completes (filled if its
 SetTaskStatus ended the task). Faults shade their runner's rows; stretches where two attempts of a
 task worked at once are hatched red; arrows lead from an attempt's end to the next assignment of
-the same task.
+the same task. Runners that scaling launched or that left the fleet (issue 16) show when they
+became ready (a green triangle; grey before it) and when they stopped (a black square; grey
+after it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ CAPTION = (
     "assignment to the lease loss (red cross) or the end of the attempt. A black tick marks the "
     "acknowledgement, a diamond the end of the work (filled if its SetTaskStatus ended the task). "
     "Shaded columns are faults of that runner; red hatching marks two attempts of one task "
-    "working at the same time, and arrows lead to the task's next assignment."
+    "working at the same time, and arrows lead to the task's next assignment. A green triangle "
+    "marks a launched runner's first poll, a black square a runner leaving the fleet (scale-in "
+    "or interruption); grey shows where it was not running."
 )
 
 BAR = 0.56  # height of a work bar, in rows
@@ -116,6 +120,7 @@ def timeline(
         drawer = _Drawer(ax, scale, duration, pauses, y_of,
                          pts_per_s=_points_per_second(lo, hi, axes_inches))  # fmt: skip
         faults = _draw_faults(drawer, result.faults, rows, lo, hi)
+        faults |= _draw_lives(drawer, result.tables.get("runners"), rows, lo, hi)
         for _, a in context.iterrows():
             drawer.attempt(a, OTHER_TASK, label=None)
         for _, a in chosen.iterrows():
@@ -472,6 +477,42 @@ def _draw_faults(
     return kinds
 
 
+def _draw_lives(
+    drawer: _Drawer, runners: pd.DataFrame | None, rows: list[Row], lo: float, hi: float
+) -> set[str]:
+    """Mark launched runners' first polls and runners leaving the fleet; the marks drawn."""
+    if runners is None or not len(runners):
+        return set()
+    block: dict[str, tuple[int, int]] = {}
+    for i, (runner, _) in enumerate(rows):
+        first, last = block.get(runner, (i, i))
+        block[runner] = (min(first, i), max(last, i))
+    drawn: set[str] = set()
+    for name, launch, launched, ready, stopped, reason in runners[
+        ["name", "launch", "launched_at", "ready_at", "stopped_at", "reason"]
+    ].itertuples(index=False):
+        if str(name) not in block:
+            continue
+        first, last = block[str(name)]
+        middle = (first + last) / 2
+        if launch == "scale_out" and lo <= ready <= hi:
+            drawer.rect(max(float(launched), lo), float(ready), first - 0.5, last - first + 1,
+                        "runner:launching", color="#bbbbbb", alpha=0.35, linewidth=0,
+                        zorder=1)  # fmt: skip
+            drawer.mark(float(ready), middle, "runner:ready", marker=">", color="#2ca02c",
+                        markersize=8, zorder=6)  # fmt: skip
+            drawn.add("launched")
+        if reason in ("scale_in", "interruption") and stopped == stopped and stopped <= hi:
+            drawer.rect(max(float(stopped), lo), hi, first - 0.5, last - first + 1,
+                        "runner:stopped", color="#bbbbbb", alpha=0.35, linewidth=0,
+                        zorder=1)  # fmt: skip
+            if stopped >= lo:
+                drawer.mark(float(stopped), middle, "runner:stopped", marker="s",
+                            color="black", markersize=6, zorder=6)  # fmt: skip
+            drawn.add("stopped")
+    return drawn
+
+
 def _finish_axes(ax: Any, rows: list[Row], scale: TimeScale, lo: float, hi: float) -> None:
     ax.set_xlim(lo / scale.seconds, hi / scale.seconds)
     ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)  # first row at the top
@@ -512,10 +553,17 @@ def _legend(where: Figure | Axes, drawer: _Drawer, faults: set[str], duplicates:
                              label="duplicate execution"))  # fmt: skip
     if has_context:
         handles.append(Patch(facecolor=OTHER_TASK, label="other tasks"))
-    for kind in ("pause", "crash", "partition", "progress_stall", "heartbeat_stall"):
+    for kind in ("pause", "crash", "partition", "progress_stall", "heartbeat_stall",
+                 "interruption"):  # fmt: skip
         if kind in faults:
             handles.append(Patch(facecolor=FAULT_COLORS[kind], alpha=0.3,
                                  label=FAULT_LABELS[kind]))  # fmt: skip
+    if "launched" in faults:
+        handles.append(Line2D([], [], marker=">", color="#2ca02c", linestyle="none",
+                              markersize=7, label="launched runner's first poll"))  # fmt: skip
+    if "stopped" in faults:
+        handles.append(Line2D([], [], marker="s", color="black", linestyle="none",
+                              markersize=6, label="runner left the fleet"))  # fmt: skip
     if isinstance(where, Axes):  # a user's subplot: beside it, never over its data
         where.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     else:

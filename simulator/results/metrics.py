@@ -32,6 +32,7 @@ class Inputs:
         self.tasks = tables["tasks"]
         self.calls = tables["calls"]
         self.faults = tables.get("faults")
+        self.runners = tables.get("runners")  # absent from results saved before issue 16
         # Every attempt and task, warm-up included: busy time and the backlog are states of the
         # fleet in the measured window, whoever submitted the work.
         self.all_attempts = self.attempts
@@ -127,6 +128,16 @@ class Inputs:
                     before[rows] -= p.paused_until(w) - p.paused_until(s)
         pre = np.minimum(work[early], np.maximum(before, 0.0))
         return float(work.sum() - pre.sum())
+
+    @cached_property
+    def runner_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each runner's (start, end) inside the measured window: launched_at to stopped_at (the
+        end of the run if it did not stop), clipped to [warmup, duration]."""
+        r = self.runners
+        start = np.maximum(r["launched_at"].to_numpy(dtype=float), self.warmup)
+        stop = r["stopped_at"].to_numpy(dtype=float)
+        end = np.minimum(np.where(np.isnan(stop), self.duration, stop), self.duration)
+        return start, np.maximum(end, start)
 
     def calls_of(self, operation: str, column: str = "calls") -> float:
         row = self.calls[self.calls["operation"] == operation]
@@ -427,11 +438,114 @@ def utilization(x: Inputs) -> float:
     """Busy fraction of the fleet's threads in the measured window: net work seconds of every
     attempt inside [warmup, run end] (work before the warm-up clipped off; tasks submitted before
     the warm-up count too), divided by the fleet's thread-seconds in the window (sum over fleet
-    groups of runners x threads x (duration - warmup)); duplicates count as work."""
+    groups of runners x threads x (duration - warmup); for a group with scaling or interruptions,
+    threads x its runners' seconds in the window from the runners table); duplicates count as
+    work."""
     if x.scenario is None:
         return NAN
-    threads = sum(g.runners * g.threads for g in x.scenario.fleet)
-    return _ratio(x.busy_in_window(), threads * x.window)
+    threads = 0.0
+    changing = [g for g in x.scenario.fleet if _changes(g)]
+    for g in x.scenario.fleet:
+        if g not in changing:
+            threads += g.runners * g.threads * x.window
+    if changing:
+        if x.runners is None:
+            return NAN
+        start, end = x.runner_spans
+        group = x.runners["group"].to_numpy()
+        for g in changing:
+            threads += g.threads * float((end - start)[group == g.name].sum())
+    return _ratio(x.busy_in_window(), threads)
+
+
+def _changes(group: object) -> bool:
+    """Whether a fleet group's size changes during a run (scaling or interruptions)."""
+    return group.scaling is not None or group.faults.interruption is not None  # type: ignore[attr-defined]
+
+
+# --- fleet (issue 16) ----------------------------------------------------------------------------
+
+
+@_metric("h")
+def runner_hours(x: Inputs) -> float:
+    """Runner-hours in the measured window: the sum over runners (runners table) of the time from
+    launched_at (booting is paid for) to stopped_at, or the end of the run, clipped to [warmup,
+    duration]."""
+    if x.runners is None:
+        return NAN
+    start, end = x.runner_spans
+    return float((end - start).sum()) / 3600.0
+
+
+@_metric("runners")
+def runners_mean(x: Inputs) -> float:
+    """Time-averaged number of runners in the fleet (launched, not yet stopped) over the measured
+    window: runner_hours divided by its length in hours."""
+    return _ratio(runner_hours(x), x.window / 3600.0)
+
+
+@_metric("runners")
+def runners_max(x: Inputs) -> float:
+    """Most runners in the fleet at once (launched, not yet stopped) in the measured window."""
+    if x.runners is None:
+        return NAN
+    start, end = x.runner_spans
+    keep = end > start
+    if not keep.any():
+        return 0.0
+    edges = np.concatenate((start[keep], end[keep]))
+    steps = np.concatenate((np.ones(keep.sum()), -np.ones(keep.sum())))
+    order = np.lexsort((steps, edges))  # at a tie a stop comes first
+    return float(np.cumsum(steps[order]).max())
+
+
+@_metric("events")
+def scale_out_events(x: Inputs) -> float:
+    """Scale-out decisions in the measured window: distinct (group, launched_at) among runners
+    launched by scaling (one decision may launch several)."""
+    if x.runners is None:
+        return NAN
+    r = x.runners[(x.runners["launch"] == "scale_out").to_numpy()]
+    r = r[r["launched_at"].to_numpy(dtype=float) >= x.warmup]
+    return len(r[["group", "launched_at"]].drop_duplicates())
+
+
+@_metric("events")
+def scale_in_events(x: Inputs) -> float:
+    """Scale-in decisions in the measured window: distinct (group, notice_at) among runners that
+    stopped for reason scale_in (one decision may retire several)."""
+    if x.runners is None:
+        return NAN
+    r = x.runners[(x.runners["reason"] == "scale_in").to_numpy()]
+    r = r[r["notice_at"].to_numpy(dtype=float) >= x.warmup]
+    return len(r[["group", "notice_at"]].drop_duplicates())
+
+
+@_metric("events")
+def interruptions(x: Inputs) -> float:
+    """Spot interruption notices in the measured window (faults of kind interruption)."""
+    if x.faults is None:
+        return NAN
+    f = x.faults
+    return np.count_nonzero(
+        (f["kind"].to_numpy() == "interruption") & (f["start"].to_numpy(dtype=float) >= x.warmup)
+    )
+
+
+@_metric("tasks")
+def tasks_lost_to_interruptions(x: Inputs) -> float:
+    """Tasks with an attempt whose runner was gone at the end of an interruption notice while
+    still holding it (runner_outcome crashed at the runner's stopped_at, reason interruption)."""
+    if x.runners is None:
+        return NAN
+    r = x.runners[(x.runners["reason"] == "interruption").to_numpy()]
+    if not len(r):
+        return 0.0
+    gone = dict(zip(r["name"], r["stopped_at"].to_numpy(dtype=float), strict=True))
+    a = x.attempts[(x.attempts["runner_outcome"] == "crashed").to_numpy()]
+    at = a["runner"].map(gone).to_numpy(dtype=float)
+    lost = a["crashed_at"].to_numpy(dtype=float) == at
+    return len(np.unique(a["task_id"].to_numpy()[lost]))
 
 
 METRICS: Mapping[str, Metric] = MappingProxyType(
@@ -468,6 +582,13 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
             lost_calls,
             stale_status_accepted,
             utilization,
+            runner_hours,
+            runners_mean,
+            runners_max,
+            scale_out_events,
+            scale_in_events,
+            interruptions,
+            tasks_lost_to_interruptions,
         )
     }
 )

@@ -1,4 +1,4 @@
-"""One run's log -> the `attempts`, `tasks`, `faults` and `calls` DataFrames, built once at the end.
+"""One run's log -> the `attempts`, `tasks`, `faults`, `calls` and `runners` DataFrames, built once.
 
 Each column is filled by one pass over the plain log objects and the frames are made by a single
 constructor call each (a log can hold 100k+ attempts). Work is measured net of the runner's pauses:
@@ -39,10 +39,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "work_ended_at": "When the runner stopped working on it: completion, cancel or crash "
         "(NaN if never started or still working at the end of the run).",
         "runner_outcome": "Runner-side outcome: completed | failed | canceled | crashed | running "
-        "| unheard (failed = the work ran to the end and the runner reported FAILED; unheard = "
-        "the PollForTask reply that handed the task over was lost: the runner never knew of it).",
-        "crashed_at": "When the holder's runner crashed while holding the attempt (NaN if it did "
-        "not).",
+        "| unheard (failed = the work ran to the end and the runner reported FAILED; crashed = "
+        "the runner died holding it: a crash, a terminate scale-in or the end of an interruption "
+        "notice; unheard = the PollForTask reply that handed the task over was lost: the runner "
+        "never knew of it).",
+        "crashed_at": "When the holder's runner died while holding the attempt (a crash, or a "
+        "stop: see the runners table; NaN if it did not).",
         "reports": "Progress reports the service accepted from this holder.",
         "expired_alive": "True when the lease expired while the holder had not crashed "
         "(a false reassignment).",
@@ -74,7 +76,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "faults": {
         "runner": "Runner the fault struck (a group-wide partition has one row per runner).",
-        "kind": "crash | pause | progress_stall | heartbeat_stall | partition.",
+        "kind": "crash | pause | progress_stall | heartbeat_stall | partition | interruption "
+        "(start: the notice; end: the runner is gone).",
         "start": "When the fault began.",
         "end": "When it ends as recorded: may lie beyond the run's end; inf (or NaN) for a crash "
         "that never restarts.",
@@ -90,6 +93,22 @@ COLUMNS: dict[str, dict[str, str]] = {
         "stale_accepted": "SetTaskStatus calls from superseded runners that took effect "
         "(SetTaskStatus row only; 0 elsewhere).",
     },
+    "runners": {
+        "name": "Task runner (`etl-12`: runners launched by scaling continue the group's "
+        "numbering).",
+        "group": "Fleet group it belongs to.",
+        "launch": "start (in the fleet from the start of the run) | scale_out (launched by the "
+        "group's scaling policy).",
+        "launched_at": "When it was launched: 0 for the fleet at the start, else the scale-out "
+        "decision.",
+        "ready_at": "Its first poll: the start offset for the fleet at the start, launched_at + "
+        "launch_delay for a launched one (may lie beyond the run's end).",
+        "notice_at": "When it was told to leave: a scale-in decision, an interruption notice, a "
+        "crash that never restarts (NaN if never).",
+        "stopped_at": "When it stopped for good (NaN if it ran to the end of the run).",
+        "reason": "Why it stopped: scale_in | interruption | crash (one that never restarts) | "
+        "running (it did not).",
+    },
 }
 
 
@@ -103,6 +122,7 @@ def tables(log: Log, duration: float) -> dict[str, pd.DataFrame]:
             "tasks": _tasks(log, attempts, spans, pauses),
             "faults": _faults(log, duration),
             "calls": _calls(log),
+            "runners": runners_table(log),
         }
 
 
@@ -384,6 +404,47 @@ def _calls(log: Log) -> pd.DataFrame:
         },
         columns=list(COLUMNS["calls"]),
     )
+
+
+def runners_table(log: Log) -> pd.DataFrame:
+    """One row per runner, in launch order (issue 16)."""
+    rs = log.runners
+    n = len(rs)
+
+    def floats(values: Iterable[float]) -> np.ndarray:
+        return np.fromiter(values, dtype=float, count=n)
+
+    return pd.DataFrame(
+        {
+            "name": [r.name for r in rs],
+            "group": [r.group for r in rs],
+            "launch": [r.launch for r in rs],
+            "launched_at": floats(r.launched_at for r in rs),
+            "ready_at": floats(r.ready_at for r in rs),
+            "notice_at": floats(r.notice_at for r in rs),
+            "stopped_at": floats(r.stopped_at for r in rs),
+            "reason": [r.reason or "running" for r in rs],
+        },
+        columns=list(COLUMNS["runners"]),
+    )
+
+
+def runners_over_time(
+    runners: pd.DataFrame, duration: float, group: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, runners in the fleet from each time on): a step function over [0, duration].
+
+    A runner counts from its `launched_at` (billed while it boots) until its `stopped_at`.
+    """
+    r = runners if group is None else runners[runners["group"] == group]
+    start = r["launched_at"].to_numpy(dtype=float)
+    stop = r["stopped_at"].to_numpy(dtype=float)
+    stop = np.where(np.isnan(stop), np.inf, stop)
+    edges = np.concatenate(([0.0], start[start < duration], stop[stop < duration]))
+    times = np.unique(edges)
+    up = np.searchsorted(np.sort(start), times, side="right")
+    down = np.searchsorted(np.sort(stop), times, side="right")
+    return times, (up - down).astype(np.int64)
 
 
 def columns_markdown() -> str:

@@ -24,6 +24,16 @@ def fallbacks(scenario: Scenario) -> dict[str, str]:
     for group in scenario.fleet:
         if group.progress_jitter:
             why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
+        elif group.scaling is not None:
+            why[group.name] = (
+                f"fleet[{group.name}].scaling: runners join and drain mid-run (the fast layer has "
+                "no drain or stop hooks yet)"
+            )
+        elif group.faults.interruption is not None:
+            why[group.name] = (
+                f"fleet[{group.name}].faults.interruption: runners drain and leave mid-run (the "
+                "fast layer has no drain or stop hooks yet)"
+            )
     return why
 
 

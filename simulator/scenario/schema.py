@@ -227,10 +227,25 @@ class Partition(Fault):
     scope: Literal["runner", "group"] = "runner"
 
 
+class Interruption(Strict):
+    """A spot interruption: a notice, then the runner is gone for good at the end of it.
+
+    `on_notice`: `drain` stops polling at the notice and finishes what it can; `ignore` works on
+    as if nothing were coming. Either way the runner stops at the end of the notice, and the leases
+    of tasks it still holds are left to expire (the service is not told).
+    """
+
+    rate: PerSecond = Field(gt=0)
+    notice: Seconds = Field(120.0, ge=0)
+    on_notice: Literal["drain", "ignore"] = "drain"
+
+
 class Faults(Strict):
     """The faults of one fleet group, each optional."""
 
     crash: Crash | None = None
+    # Spot interruptions (issue 16): each runner at most once, since it is gone afterwards.
+    interruption: Interruption | None = None
     pause: Fault | None = None
     # The runner's progress reporting (acknowledgements and ReportTaskProgress) stops while its
     # work goes on: how a live runner loses its lease.
@@ -254,6 +269,76 @@ class Faults(Strict):
         return self.message_loss if self.loss_direction != "request" else 0.0
 
 
+def _schedule_entry(value: object) -> object:
+    """A scheduled minimum as `[time of day, runners]` (a two-item list)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return {"at": value[0], "min": value[1]}
+    return value
+
+
+class ScheduledMinimum(Strict):
+    """From `at` (time of day) on, at least `min` runners, until the next entry (daily)."""
+
+    at: Seconds = Field(ge=0, lt=86400)
+    min: int = Field(ge=0)
+
+
+class Scaling(Strict):
+    """An auto-scaling policy for one fleet group (issue 16): a controller that evaluates the
+    group's load every `evaluate_every` and launches or retires runners between `min` and `max`.
+
+    `backlog`: keep `busy threads + ready tasks / target` threads (target = ready tasks per
+    thread); `utilization`: keep busy threads / threads at `target`.
+    """
+
+    min: int = Field(1, ge=0)
+    max: int = Field(ge=1)
+    policy: Literal["backlog", "utilization"] = "backlog"
+    target: float = Field(1.0, gt=0)
+    evaluate_every: Seconds = Field(60.0, gt=0)
+    # From the decision to launch to the runner's first poll (an instance booting).
+    launch_delay: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=180.0))
+    scale_in_cooldown: Seconds = Field(600.0, ge=0)
+    scale_in: Literal["drain", "terminate"] = "drain"
+    # A scheduled minimum repeating daily: [[7h, 20], [19h, 4]].
+    schedule: tuple[Annotated[ScheduledMinimum, BeforeValidator(_schedule_entry)], ...] = ()
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scaling:
+        if self.min > self.max:
+            raise _error_at(("min",), f"min ({self.min}) must not exceed max ({self.max})")
+        if self.policy == "utilization" and self.target > 1:
+            raise _error_at(
+                ("target",),
+                f"target ({self.target:g}) is a busy fraction of the threads under "
+                "policy utilization: it must be at most 1",
+            )
+        for i, entry in enumerate(self.schedule):
+            if entry.min > self.max:
+                raise _error_at(
+                    ("schedule", i),
+                    f"the scheduled minimum {entry.min} exceeds max ({self.max})",
+                )
+            if i and entry.at <= self.schedule[i - 1].at:
+                raise _error_at(
+                    ("schedule", i), "schedule entries must be in increasing time-of-day order"
+                )
+        return self
+
+    def scheduled_min(self, now: float) -> int:
+        """The minimum in force at `now`: `min`, or the scheduled one if larger (daily)."""
+        if not self.schedule:
+            return self.min
+        day = now % 86400.0
+        current = self.schedule[-1].min  # before the first entry of a day: yesterday's last
+        for entry in self.schedule:
+            if entry.at <= day:
+                current = entry.min
+            else:
+                break
+        return max(self.min, current)
+
+
 class FleetGroup(Strict):
     """A group of identical task runners serving one worker group."""
 
@@ -271,6 +356,19 @@ class FleetGroup(Strict):
     startup: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0.0))
     backoff: Backoff = Field(default_factory=Backoff)
     faults: Faults = Field(default_factory=Faults)
+    # Runners launched and retired by a policy (issue 16); `runners` is the count at the start.
+    scaling: Scaling | None = None
+
+    @model_validator(mode="after")
+    def _runners_within_scaling(self) -> FleetGroup:
+        s = self.scaling
+        if s is not None and not s.min <= self.runners <= s.max:
+            raise _error_at(
+                ("runners",),
+                f"runners ({self.runners}) must lie between scaling.min ({s.min}) and "
+                f"scaling.max ({s.max})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _jitter_below_interval(self) -> FleetGroup:

@@ -1,0 +1,242 @@
+"""Fleets that scale (issue 16): the runners table, runner-hours, and the policy's bounds.
+
+Checked on a load that rises and falls: runner-hours equal the integral of the runners table;
+no task is assigned to a runner before its ready_at or after it stopped (nor, under drain, after
+it was told to leave); the runners in service stay within [min, max], above the scheduled minimum
+once it is in force, and scale-in decisions respect the cooldown; a backlog scales the fleet out.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import make_scenario
+
+import simulator
+from simulator.errors import LeasesimError
+from simulator.model.scaling import desired
+from simulator.results.tables import runners_over_time
+from simulator.scenario.load import load_scenario
+from simulator.scenario.schema import Scaling
+
+SCALING: dict[str, Any] = {
+    "min": 2, "max": 12, "policy": "backlog", "target": 1.0, "evaluate_every": "1m",
+    "launch_delay": {"dist": "lognormal", "median": "3m", "p95": "8m"},
+    "scale_in_cooldown": "10m", "scale_in": "drain", "schedule": [["6h", 8], ["8h", 2]],
+}  # fmt: skip
+
+
+def run(seed: int = 2, mode: str = "exact", **scaling: Any) -> simulator.Result:
+    scenario = make_scenario(
+        duration="12h",
+        simulation={"mode": mode, "check_invariants": True},
+        fleet=[{"runners": 3, "threads": 2, "start_spread": "90s",
+                "scaling": {**SCALING, **scaling}}],
+        # A burst between 2h and 4h: 40 tasks at once every 10 minutes, 20-minute work.
+        workload=[
+            {"arrivals": {"kind": "poisson", "rate": "6/h"}, "duration": "20m"},
+            {"name": "burst", "worker_group": "wg",
+             "arrivals": {"kind": "times", "times": [f"{2 * 60 + 10 * k}m" for k in range(12)]},
+             "duration": "20m"},
+        ],
+    )  # fmt: skip
+    # Twelve bursts of one task each are too few: make each listed time a batch of 8.
+    burst = scenario.workload[1]
+    times = tuple(t for t in burst.arrivals.times for _ in range(8))  # type: ignore[union-attr]
+    arrivals = burst.arrivals.model_copy(update={"times": times})  # type: ignore[union-attr]
+    workload = (scenario.workload[0], burst.model_copy(update={"arrivals": arrivals}))
+    scenario = scenario.model_copy(update={"workload": workload})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulator.ScenarioWarning)
+        return simulator.run(scenario, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def drained() -> simulator.Result:
+    return run()
+
+
+@pytest.fixture(scope="module")
+def terminated() -> simulator.Result:
+    return run(scale_in="terminate")
+
+
+def in_service(runners: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    """Runners launched by t and not yet told to leave (the capacity the policy counts)."""
+    launched = runners.launched_at.to_numpy()[:, None] <= t
+    out = runners.notice_at.fillna(np.inf).to_numpy()[:, None] <= t
+    return (launched & ~out).sum(axis=0)
+
+
+def test_runner_hours_equal_the_integral_of_the_runners_table(drained: simulator.Result) -> None:
+    duration = drained.duration
+    times, count = runners_over_time(drained.runners, duration)
+    widths = np.diff(np.append(times, duration))
+    integral = float((count * widths).sum()) / 3600.0
+    assert drained.summary["runner_hours"] == pytest.approx(integral, rel=1e-12)
+    assert drained.summary["runners_mean"] == pytest.approx(integral / 12.0, rel=1e-12)
+    assert drained.summary["runners_max"] == count.max()
+
+
+def test_runners_table_is_consistent_with_the_attempts(drained: simulator.Result) -> None:
+    for result in (drained,):
+        a, r = result.attempts, result.runners.set_index("name")
+        assert set(a.runner) <= set(r.index)
+        rows = r.loc[a.runner]
+        assigned = a.assigned_at.to_numpy()
+        assert (assigned >= rows.ready_at.to_numpy() - 1e-9).all()
+        assert not (assigned > rows.stopped_at.fillna(np.inf).to_numpy()).any()
+        # Drain: nothing is assigned after the runner was told to leave; nothing is lost.
+        assert not (assigned > rows.notice_at.fillna(np.inf).to_numpy()).any()
+    gone = drained.runners[drained.runners.reason == "scale_in"]
+    assert len(gone)
+    lost = drained.attempts[drained.attempts.runner.isin(gone.name)]
+    assert not (lost.runner_outcome == "crashed").any()
+
+
+def test_terminate_leaves_leases_to_expire(terminated: simulator.Result) -> None:
+    a, r = terminated.attempts, terminated.runners.set_index("name")
+    rows = r.loc[a.runner]
+    assert not (a.assigned_at.to_numpy() > rows.stopped_at.fillna(np.inf).to_numpy()).any()
+    lost = a[a.runner_outcome == "crashed"]
+    assert len(lost)  # busy runners were terminated
+    assert np.allclose(lost.crashed_at, r.loc[lost.runner, "stopped_at"])
+    expired = lost[lost.lease_lost_at.notna()]
+    assert len(expired) and (expired.lease_lost_at > expired.crashed_at).all()
+    # terminate stops at the decision itself.
+    stopped = terminated.runners[terminated.runners.reason == "scale_in"]
+    assert (stopped.stopped_at == stopped.notice_at).all()
+
+
+@pytest.mark.parametrize("which", ["drained", "terminated"])
+def test_policy_bounds_schedule_and_cooldown(which: str, request: pytest.FixtureRequest) -> None:
+    result: simulator.Result = request.getfixturevalue(which)
+    r = result.runners
+    t = np.arange(0.0, result.duration, 30.0)
+    serving = in_service(r, t)
+    assert serving.max() <= SCALING["max"]
+    assert serving.min() >= SCALING["min"]
+    # The scheduled minimum (8 from 6h to 8h) holds from its first evaluation on.
+    window = (t >= 6 * 3600 + 60) & (t < 8 * 3600)
+    assert serving[window].min() >= 8
+    # Scale-out under the burst: launches between 2h and 4h, up to max.
+    launched = r[r.launch == "scale_out"]
+    assert ((launched.launched_at > 2 * 3600) & (launched.launched_at < 4 * 3600)).sum() >= 5
+    assert result.summary["runners_max"] >= SCALING["max"] - 1
+    assert result.summary["scale_out_events"] >= 3 and result.summary["scale_in_events"] >= 3
+    # Cooldown: a scale-in decision comes at least 10 minutes after the previous decision.
+    outs = np.unique(launched.launched_at.to_numpy())
+    ins = np.unique(r[r.reason == "scale_in"].notice_at.to_numpy())
+    decisions = np.sort(np.concatenate((outs, ins, [0.0])))
+    for t_in in ins:
+        before = decisions[decisions < t_in]
+        assert t_in - before.max() >= 600 - 1e-9
+    # The launched runners continue the group's numbering, each once.
+    assert r.name.is_unique and f"etl-{3}" in set(launched.name)
+
+
+def test_fast_mode_falls_back_for_a_scaling_group(drained: simulator.Result) -> None:
+    fast = run(mode="fast")
+    assert fast.meta.get("mode", "") != "fast"
+    for name in ("attempts", "tasks", "runners"):
+        pd.testing.assert_frame_equal(drained.tables[name], fast.tables[name])
+
+
+def test_desired_runners_by_policy() -> None:
+    policy = Scaling(min=0, max=50, policy="backlog", target=2.0)
+    assert desired(policy, threads=2, ready=8, busy=4) == 4  # (4 + 8/2) / 2
+    assert desired(policy, threads=2, ready=0, busy=0) == 0
+    util = Scaling(min=0, max=50, policy="utilization", target=0.5)
+    assert desired(util, threads=4, ready=100, busy=6) == 3  # 6 / (4 * 0.5)
+    scheduled = Scaling(min=1, max=20, schedule=[["7h", 20], ["19h", 4]])
+    assert scheduled.scheduled_min(3 * 3600) == 4  # before 7h: yesterday's 19h entry
+    assert scheduled.scheduled_min(8 * 3600) == 20
+    assert scheduled.scheduled_min(86400 + 20 * 3600) == 4
+
+
+# --- validation: line-precise errors, exit 2 ------------------------------------------------------
+
+GOOD = """\
+name: t
+duration: 1d
+fleet:
+  - name: etl
+    worker_group: wg
+    runners: 4
+    scaling:
+      min: 2
+      max: 40
+      policy: backlog
+      target: 1.0
+      launch_delay: {dist: lognormal, median: 3m, p95: 8m}
+      schedule: [[7h, 20], [19h, 4]]
+    faults:
+      interruption: {rate: 1/d, notice: 2m, on_notice: drain}
+workload:
+  - name: batch
+    worker_group: wg
+    arrivals: {kind: poisson, rate: 10/h}
+    duration: 10m
+"""
+
+
+def error_of(tmp_path: Path, text: str) -> dict[str, Any]:
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(LeasesimError) as info:
+        load_scenario(path)
+    assert len(info.value.details) == 1, info.value.details
+    return info.value.details[0]
+
+
+def test_the_binding_syntax_loads(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD)
+    scenario = load_scenario(path)
+    scaling = scenario.fleet[0].scaling
+    assert scaling is not None and scaling.launch_delay.median == 180  # type: ignore[union-attr]
+    assert [(e.at, e.min) for e in scaling.schedule] == [(7 * 3600, 20), (19 * 3600, 4)]
+    assert scenario.fleet[0].faults.interruption.notice == 120  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line", "words"),
+    [
+        ("      min: 2\n", "      min: 50\n", "fleet[etl].scaling.min", 8, "must not exceed max"),
+        ("    runners: 4\n", "    runners: 1\n", "fleet[etl].runners", 6, "between scaling.min"),
+        ("      target: 1.0\n", "      target: 0\n", "fleet[etl].scaling.target", 11, "greater"),
+        ("[[7h, 20], [19h, 4]]", "[[7h, 60], [19h, 4]]", "fleet[etl].scaling.schedule[0]", 13,
+         "exceeds max"),
+        ("policy: backlog", "policy: queue", "fleet[etl].scaling.policy", 10, "backlog"),
+        ("on_notice: drain", "on_notice: wait", "fleet[etl].faults.interruption.on_notice", 15,
+         "drain"),
+        ("notice: 2m", "notice: -2m", "fleet[etl].faults.interruption.notice", 15, ""),
+    ],
+)  # fmt: skip
+def test_bad_values_give_line_precise_errors(
+    tmp_path: Path, old: str, new: str, field: str, line: int, words: str
+) -> None:
+    assert old in GOOD
+    detail = error_of(tmp_path, GOOD.replace(old, new))
+    assert detail["field"] == field
+    assert detail["line"] == line
+    assert words in detail["message"]
+
+
+def test_validate_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD.replace("      min: 2\n", "      min: 50\n"))
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "validate", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "line 8" in done.stderr and "Traceback" not in done.stderr
