@@ -213,7 +213,7 @@ def test_many_kills_leave_the_old_or_the_new(
 def test_a_writer_killed_right_after_swapping_a_folder_in(tmp_path: Path) -> None:
     """The moment the random kills rarely hit, hit on purpose: the new folder has just been
     exchanged with the old one, which is not yet deleted."""
-    from simulator.results import result as result_module
+    from simulator import io as io_module
 
     folder = tmp_path / "out"
     folder.mkdir()
@@ -223,14 +223,14 @@ def test_a_writer_killed_right_after_swapping_a_folder_in(tmp_path: Path) -> Non
     pid = os.fork()
     if pid == 0:
         try:
-            real = result_module._exchange
+            real = io_module._exchange
 
             def exchange_then_die(a: Path, b: Path) -> bool:
                 done = real(a, b)
                 os.kill(os.getpid(), signal.SIGKILL)
                 return done
 
-            result_module._exchange = exchange_then_die  # type: ignore[assignment]
+            io_module._exchange = exchange_then_die  # type: ignore[assignment]
             writer.write(target, 1)
         finally:
             os._exit(3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import html
 import importlib.metadata
 import importlib.util
@@ -11,9 +10,7 @@ import math
 import os
 import platform
 import shutil
-import sys
 import tempfile
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from simulator.io import json_text, replace_dir
 from simulator.model.log import Log
 from simulator.results.health import Flag
 from simulator.results.health import flags as health_flags
@@ -31,33 +29,19 @@ from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import dependency_versions, leasesim_version
 
-TABLES = ("attempts", "tasks", "faults", "calls", "runners")
+TABLES = ("attempts", "tasks", "faults", "calls")
 _TEXT_COLUMNS = {
     "attempts": dict.fromkeys(("runner", "workload", "outcome", "runner_outcome"), str),
     "tasks": dict.fromkeys(("workload", "worker_group", "status"), str),
     "faults": dict.fromkeys(("runner", "kind"), str),
     "calls": {"operation": str},
-    "runners": dict.fromkeys(("name", "group", "launch", "reason"), str),
 }
 _HEADLINE = ("tasks_submitted", "tasks_finished", "tasks_pending", "backlog_fraction",
              "reassignments", "reassigned_fraction", "duplicated_fraction")  # fmt: skip
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities become null: strict JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalar
-        return _json_safe(value.item())
-    return value
-
-
 def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n")
+    path.write_text(json_text(value))  # inside the folder's temporary sibling: see `save`
 
 
 class Result:
@@ -107,16 +91,11 @@ class Result:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """attempts, tasks, faults, calls and runners DataFrames (see docs/metrics.md)."""
+        """attempts, tasks, faults and calls DataFrames (see docs/metrics.md)."""
         if self._tables is None:
             assert self.log is not None  # guaranteed by __init__
             self._tables = build_tables(self.log, self.duration)
         return self._tables
-
-    @property
-    def runners(self) -> pd.DataFrame:
-        """One row per runner: launched, ready, stopped and why (issue 16)."""
-        return self.tables["runners"]
 
     @property
     def attempts(self) -> pd.DataFrame:
@@ -188,7 +167,7 @@ class Result:
             _write_json(tmp / "summary.json", self.summary)
             _write_json(tmp / "scenario.json", self.scenario.model_dump(mode="json"))
             _write_json(tmp / "meta.json", self.meta)
-            _swap_into_place(tmp, target)
+            replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -203,8 +182,6 @@ class Result:
             parquet = source / f"{name}.parquet"
             if parquet.exists():
                 tables[name] = pd.read_parquet(parquet)
-            elif name == "runners" and not (source / f"{name}.csv").exists():
-                continue  # saved before issue 16: no runners table
             else:
                 # Name-like columns stay text even when a name looks like a number.
                 tables[name] = pd.read_csv(source / f"{name}.csv", dtype=_TEXT_COLUMNS[name])
@@ -251,39 +228,3 @@ class Result:
             "<table><thead><tr><th>metric</th><th>value</th><th>unit</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return done == 0
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename `tmp` to `target`; an existing `target` is swapped out in one step, then deleted.
-
-    Where the atomic exchange is not available, the old folder is moved aside first: a writer
-    killed between the two renames then leaves the old result whole beside the target.
-    """
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    if _exchange(tmp, target):
-        shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous result
-        return
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)  # put the previous result back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
