@@ -29,12 +29,13 @@ from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import dependency_versions, leasesim_version
 
-TABLES = ("attempts", "tasks", "faults", "calls")
+TABLES = ("attempts", "tasks", "faults", "calls", "runners")
 _TEXT_COLUMNS = {
     "attempts": dict.fromkeys(("runner", "workload", "outcome", "runner_outcome"), str),
     "tasks": dict.fromkeys(("workload", "worker_group", "status"), str),
     "faults": dict.fromkeys(("runner", "kind"), str),
     "calls": {"operation": str},
+    "runners": dict.fromkeys(("name", "group", "launch", "reason"), str),
 }
 _HEADLINE = ("tasks_submitted", "tasks_finished", "tasks_pending", "backlog_fraction",
              "reassignments", "reassigned_fraction", "duplicated_fraction")  # fmt: skip
@@ -91,7 +92,7 @@ class Result:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """attempts, tasks, faults and calls DataFrames (see docs/metrics.md)."""
+        """attempts, tasks, faults, calls and runners DataFrames (see docs/metrics.md)."""
         if self._tables is None:
             assert self.log is not None  # guaranteed by __init__
             self._tables = build_tables(self.log, self.duration)
@@ -112,6 +113,11 @@ class Result:
     @property
     def calls(self) -> pd.DataFrame:
         return self.tables["calls"]
+
+    @property
+    def runners(self) -> pd.DataFrame:
+        """One row per runner: launched, ready, stopped and why (issue 16)."""
+        return self.tables["runners"]
 
     @property
     def summary(self) -> dict[str, float]:
@@ -182,6 +188,8 @@ class Result:
             parquet = source / f"{name}.parquet"
             if parquet.exists():
                 tables[name] = pd.read_parquet(parquet)
+            elif name == "runners" and not (source / f"{name}.csv").exists():
+                continue  # saved before issue 16: no runners table
             else:
                 # Name-like columns stay text even when a name looks like a number.
                 tables[name] = pd.read_csv(source / f"{name}.csv", dtype=_TEXT_COLUMNS[name])
