@@ -11,10 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from simulator.arithmetic import lognormal_sigma, mean  # noqa: F401  TEMP: guards imports mean here
 from simulator.scenario.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
 from simulator.seeds import Stream
-
-Z95 = 1.6448536269514722  # standard normal 95th percentile: lognormal sigma from median and p95
 
 # Draws per batch: enough to amortise NumPy's per-call cost, few enough that thousands of runners'
 # buffers (one per runner and purpose) stay small.
@@ -29,8 +28,7 @@ def batch_function(spec: DistSpec) -> Callable[[np.random.Generator, int], np.nd
         mean = spec.mean
         return lambda rng, n: rng.exponential(mean, n)
     if isinstance(spec, Lognormal):
-        mu = math.log(spec.median)
-        sigma = (math.log(spec.p95) - mu) / Z95
+        mu, sigma = math.log(spec.median), lognormal_sigma(spec)
         return lambda rng, n: rng.lognormal(mu, sigma, n)
     if isinstance(spec, Uniform):
         low, high = spec.low, spec.high
@@ -41,20 +39,6 @@ def batch_function(spec: DistSpec) -> Callable[[np.random.Generator, int], np.nd
         values = np.asarray(spec.values, dtype=float)
         return lambda rng, n: rng.choice(values, n)
     raise TypeError(f"unknown distribution {spec!r}")
-
-
-def mean(spec: DistSpec) -> float:
-    """The distribution's mean (for estimates and size guards)."""
-    if isinstance(spec, Fixed):
-        return spec.value
-    if isinstance(spec, Exponential):
-        return spec.mean
-    if isinstance(spec, Lognormal):
-        sigma = (math.log(spec.p95) - math.log(spec.median)) / Z95
-        return spec.median * math.exp(sigma**2 / 2)
-    if isinstance(spec, Uniform):
-        return (spec.low + spec.high) / 2
-    return float(np.mean(spec.values))
 
 
 class Sampler:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.analytic.pools import Pool, fault_fraction, faults_named, latency
 from simulator.scenario.leases import timeouts
 from simulator.scenario.schema import Poisson, Scenario
@@ -22,11 +22,11 @@ def lease_problem(scenario: Scenario, pool: Pool) -> str:
     ack), every report gap (interval + jitter + latency) fits both the first and the later lease,
     and no attemptTimeout can end an attempt that is still working.
     """
-    top_latency = dists.upper_bound(scenario.service.call_latency)
+    top_latency = arithmetic.upper_bound(scenario.service.call_latency)
     for g in pool.groups:
         for w in pool.workloads:
             ack, first, renew = timeouts(scenario.service, w)
-            start = dists.upper_bound(g.startup) + top_latency
+            start = arithmetic.upper_bound(g.startup) + top_latency
             if start > ack:
                 return (
                     f"fleet group {g.name!r}: startup plus call latency can reach {_d(start)}, "
@@ -39,7 +39,7 @@ def lease_problem(scenario: Scenario, pool: Pool) -> str:
                     f"{_d(min(first, renew))} lease, so healthy runners lose tasks"
                 )
             if w.attempt_timeout is not None:
-                longest = start + dists.upper_bound(w.duration) + 2 * top_latency
+                longest = start + arithmetic.upper_bound(w.duration) + 2 * top_latency
                 if longest >= w.attempt_timeout:
                     return (
                         f"workload {w.name!r}: attempt_timeout {_d(w.attempt_timeout)} can end "
@@ -89,6 +89,6 @@ def non_uniform(pool: Pool) -> str:
 
 def latency_problem(scenario: Scenario) -> str:
     spec = scenario.service.call_latency
-    if dists.upper_bound(spec) != latency(scenario):
+    if arithmetic.upper_bound(spec) != latency(scenario):
         return "call_latency is random (the schedule is worked out for a fixed latency)"
     return ""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.analytic.pools import Pool, arrival_rate, latency, pools
 from simulator.analytic.schedule import Lease, grid, remaining
 from simulator.scenario.leases import timeouts
@@ -89,7 +89,7 @@ def _pieces(scenario: Scenario, group: FleetGroup, workload: Workload,
             crash_rate: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(detection values, unnormalised weights) for crashes of `group` holding `workload` tasks."""
     values, weights = [], []
-    starts, probs = dists.nodes(group.startup, 16)
+    starts, probs = arithmetic.nodes(group.startup, 16)
     mixture = jitter_mixture(lease_of(scenario, group, workload), group.progress_jitter)
     for lease, q in mixture:
         for s0, p in zip(starts, probs, strict=True):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.analytic.conditions import (
     RARE,
     fault_problem,
@@ -126,7 +126,7 @@ def _pool_wait(ctx: Context, pool: Pool) -> tuple[float, bool, str, str]:
     if why:
         return math.nan, False, "", why
     g = pool.groups[0]
-    means = {dists.mean(w.duration) for w in pool.workloads}
+    means = {arithmetic.mean(w.duration) for w in pool.workloads}
     exponential = all(isinstance(w.duration, Exponential) for w in pool.workloads)
     no_startup = isinstance(g.startup, Fixed) and g.startup.value == 0
     retries = any(w.failure_probability > 0 for w in pool.workloads)
@@ -177,7 +177,7 @@ def _load_problem(ctx: Context, pool: Pool, allowed: float = RARE) -> tuple[str,
 
 def _shift(ctx: Context, pool: Pool) -> float:
     """Mean time from submission to the start of work: queue wait + startup + latency."""
-    return ctx.wait(pool) + dists.mean(pool.groups[0].startup) + ctx.latency
+    return ctx.wait(pool) + arithmetic.mean(pool.groups[0].startup) + ctx.latency
 
 
 def _work_done(ctx: Context, pool: Pool, workload: Workload) -> float:
@@ -191,7 +191,7 @@ def _work_done(ctx: Context, pool: Pool, workload: Workload) -> float:
     x = np.linspace(0.0, top, 4001)
     dx = x[1] - x[0] if len(x) > 1 else 0.0
     mid = x[:-1] + dx / 2
-    alive = dists.survival(workload.duration, mid)
+    alive = arithmetic.survival(workload.duration, mid)
     offset = _shift(ctx, pool) + mid
     done = np.maximum(
         submitted_before(workload, ctx.duration - offset)
@@ -230,13 +230,13 @@ def progress_calls(ctx: Context) -> Estimate:
             return not_applicable(metric, "report schedule", assumptions, why)
         exact &= not faulty and all(w.failure_probability == 0 for w in p.workloads)
         # Calls are counted over the whole run (warm-up included).
-        ack_at = ctx.wait(p) + dists.mean(p.groups[0].startup)
+        ack_at = ctx.wait(p) + arithmetic.mean(p.groups[0].startup)
         for g in p.groups:
             exact &= g.progress_jitter == 0
             share = g.runners * g.threads / p.threads
             for w in p.workloads:
                 t = report_times(w, g, ctx.latency)
-                alive = dists.survival(w.duration, t)
+                alive = arithmetic.survival(w.duration, t)
                 acks = float(submitted_before(w, np.array([ctx.duration - ack_at]))[0])
                 sent = submitted_before(w, ctx.duration - ack_at - ctx.latency - t)
                 jitter = reports_per_attempt(w, g, ctx.latency) - 1.0 - float(alive.sum())
@@ -275,7 +275,7 @@ def poll_calls(ctx: Context) -> Estimate:
             n = float(submitted_before(w, np.array([ctx.duration - shift]))[0])
             assigned += n * ctx.attempts[w.name]
             busy += _work_done(ctx, p, w) + n * ctx.attempts[w.name] * (
-                hold - dists.mean(w.duration)
+                hold - arithmetic.mean(w.duration)
             )
         idle = c * ctx.duration - busy
         calls += idle / s.service.long_poll + assigned * assignment_polls(c, a)

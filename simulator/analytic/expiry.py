@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.analytic.detection import lease_of
 from simulator.analytic.pools import arrival_rate, attempts_per_task, hold_seconds, pools
 from simulator.analytic.schedule import Lease, grid, longest_work, pause_threshold, remaining
@@ -136,7 +136,7 @@ def held_pause_overlap(pause: DistSpec, threshold: float, long_poll: float) -> f
     """E[min(h, (P - threshold)+)] with h ~ U(0, long_poll): how long, on average, a paused
     runner's open poll can still take a task that the pause will then keep past its
     acknowledgement window (see `attempt_risk`)."""
-    values, weights = dists.nodes(pause, 256)
+    values, weights = arithmetic.nodes(pause, 256)
     x = np.maximum(values - max(threshold, 0.0), 0.0)
     inside = np.where(x < long_poll, x - x * x / (2.0 * long_poll), long_poll / 2.0)
     return float(np.dot(weights, inside))
@@ -158,9 +158,9 @@ def attempt_risk(group: FleetGroup, workload: Workload, lease: Lease, held: floa
     crash = faults.crash.rate if faults.crash is not None else 0.0
     pause = faults.pause
     work = workload.duration
-    w_nodes, w_prob = dists.nodes(work, nodes)
+    w_nodes, w_prob = arithmetic.nodes(work, nodes)
     longest = longest_work(work)
-    s_nodes, s_prob = dists.nodes(group.startup, 16)
+    s_nodes, s_prob = arithmetic.nodes(group.startup, 16)
     n = len(w_nodes)
     fa, fp, ca, cp = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     f_age, c_age, end_at = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -189,7 +189,7 @@ def attempt_risk(group: FleetGroup, workload: Workload, lease: Lease, held: floa
         h_pause = np.zeros(len(g.age))
         if pause is not None:
             threshold = pause_threshold(lease, s0, g.age)
-            h_pause = pause.rate * dists.survival(pause.duration, np.maximum(threshold, 0.0))
+            h_pause = pause.rate * arithmetic.survival(pause.duration, np.maximum(threshold, 0.0))
             h_pause = np.where(threshold < 0, pause.rate, h_pause)
         hazard = h_pause + crash
         cum_h = np.concatenate([[0.0], np.cumsum(hazard * g.width)])
@@ -309,12 +309,12 @@ def pause_cost(group: FleetGroup, lease: Lease, work: DistSpec) -> float:
     if pause is None:
         return 0.0
     total = weight = 0.0
-    for s0, sp in zip(*dists.nodes(group.startup, 16), strict=True):
+    for s0, sp in zip(*arithmetic.nodes(group.startup, 16), strict=True):
         g = grid(lease, s0, work)
         w = g.width * g.survival(work) * sp
         threshold = pause_threshold(lease, s0, g.age)
-        cost = np.where(threshold < 0, 1.0,
-                        dists.survival(pause.duration, np.maximum(threshold, 0.0)))  # fmt: skip
+        alive = arithmetic.survival(pause.duration, np.maximum(threshold, 0.0))
+        cost = np.where(threshold < 0, 1.0, alive)
         total += float(np.sum(w * cost))
         weight += float(np.sum(w))
     return total / weight if weight > 0 else 0.0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.analytic.pools import (
     Pool,
     arrival_rate,
@@ -53,10 +53,10 @@ def reports_per_attempt(workload: Workload, group: FleetGroup, lat: float) -> fl
     j^2 / (6 I^2) reports per attempt that lasts several intervals (an approximation).
     """
     t = report_times(workload, group, lat)
-    n = 1.0 + float(dists.survival(workload.duration, t).sum())
+    n = 1.0 + float(arithmetic.survival(workload.duration, t).sum())
     j, i = group.progress_jitter, group.progress_interval
     if j > 0:
-        n += j * j / (6.0 * i * i) * float(dists.survival(workload.duration, np.array([i]))[0])
+        n += j * j / (6.0 * i * i) * float(arithmetic.survival(workload.duration, np.array([i]))[0])
     return n
 
 
@@ -179,7 +179,8 @@ def rate_limits(scenario: Scenario) -> list[LimitCheck]:
     threads = sum(g.runners * g.threads for g in scenario.fleet)
     batch = 0
     for pool in pools(scenario):
-        same = all(dists.upper_bound(g.startup) == dists.mean(g.startup) for g in pool.groups)
+        same = all(arithmetic.upper_bound(g.startup) == arithmetic.mean(g.startup)
+                   for g in pool.groups)  # fmt: skip
         b = max(_simultaneous(w) for w in pool.workloads)
         batch = max(batch, min(b, pool.threads) if same else 1)
     limits = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.analytic import dists
-from simulator.scenario.schema import Explicit, FleetGroup, Periodic, Poisson, Scenario, Workload
+from simulator import arithmetic
+from simulator.scenario.schema import FleetGroup, Scenario, Workload
 
 
 @dataclass(frozen=True)
@@ -55,39 +55,23 @@ def pools(scenario: Scenario) -> list[Pool]:
 
 def latency(scenario: Scenario) -> float:
     """The mean call latency (the model's only latency: request travel; replies are immediate)."""
-    return dists.mean(scenario.service.call_latency)
+    return arithmetic.mean(scenario.service.call_latency)
 
 
 def latency_fixed(scenario: Scenario) -> bool:
-    return dists.upper_bound(scenario.service.call_latency) == latency(scenario)
+    return arithmetic.upper_bound(scenario.service.call_latency) == latency(scenario)
 
 
 def arrival_rate(workload: Workload, duration: float) -> float:
     """Submissions per second: the Poisson rate, or, for periodic and listed arrivals, the number
-    submitted during the run over its duration (a period longer than the run must not dilute
-    the load the run actually sees)."""
-    arrivals = workload.arrivals
-    if isinstance(arrivals, Poisson):
-        return arrivals.rate
-    return float(submitted_before(workload, np.array([duration]))[0]) / duration
+    submitted during the run over its duration (`arithmetic.arrival_rate`)."""
+    return arithmetic.arrival_rate(workload.arrivals, duration)
 
 
-def submitted_before(workload: Workload, horizons: np.ndarray) -> np.ndarray:
-    """Expected number of tasks submitted strictly before each time in `horizons`.
-
-    A run of length T processes submissions at times < T (SimPy stops before events at `until`).
-    """
-    h = np.maximum(np.asarray(horizons, dtype=float), 0.0)
-    arrivals = workload.arrivals
-    if isinstance(arrivals, Poisson):
-        return arrivals.rate * h
-    if isinstance(arrivals, Periodic):
-        # submissions at offset + k * every, k = 0, 1, ...: those < h
-        k = np.ceil((h - arrivals.offset) / arrivals.every)
-        return arrivals.batch * np.maximum(k, 0.0)
-    assert isinstance(arrivals, Explicit)
-    times = np.sort(np.asarray(arrivals.times, dtype=float))
-    return np.searchsorted(times, h, side="left").astype(float)
+def submitted_before(workload: Workload, horizons: np.ndarray | float) -> np.ndarray:
+    """Expected number of tasks submitted strictly before each time in `horizons`, as the model
+    submits them (`arithmetic.submitted_before`)."""
+    return arithmetic.submitted_before(workload.arrivals, horizons)
 
 
 def attempts_per_task(workload: Workload, fail: float) -> float:
@@ -116,12 +100,12 @@ def service_moments(scenario: Scenario, pool: Pool) -> tuple[float, float]:
     group = pool.groups[0]
     lat = latency(scenario)
     extra = 3.0 * lat + report_overhang(scenario, group)
-    s0, s0_2 = dists.mean(group.startup), dists.second_moment(group.startup)
+    s0, s0_2 = arithmetic.mean(group.startup), arithmetic.second_moment(group.startup)
     rates = np.array([arrival_rate(w, scenario.duration) for w in pool.workloads])
     weights = rates / rates.sum() if rates.sum() > 0 else np.full(len(rates), 1 / len(rates))
     m1 = m2 = 0.0
     for p, w in zip(weights, pool.workloads, strict=True):
-        w1, w2 = dists.mean(w.duration), dists.second_moment(w.duration)
+        w1, w2 = arithmetic.mean(w.duration), arithmetic.second_moment(w.duration)
         c = s0 + extra
         m1 += p * (w1 + c)
         # E[(S0 + W + e)^2] with S0, W independent
@@ -133,7 +117,8 @@ def hold_seconds(scenario: Scenario, group: FleetGroup, workload: Workload) -> f
     """Mean time one attempt keeps a thread of `group` from polling: startup + work + three call
     latencies (acknowledgement, SetTaskStatus, the next poll) + the report overhang."""
     return (
-        dists.mean(group.startup) + dists.mean(workload.duration) + 3.0 * latency(scenario)
+        arithmetic.mean(group.startup) + arithmetic.mean(workload.duration)
+        + 3.0 * latency(scenario)
         + report_overhang(scenario, group)
     )  # fmt: skip
 
@@ -142,9 +127,10 @@ def offered_load(scenario: Scenario, pool: Pool, attempts: dict[str, float]) -> 
     """Busy threads the pool needs in the long run: sum of rate * attempts * E[S] (erlangs)."""
     group = pool.groups[0]
     lat = latency(scenario)
-    extra = 3.0 * lat + report_overhang(scenario, group) + dists.mean(group.startup)
+    extra = 3.0 * lat + report_overhang(scenario, group) + arithmetic.mean(group.startup)
     return sum(
-        arrival_rate(w, scenario.duration) * attempts[w.name] * (dists.mean(w.duration) + extra)
+        arrival_rate(w, scenario.duration) * attempts[w.name]
+        * (arithmetic.mean(w.duration) + extra)
         for w in pool.workloads
     )
 
@@ -160,12 +146,13 @@ def fault_fraction(group: FleetGroup, busy_time: float, duration: float,
     f = group.faults
     total = 0.0
     if f.crash is not None and "crash" not in exclude:
-        down = dists.mean(f.crash.restart_after) if f.crash.restart_after is not None else duration
+        restart = f.crash.restart_after
+        down = arithmetic.mean(restart) if restart is not None else duration
         total += f.crash.rate * (down + busy_time)
     for kind in ("pause", "progress_stall", "heartbeat_stall", "partition"):
         spec = getattr(f, kind)
         if spec is not None and kind not in exclude:
-            total += spec.rate * dists.mean(spec.duration)
+            total += spec.rate * arithmetic.mean(spec.duration)
     if "message_loss" not in exclude:
         total += f.message_loss
     return total

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.analytic import dists
+from simulator import arithmetic
 from simulator.scenario.schema import DistSpec
 
 MAX_POINTS = 100_000  # grid cells per startup value: keeps every estimate well under a second
@@ -71,13 +71,13 @@ class Grid:
 
     def survival(self, work: DistSpec) -> np.ndarray:
         """P(the attempt is still alive at each age): the work has not ended yet."""
-        return np.where(self.age < self.a0, 1.0, dists.survival(work, self.age - self.a0))
+        return np.where(self.age < self.a0, 1.0, arithmetic.survival(work, self.age - self.a0))
 
 
 def longest_work(work: DistSpec) -> float:
     """The work's upper bound, or a quantile so far out that nothing beyond it matters."""
-    top = dists.upper_bound(work)
-    return top if math.isfinite(top) else dists.quantile(work, 1.0 - 1e-10)
+    top = arithmetic.upper_bound(work)
+    return top if math.isfinite(top) else arithmetic.quantile(work, 1.0 - 1e-10)
 
 
 def grid(lease: Lease, s0: float, work: DistSpec, per_cycle: int = 32) -> Grid:
