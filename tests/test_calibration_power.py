@@ -7,7 +7,7 @@ false "differs" is at most 5% (family-wise).
 
 - Work doubled, on the fleet without faults: latency p50, p95 and work per task change; nothing
   else can (no lease is lost, the threads stay mostly idle, so queue wait stays ~0): the verdict
-  must be exactly those three (so on seeds 0-3 in development).
+  must be exactly those three (so on seeds 0-5 in development).
 - Pause rate doubled (6/h -> 12/h per runner): the lease losses it drives (reassigned and
   duplicated fraction, attempts per task) must differ. Pauses also lengthen some tasks and add
   duplicate work, so latency p95, work per task and ack timeouts shift by a few percent too and may
