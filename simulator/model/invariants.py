@@ -6,13 +6,8 @@ one at the moment it happens, with the task and the time, instead of as a wrong 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from simulator.model.clock import EPSILON
-from simulator.model.log import Attempt, Log, Task
-
-if TYPE_CHECKING:
-    from simulator.model.fast import FastSchedule
+from simulator.model.log import Attempt, BulkReports, Log, Task
 
 
 class InvariantViolation(AssertionError):
@@ -50,7 +45,7 @@ class Invariants:
         if deadline == deadline and now > deadline + EPSILON:
             self.fail(f"task {attempt.task.id}: lease renewed at {now} past deadline {deadline}")
 
-    def bulk_reports(self, schedule: FastSchedule, sent: int, live: int) -> None:
+    def bulk_reports(self, schedule: BulkReports, sent: int, live: int) -> None:
         """Reports counted in bulk (fast mode) obey the same rule as reports one by one."""
         self.handled[1] += sent
         if live:

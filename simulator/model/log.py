@@ -7,10 +7,7 @@ layer turns them into DataFrames once, at the end of the run. Times are float se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from simulator.model.fast import FastSchedule
+from typing import Protocol
 
 NAN = float("nan")
 
@@ -74,6 +71,25 @@ class Task:
         self.finished_by: Attempt | None = None  # whose SetTaskStatus FINISHED ended the task
 
 
+class BulkReports(Protocol):
+    """A holder's reports counted in bulk (fast mode's `fast.schedule.FastSchedule`), as the
+    records, the service and the invariants see them through `Attempt.fast`: reports at start,
+    start + interval, ... each renewing the lease for `renew` seconds."""
+
+    start: float
+    interval: float
+    renew: float
+    attempt: Attempt
+
+    def deadline_at(self, t: float) -> float:
+        """The lease deadline at `t`, counting a report sent at `t`."""
+        ...
+
+    def superseded(self) -> None:
+        """The lease ended while the reports were counted: the holder's next report hears it."""
+        ...
+
+
 class Attempt:
     """One assignment of a task to a runner thread, with its lease and what the runner did.
 
@@ -106,7 +122,7 @@ class Attempt:
         self.reports = 0  # progress reports the service accepted from this holder
         self.deadline = NAN  # lease deadline while live
         self.timer: object = None  # the pending lease timer (only the newest one acts)
-        self.fast: FastSchedule | None = None  # reports counted in bulk (fast mode), if any
+        self.fast: BulkReports | None = None  # reports counted in bulk (fast mode), if any
         self.expired_alive = False  # lease expired while the holder was alive (false reassignment)
 
     @property

@@ -2,12 +2,13 @@
 
 `FastRunner`, `FastThread` and `FastHeartbeat` are the exact classes of `simulator.model.runner`
 with their hooks overridden; `simulation.Simulation` picks them for each fleet group that can run
-fast (`schedule.fallbacks`). Where every call is certain to land at once, an idle thread stands at
-the service (`StandingPoll`), and a task it is handed is acknowledged, counted in bulk and
-completed by callbacks (`FastThread.take`) while its process sleeps. A pause freezes that work and
-a crash ends it without waking the process (`freeze_work`, `die`); anything else that changes what
-a call does (a stall, a partition, a lease ended by someone else) wakes it, and it goes on one step
-at a time from exactly where the callbacks left off, in the exact code.
+fast (`fallbacks`). Where every call is certain to land at once, an idle thread stands at the
+service (`StandingPoll`), and a task it is handed is acknowledged, counted in bulk and completed by
+callbacks (`FastThread.take`) while its process sleeps. A pause freezes that work and a crash ends
+it without waking the process (`freeze_work`, `die`); anything else that changes what a call does
+(a stall, a partition, a lease ended by someone else) wakes it, and it goes on one step at a time
+from exactly where the callbacks left off, in the exact code. A thread's state is one `Phase`
+(`FastThread.state`; the diagram is in `FastThread`'s docstring).
 
 The rule that keeps the two modes equal: a hook may skip an event only where exact mode's event
 could not change a lease, an assignment or a random draw's order; tie-breaks between events of one
@@ -16,6 +17,7 @@ instant go through the same ranks (`service.Poll.rank`) in both modes.
 
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
@@ -188,53 +190,100 @@ class FastHeartbeat(Heartbeat):
             runner.service.checks.handled[HEARTBEAT] += handled
 
 
+class Phase(enum.Enum):
+    """Where a `FastThread` is in the protocol, and who drives it: its process or callbacks.
+
+    Each phase names the data it needs (see `FastThread`); any other field is not read in it.
+    """
+
+    STEPPING = "stepping"  # the process runs the exact code, one call at a time
+    STANDING = "standing"  # idle, its polls stand at the service (`standing`); on callbacks
+    HOLDING = "holding"  # a pause stopped the cycle: its poll (`poll`) is held; on callbacks
+    WORKING = "working"  # works on a task it took (`take`), reports in bulk (`schedule`); callbacks
+    FROZEN = "frozen"  # a pause froze that work; its next report is `frozen_report`; on callbacks
+    REPORTING = "reporting"  # the process sleeps while its reports are counted (`schedule`)
+    DORMANT = "dormant"  # the runner died while the thread ran on callbacks; asleep until restart
+
+
+# Module-level names: a phase test on the hot path is one global load and an identity comparison.
+STEPPING, STANDING, HOLDING, WORKING, FROZEN, REPORTING, DORMANT = Phase
+
+
 class FastThread(Thread, BulkClient):
     """A poll thread that stands at the service while idle and counts its reports in bulk while
-    it works, where every call is certain to land at once (see the module's docstring)."""
+    it works, where every call is certain to land at once (see the module's docstring).
+
+    Its state is one `Phase` (`state`) plus the data that phase needs. "On callbacks" means the
+    process sleeps on `parked` while the service and timers drive the thread, "wake" that the
+    process is handed a value on `parked` and goes on in the exact code:
+
+        STEPPING --poll, none ready, can stand--> STANDING          (service: `stand`)
+        STANDING --handed a task, acks at once--> WORKING           (service: `take`)
+        STANDING --handed a task otherwise------> STEPPING (wake)   (service: `wake`)
+        STANDING --handed a task, partitioned---> HOLDING           (service: `hold`; reply lost)
+        STANDING --pause------------------------> HOLDING           (`freeze`)
+        STANDING --partition (interrupt)--------> STEPPING          (its poll held, exact)
+        HOLDING  --hold ends, not paused--------> poll again        (`answered`)
+        HOLDING  --answered otherwise-----------> STEPPING (wake)
+        HOLDING  --pause (interrupt)------------> STEPPING          (its poll held, exact)
+        WORKING  --work done--------------------> SetTaskStatus, poll again (`_taken_done`)
+        WORKING  --pause------------------------> FROZEN            (`freeze_work`)
+        FROZEN   --resume, still fast-----------> WORKING           (`thaw_work`)
+        FROZEN   --resume otherwise-------------> WORKING + interrupt
+        WORKING  --stall, partition, superseded-> STEPPING          (interrupt: `_counted`)
+        STANDING, HOLDING, WORKING --crash------> DORMANT           (`die`, no interrupt)
+        DORMANT  --restart----------------------> poll again        (`restart`)
+        STEPPING --report due, nothing can happen--> REPORTING      (`_fast`)
+        REPORTING --work done, lost report, interrupt--> STEPPING   (`_counted`)
+
+    "Poll again" (`_poll_again`, on callbacks) ends in STANDING, WORKING or STEPPING (wake).
+    In STEPPING and REPORTING a pause or a crash interrupts the process, as in exact mode.
+    """
 
     runner: FastRunner
 
     def __init__(self, runner: Runner, index: int) -> None:
         super().__init__(runner, index)
-        self.schedule: FastSchedule | None = None  # set while its reports are counted in bulk
-        self.standing: StandingPoll | None = None  # set while its polls are counted in bulk
-        self.woken: object = None  # what interrupted the work begun by `take`
-        self.parked: Event | None = None  # what the process sleeps on (`parked_on`)
-        self.frozen: float | None = None  # the next report when a pause froze the work
-        self.dormant = False  # its runner died while it ran on callbacks (`die`)
-        self.heard: int | None = None  # the reply to a report `_counted` sent
+        self.state = STEPPING
+        self.parked: Event | None = None  # what the process sleeps on while on callbacks
+        self.standing: StandingPoll | None = None  # STANDING: its cycle at the service
+        self.schedule: FastSchedule | None = None  # WORKING, REPORTING: its reports in bulk
+        self.frozen_report = 0.0  # FROZEN: the next report, due when the pause ends
 
     # --- hooks -----------------------------------------------------------------------------------
 
     def start(self, delay: float) -> None:
-        if self.dormant:  # its process slept through the crash (`die`)
+        if self.state is DORMANT:  # its process slept through the crash (`die`)
             self.restart()
         else:
             super().start(delay)
 
     def crash(self) -> None:
-        if self.on_callbacks():
-            self.die()
+        state = self.state
+        if state is STANDING or state is HOLDING or state is WORKING:
+            self.die()  # on callbacks: no process to interrupt
         else:
             super().crash()
 
     def pause(self) -> None:
         # Calls counted in bulk just stop (see `freeze`); a process is interrupted otherwise.
-        if self.standing is not None:
+        state = self.state
+        if state is STANDING:
             self.freeze()
-        elif self.schedule is not None and self.parked is not None:
-            self.freeze_work()  # at work on a task it took (`take`)
+        elif state is WORKING:
+            self.freeze_work()
         else:
             super().pause()
 
     def resume(self) -> None:
-        if self.frozen is not None:
+        if self.state is FROZEN:
             self.thaw_work()
 
     def disturb(self, polls: bool = False) -> None:
         """A stall (progress reports) or a partition (`polls`: every call) begins: a process
         counting such calls in bulk wakes and goes on one step at a time."""
-        bulk = self.schedule is not None or (polls and self.standing is not None)
+        state = self.state
+        bulk = state is WORKING or state is REPORTING or (polls and state is STANDING)
         if bulk and self.process is not None and self.process.is_alive:
             self.process.interrupt(WAKE)
 
@@ -250,59 +299,106 @@ class FastThread(Thread, BulkClient):
         poll: as in exact mode."""
         if reply.__class__ is not StandingPoll:
             return (yield from super()._await_poll(reply))
-        runner = self.runner
         # Fast mode: from here on the thread runs on callbacks, polling in bulk, taking tasks
         # and completing them (`take`), while its process sleeps until something needs it: a
-        # hand-over it cannot take at once, or an interrupt.
+        # hand-over it cannot take at once (`wake`), or an interrupt.
         event = reply.event
-        try:
-            value = yield event
-        except Interrupt as interrupt:
-            cause = interrupt.cause
-        else:
+        while True:
+            try:
+                value = yield event
+            except Interrupt as interrupt:
+                if self.state is DORMANT or self.state is FROZEN:
+                    # An interrupt of this instant found nothing to take over (the runner died,
+                    # or paused, since): `restart` or `thaw_work` goes on from here.
+                    continue
+                cause = interrupt.cause
+                break
+            # Woken (`wake`): a task to handle, or None: poll again.
             self.parked = None
-            if self.poll is not None:  # a pause froze the cycle meanwhile (see `freeze`)
+            if self.poll is not None:  # woken from HOLDING: a pause had stopped its cycle
                 self.poll = None
                 self.attempt = value  # a crash during the pause finds it
                 yield from self._frozen()
             return value
         self.parked = None
-        if self.schedule is not None:  # at work on a task it took: `_execute` goes on
-            self.woken = cause
-            return self.attempt
-        standing, self.standing = self.standing, None
-        if event.triggered:  # handed over at the same instant as the interrupt
-            attempt = event.value
+        state, self.state = self.state, STEPPING
+        if state is WORKING:
+            # At work on a task it took: the process takes the work over here.
+            attempt = self.attempt
+            assert attempt is not None and self.schedule is not None
+            next_report = yield from self._counted(self.schedule, cause, math.inf, math.inf)
+            if next_report is not None:
+                yield from self._work(attempt, self.done, next_report)
+            self.attempt = None
+            return None
+        if state is STEPPING:  # woken (`wake`) in the instant of the interrupt
             if cause == CRASH:
-                self.attempt = attempt
+                self.attempt = event.value
                 raise Crashed from None
-        elif self.poll is not None:  # frozen by a pause: its poll is held already
-            reply = self.poll
+        elif state is HOLDING:  # its poll is held already (a pause, or a partition's hand-over)
+            reply = self.poll  # type: ignore[assignment]
             if cause == CRASH:
                 raise Crashed from None
-        else:
-            # The current poll stays held at the service, as in exact mode.
+        else:  # STANDING: the current poll stays held at the service, as in exact mode
+            standing, self.standing = self.standing, None
             assert standing is not None
-            reply = runner.service.leave(standing)
+            reply = self.runner.service.leave(standing)
             if cause == CRASH:
                 self.poll = reply
                 raise Crashed from None
         if cause == PAUSE:
             yield from self._frozen()
-        if event.triggered:
-            self.poll = None  # a poll a pause froze ended, or brought a task, meanwhile
+        if event.triggered:  # a task (or None) arrived meanwhile
+            self.poll = None
             return event.value
         return (yield from super()._await_poll(reply))
 
-    def freeze(self) -> None:
-        """The runner pauses while this thread's polls are counted in bulk (fast mode).
+    # --- transitions driven by the service (`fast.service.StandingClient`) ----------------------
 
-        Its current poll is held at the service, as in exact mode, and the thread sleeps on it
-        without an interrupt: whatever the poll brings, it handles after the resume.
+    def parked_on(self) -> Event:
+        """The event the process sleeps on while the thread runs on callbacks.
+
+        Every standing poll of one such stretch shares it; it fires only to hand the process a
+        task it must handle itself, or None: poll again (`wake`).
         """
-        standing, self.standing = self.standing, None
-        assert standing is not None
-        self.poll = self.runner.service.leave(standing)
+        if self.parked is None:
+            self.parked = Event(self.runner.env)
+        return self.parked
+
+    def stand(self, standing: StandingPoll) -> StandingPoll:
+        """-> STANDING: its polls stand at the service (`parked_on` is their event)."""
+        self.state = STANDING
+        self.standing = standing
+        return standing
+
+    def hold(self, poll: Poll) -> None:
+        """STANDING -> HOLDING: its cycle stopped; its current poll is held, as in exact mode."""
+        self.standing = None
+        self.state = HOLDING
+        self.poll = poll
+
+    def wake(self, value: Attempt | None) -> None:
+        """-> STEPPING: the process is handed `value` (a task to handle, or None: poll again)."""
+        self.standing = None
+        self.state = STEPPING
+        self.parked.succeed(value)  # type: ignore[union-attr]
+
+    def answered(self, poll: Poll, attempt: Attempt | None) -> None:
+        """A held poll left from a standing cycle is answered: `attempt`, or None when its hold
+        ends empty. In HOLDING, an empty answer after the pause is a poll again on callbacks,
+        without waking the process; otherwise the process receives the answer."""
+        if self.state is HOLDING and self.poll is poll:
+            if attempt is None and not self.runner.paused:
+                self.poll = None
+                self._poll_again()
+            else:
+                self.wake(attempt)
+        else:  # the process waits on this poll itself (STEPPING)
+            poll.event.succeed(attempt)
+
+    def connected(self, now: float) -> bool:
+        """Whether its runner's calls land at once at `now` (`Runner.connected`)."""
+        return self.runner.connected(now)
 
     def can_stand(self) -> bool:
         """Whether this thread's polls can be counted in bulk (see `StandingPoll`)."""
@@ -310,49 +406,8 @@ class FastThread(Thread, BulkClient):
         now = runner.env.now
         return not runner.lossy and runner.connected(now)
 
-    def _execute(self, attempt: Attempt) -> Wait:
-        if self.schedule is None:
-            return (yield from super()._execute(attempt))
-        # A task it took on callbacks (`take`), acknowledged and counted in bulk since: the
-        # interrupt that woke the process (`woken`) hands the work over to it here.
-        cause, self.woken = self.woken, None
-        done = self.done
-        next_report = yield from self._counted(self.schedule, cause, math.inf, math.inf)
-        if self.heard is not None and self._hears_stop(attempt, done):
-            return None
-        return (yield from self._work(attempt, done, next_report))
-
-    def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
-        if not self._can_skip(attempt, self.runner.env.now):
-            return (yield from super()._await_report(attempt, next_report, left, done))
-        next_report = yield from self._fast(attempt, next_report, left)
-        if self.heard is not None and self._hears_stop(attempt, done):
-            return None
-        return next_report
-
-    def _hears_stop(self, attempt: Attempt, done: float) -> bool:
-        """Fast mode: whether the reply to the report `_counted` sent (`heard`) stops the work."""
-        reply, self.heard = self.heard, None
-        if reply in (CANCELED, NOT_FOUND):
-            self._stop(attempt, done)
-            return True
-        return False
-
-    def _can_skip(self, attempt: Attempt, now: float, live: bool = True) -> bool:
-        """Whether the coming reports can only renew the lease (or be lost independently).
-
-        `live=False`: leave out the lease's state (whether the service still answers OK).
-        """
-        runner = self.runner
-        return (
-            attempt.reports > 0  # acknowledged: every report from now on renews for `renew`
-            and due(runner.stall_until, now)
-            and runner.connected(now)
-            and (not live or attempt.task.live is attempt or runner.service.stale_progress == OK)
-        )
-
     def acks_at_once(self) -> bool:
-        """Fast mode: whether a task handed to this thread now is acknowledged in this instant.
+        """Whether a task handed to this thread now is acknowledged in this instant.
 
         Its acknowledgement window then needs no lease timer: the first report replaces it before
         anything else can happen, and `_bulk` watches the lease from there.
@@ -369,69 +424,8 @@ class FastThread(Thread, BulkClient):
             and runner.connected(now)
         )
 
-    def on_callbacks(self) -> bool:
-        """Fast mode: whether the thread runs on callbacks while its process sleeps on `parked`.
-
-        It stands, works on a task it took, or holds a poll a pause froze (none brought yet).
-        """
-        parked = self.parked
-        return parked is not None and not parked.triggered and (
-            self.standing is not None or self.schedule is not None or self.poll is not None
-        )
-
-    def die(self) -> None:
-        """The runner dies while the thread runs on callbacks: what a crash does to it (its poll
-        closes, its task is lost), without waking its process, which sleeps on until the restart
-        (`wake`) instead of ending and being replaced by a new one.
-        """
-        standing, self.standing = self.standing, None
-        if standing is not None:
-            self.runner.service.drop(standing)
-        self._crashed()
-        self.dormant = True
-
-    def restart(self) -> None:
-        """The runner restarts: the thread polls again, at once, as a new process would."""
-        self.dormant = False
-        self._poll_again()
-
-    def _poll_again(self) -> None:
-        """PollForTask from a thread on callbacks: it takes a task, stands, or wakes its process."""
-        parked = self.parked
-        assert parked is not None
-        if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
-            parked.succeed(None)
-            return
-        reply = self._lands(POLL, self)  # a task at once, or the thread stands again on `parked`
-        if reply.__class__ is Attempt:
-            if reply.timer is None:  # type: ignore[union-attr]
-                self.take(reply)  # type: ignore[arg-type]
-            else:
-                parked.succeed(reply)
-
-    def hold_ended(self, poll: Poll) -> bool:
-        """A poll that a pause froze (`freeze`) ends empty after the pause: poll again on
-        callbacks, without waking the process. False: the process sees the empty reply itself.
-        """
-        runner = self.runner
-        if self.poll is not poll or self.parked is not poll.event or runner.paused:
-            return False
-        self.poll = None
-        self._poll_again()
-        return True
-
-    def parked_on(self) -> Event:
-        """Fast mode: the event the process sleeps on while the thread runs on callbacks.
-
-        Every standing poll of one such stretch shares it; it fires only to hand the process a
-        task it must handle itself (or None: poll again).
-        """
-        if self.parked is None:
-            self.parked = Event(self.runner.env)
-        return self.parked
-
     def take(self, attempt: Attempt) -> None:
-        """Start a task handed over when the thread `acks_at_once` (fast mode, process asleep).
+        """-> WORKING: start a task handed over when the thread `acks_at_once` (process asleep).
 
         The thread acknowledges it and counts its reports in bulk in the same instant; one event,
         the work's completion (`_taken_done`), stands for the whole task, instead of waking the
@@ -439,12 +433,56 @@ class FastThread(Thread, BulkClient):
         """
         runner = self.runner
         now = runner.env.now
+        self.standing = None
         self.attempt = attempt
         self._lands(PROGRESS, attempt)  # nothing can stop it (`acks_at_once`)
         attempt.work_started_at = now
         work = attempt.task.work
         self.done = now - runner.pause_total + work
-        self._until_done(*self._bulk(attempt, now + self.interval, work))
+        schedule, wake = self._bulk(attempt, now + self.interval, work)
+        self.state = WORKING
+        self._until_done(schedule, wake)
+
+    # --- transitions on callbacks ----------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """STANDING -> HOLDING: the runner pauses while this thread's polls are counted in bulk.
+
+        Its current poll is held at the service, as in exact mode, and the thread sleeps on it
+        without an interrupt: whatever the poll brings, it handles after the resume.
+        """
+        standing = self.standing
+        assert standing is not None
+        self.hold(self.runner.service.leave(standing))
+
+    def die(self) -> None:
+        """STANDING, HOLDING or WORKING -> DORMANT: what a crash does to it (its poll closes, its
+        task is lost), without waking its process, which sleeps on until the restart instead of
+        ending and being replaced by a new one.
+        """
+        if self.state is STANDING:
+            standing, self.standing = self.standing, None
+            self.runner.service.drop(standing)  # type: ignore[arg-type]
+        self._crashed()
+        self.state = DORMANT
+
+    def restart(self) -> None:
+        """DORMANT -> poll again: the runner restarts; the thread polls at once, as a new
+        process would."""
+        self._poll_again()
+
+    def _poll_again(self) -> None:
+        """PollForTask on callbacks: it takes a task (WORKING), stands (STANDING), or wakes its
+        process (STEPPING)."""
+        if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
+            self.wake(None)
+            return
+        reply = self._lands(POLL, self)  # a task at once, or the thread stands again (`stand`)
+        if reply.__class__ is Attempt:
+            if reply.timer is None:  # type: ignore[union-attr]
+                self.take(reply)  # type: ignore[arg-type]
+            else:
+                self.wake(reply)  # type: ignore[arg-type]
 
     def _until_done(self, schedule: FastSchedule, wake: float) -> None:
         """Sleep on callbacks until the work completes (`wake`), counting reports in bulk."""
@@ -452,7 +490,7 @@ class FastThread(Thread, BulkClient):
         env.timeout(wake - env.now, schedule).callbacks.append(self._taken_done)
 
     def _taken_done(self, event: Event) -> None:
-        """The work of a task the thread took is done: SetTaskStatus, then poll again at once."""
+        """WORKING: the work is done: SetTaskStatus, then poll again at once."""
         schedule = event.value
         if self.schedule is not schedule:  # an interrupt woke the process first: it took over
             return
@@ -460,14 +498,14 @@ class FastThread(Thread, BulkClient):
         attempt = schedule.attempt
         self.settle(watch=False)
         finished = self._complete(attempt, self.done - runner.active_time())
-        # Lands: a stall or partition would have woken the process (`Runner.wake_fast`), and a
-        # pause would have frozen the work (`freeze_work`).
+        # Lands: a stall or partition would have woken the process (`disturb`), and a pause
+        # would have frozen the work (`freeze_work`).
         self._lands(STATUS, attempt, finished)
         self.attempt = None
         self._poll_again()
 
     def freeze_work(self) -> None:
-        """The runner pauses while this thread works on a task it took (fast mode).
+        """WORKING -> FROZEN: the runner pauses while this thread works on a task it took.
 
         No interrupt: the reports sent so far are counted, and the lease is watched if the pause
         may outlast it; the work and its reports stop until `thaw_work`.
@@ -475,25 +513,27 @@ class FastThread(Thread, BulkClient):
         schedule = self.schedule
         assert schedule is not None
         sent = self.settle(watch=False)
-        self.frozen = schedule.start + sent * schedule.interval
+        self.state = FROZEN
+        self.frozen_report = schedule.start + sent * schedule.interval
         runner = self.runner
         if due(schedule.attempt.deadline, runner.paused_until):
             runner.service.watch_lease(schedule.attempt)
 
     def thaw_work(self) -> None:
-        """The pause ends: the work and its reports go on, a report that fell due first.
+        """FROZEN -> WORKING: the pause ends; the work and its reports go on, a report that fell
+        due first.
 
         As in exact mode, the overdue report goes out at the resume. Where the pause changed
-        anything (the lease ended, a stall or a partition began), the process goes on step by step;
-        after a crash, the crash's interrupt does.
+        anything (the lease ended, a stall or a partition began), the process goes on step by step
+        (an interrupt); after a crash, the crash does (`die`).
         """
         runner = self.runner
         now = runner.env.now
-        next_report, self.frozen = self.frozen, None
         attempt = self.attempt
-        assert next_report is not None and attempt is not None
+        assert attempt is not None
         left = max(self.done - runner.active_time(), 0.0)
-        schedule, wake = self._bulk(attempt, max(next_report, now), left)
+        schedule, wake = self._bulk(attempt, max(self.frozen_report, now), left)
+        self.state = WORKING
         if not runner.alive:
             return
         if attempt.task.live is attempt and self.acks_at_once():
@@ -501,15 +541,38 @@ class FastThread(Thread, BulkClient):
         else:
             self.process.interrupt(WAKE)  # type: ignore[union-attr]
 
-    def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
-        """Sleep until the work completes or a report is lost, counting the reports in between.
+    # --- reports counted in bulk by the process (REPORTING) --------------------------------------
 
-        Returns the time of the next report still to send. A fault, the lease ending, or the end
-        of the run interrupts the sleep; the reports sent until then are counted as they happened.
+    def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
+        if not self._can_skip(attempt, self.runner.env.now):
+            return (yield from super()._await_report(attempt, next_report, left, done))
+        return (yield from self._fast(attempt, next_report, left))
+
+    def _can_skip(self, attempt: Attempt, now: float, live: bool = True) -> bool:
+        """Whether the coming reports can only renew the lease (or be lost independently).
+
+        `live=False`: leave out the lease's state (whether the service still answers OK).
+        """
+        runner = self.runner
+        return (
+            attempt.reports > 0  # acknowledged: every report from now on renews for `renew`
+            and due(runner.stall_until, now)
+            and runner.connected(now)
+            and (not live or attempt.task.live is attempt or runner.service.stale_progress == OK)
+        )
+
+    def _fast(self, attempt: Attempt, next_report: float, left: float) -> Wait:
+        """STEPPING -> REPORTING -> STEPPING: sleep until the work completes or a report is lost,
+        counting the reports in between.
+
+        Returns the time of the next report still to send, or None if the work must stop. A
+        fault, the lease ending, or the end of the run interrupts the sleep; the reports sent
+        until then are counted as they happened.
         """
         env = self.runner.env
         done_at = env.now + left
         schedule, wake = self._bulk(attempt, next_report, left)
+        self.state = REPORTING
         cause = None
         try:
             yield env.timeout(wake - env.now)
@@ -546,8 +609,11 @@ class FastThread(Thread, BulkClient):
         return schedule, wake
 
     def _counted(self, schedule: FastSchedule, cause: object, wake: float, done_at: float) -> Wait:
-        """The wait of a schedule ended (`cause`: the interrupt, if any): count its reports."""
+        """-> STEPPING: the wait of a schedule ended (`cause`: the interrupt, if any): count its
+        reports. Returns the next report's time, or None when a report sent here was answered
+        `canceled` or `not_found` (the work stops)."""
         runner = self.runner
+        self.state = STEPPING
         # Work done with no loss to fear: SetTaskStatus reaches the service at this very instant
         # (fast mode has no latency or throttling), so the lease needs no timer before it lands.
         sent = self.settle(watch=cause is not None or bool(runner.loss))
@@ -574,8 +640,11 @@ class FastThread(Thread, BulkClient):
             # decided this report arrives (unless it is `lost` itself, when the thread woke on
             # its own). Drawing loss again would stop a superseded holder with probability
             # (1 - loss)^2 instead of 1 - loss (issue 13, A2), so it lands here, and the process
-            # goes on with its reply (`heard`).
-            self.heard = self._lands(PROGRESS, schedule.attempt)  # type: ignore[assignment]
+            # goes on with its reply.
+            reply = self._lands(PROGRESS, schedule.attempt)
+            if reply in (CANCELED, NOT_FOUND):
+                self._stop(schedule.attempt, self.done)
+                return None
             next_report = now + self.interval
         return next_report
 
@@ -616,7 +685,8 @@ class FastThread(Thread, BulkClient):
         return sent
 
     def superseded(self, schedule: FastSchedule) -> None:
-        """The lease ended while this thread counted its reports: its next report hears of it."""
+        """The lease ended while this thread counted its reports (WORKING or REPORTING): its next
+        report hears of it (an interrupt then, `_counted`)."""
         env = self.runner.env
         at = schedule.next_after(env.now)
 

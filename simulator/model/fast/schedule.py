@@ -12,26 +12,35 @@ so fast mode's results have exactly exact mode's distribution.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from simulator.model.clock import due, ticks_before, ticks_by
 
 if TYPE_CHECKING:
-    from simulator.model.fast.runner import FastThread
     from simulator.model.log import Attempt
+
+
+class Reporter(Protocol):
+    """The thread that sends a schedule's reports (`fast.runner.FastThread`), as its schedule
+    knows it: told when the lease it renews has ended."""
+
+    def superseded(self, schedule: FastSchedule) -> None:
+        """The lease ended while the reports were counted in bulk: the next one hears of it."""
+        ...
 
 
 class FastSchedule:
     """Reports at start, start + interval, ... each renewing the lease for `renew` seconds.
 
     `lost`: the first report that message loss drops (drawn once when the schedule begins, see
-    `FastThread._bulk`; inf without loss). Every report before it is known to arrive.
+    `FastThread._bulk`; inf without loss). Every report before it is known to arrive. It is the
+    `log.BulkReports` of its attempt (`Attempt.fast`) while it runs.
     """
 
     __slots__ = ("start", "interval", "renew", "thread", "attempt", "lost")
 
     def __init__(
-        self, start: float, interval: float, renew: float, thread: FastThread, attempt: Attempt,
+        self, start: float, interval: float, renew: float, thread: Reporter, attempt: Attempt,
         lost: float = math.inf,
     ) -> None:  # fmt: skip
         self.start = start
@@ -55,6 +64,10 @@ class FastSchedule:
         if k == 0:
             return -math.inf
         return self.start + (k - 1) * self.interval + self.renew
+
+    def superseded(self) -> None:
+        """The lease ended (the service's `_end_attempt`): the thread's next report hears of it."""
+        self.thread.superseded(self)
 
     def next_after(self, t: float) -> float:
         """The first report strictly after `t` (not yet due at `t`)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from simpy import Event
@@ -21,16 +21,54 @@ from simulator.model.lease import LeaseTimer
 from simulator.model.log import POLL, Attempt, Task
 from simulator.model.service import Client, Poll, Service, WorkerGroup
 
-if TYPE_CHECKING:
-    from simulator.model.fast.runner import FastThread
-
 
 class BulkClient:
     """Marks a client whose polls may stand and whose hand-overs may be taken on callbacks
     (`FastThread`); other clients of a fast service (fleet groups that run exact) get the exact
-    service's answers."""
+    service's answers. What the service may ask of such a client is `StandingClient`."""
 
     __slots__ = ()
+
+
+class StandingClient(Client, Protocol):
+    """What the fast service knows of a `BulkClient` (a `fast.runner.FastThread`): whether it
+    can stand or acknowledge at once, and the transitions a poll's answer makes it take."""
+
+    def can_stand(self) -> bool:
+        """Whether its polls can be counted in bulk now (no loss, no partition)."""
+        ...
+
+    def acks_at_once(self) -> bool:
+        """Whether a task handed to it now is acknowledged in this very instant."""
+        ...
+
+    def connected(self, now: float) -> bool:
+        """Whether its runner's calls land at once at `now` (no partition in force)."""
+        ...
+
+    def parked_on(self) -> Event:
+        """The event its process sleeps on while it runs on callbacks (its standing polls')."""
+        ...
+
+    def stand(self, standing: StandingPoll) -> StandingPoll:
+        """Its polls stand at the service from now (returns `standing`)."""
+        ...
+
+    def take(self, attempt: Attempt) -> None:
+        """Acknowledge `attempt` in this instant and work on it on callbacks."""
+        ...
+
+    def hold(self, poll: Poll) -> None:
+        """Its standing cycle stopped: `poll`, its current poll, is held, as in exact mode."""
+        ...
+
+    def wake(self, value: Attempt | None) -> None:
+        """Hand its process `value` (a task to handle, or None: poll again)."""
+        ...
+
+    def answered(self, poll: Poll, attempt: Attempt | None) -> None:
+        """A poll left from its standing cycle is answered (None: its hold ended empty)."""
+        ...
 
 
 class StandingPoll:
@@ -44,7 +82,7 @@ class StandingPoll:
     __slots__ = ("thread", "event", "first", "key")
 
     def __init__(
-        self, thread: FastThread, event: Event, first: float, key: tuple[float, float]
+        self, thread: StandingClient, event: Event, first: float, key: tuple[float, float]
     ) -> None:
         self.thread = thread
         self.event = event
@@ -54,14 +92,17 @@ class StandingPoll:
 
 class LeftPoll(Poll):
     """The current poll of a standing cycle the thread left (a pause, a partition), held as in
-    exact mode. Its process may not be waiting on it: when it ends empty the thread may poll
-    again on callbacks (`FastThread.hold_ended`)."""
+    exact mode. Its process may not be waiting on it: the thread hears the answer
+    (`StandingClient.answered`), and may poll again on callbacks when the hold ends empty."""
 
     __slots__ = ()
+    client: StandingClient
+
+    def deliver(self, attempt: Attempt) -> None:
+        self.client.answered(self, attempt)
 
     def end(self) -> None:
-        if not self.client.hold_ended(self):  # type: ignore[attr-defined]
-            self.event.succeed(None)
+        self.client.answered(self, None)
 
 
 class FastWorkerGroup(WorkerGroup):
@@ -93,7 +134,7 @@ class FastWorkerGroup(WorkerGroup):
                 return standing.pop(i)[2]
         return polls.popleft() if polls else None
 
-    def stand(self, thread: FastThread, now: float, event: Event) -> StandingPoll:
+    def stand(self, thread: StandingClient, now: float, event: Event) -> StandingPoll:
         """A poll that will be renewed at every hold's end, none of them simulated."""
         key = (now % self.cycle, thread.rank)
         standing = StandingPoll(thread, event, now, key)
@@ -142,19 +183,19 @@ class FastService(Service):
         now = self.env.now
         self.count_repolls(group.repolls(standing, now))
         thread = standing.thread
-        thread.standing = None
         if thread.acks_at_once():
             thread.take(self._assign(task, thread, timer=False))
             return
-        if not thread.runner.connected(now):
+        if not thread.connected(now):
             # A partition began in this instant and the thread has not left its cycle yet: its
             # current poll is held, as in exact mode, and the reply is lost.
-            held = thread.poll = self._held(group.current(standing, now))
+            held = self._held(group.current(standing, now))
+            thread.hold(held)
             thread.reply_lost(POLL)
             held.open, held.lost = True, True
             self._assign(task, thread).runner_outcome = "unheard"
             return
-        standing.event.succeed(self._assign(task, thread))
+        thread.wake(self._assign(task, thread))
 
     def count_repolls(self, n: int) -> None:
         """Polls of standing cycles (fast mode), counted in bulk."""
@@ -192,15 +233,14 @@ class FastService(Service):
     def poll_for_task(self, client: Client) -> Attempt | Poll | StandingPoll:  # type: ignore[override]
         if not isinstance(client, BulkClient):  # a fleet group that runs exact
             return super().poll_for_task(client)
-        thread: FastThread = client  # type: ignore[assignment]
+        thread: StandingClient = client  # type: ignore[assignment]
         group: FastWorkerGroup = self.groups[thread.worker_group]  # type: ignore[assignment]
         task = group.pop_ready()
         if task is not None:
             # The thread goes on to acknowledge it in this instant if it `acks_at_once`.
             return self._assign(task, thread, timer=not thread.acks_at_once())
         if thread.can_stand():
-            standing = thread.standing = group.stand(thread, self.env.now, thread.parked_on())
-            return standing
+            return thread.stand(group.stand(thread, self.env.now, thread.parked_on()))
         return self._hold(thread, group)
 
     # --- leases renewed by a schedule of reports -----------------------------------------------
@@ -236,4 +276,4 @@ class FastService(Service):
     def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
         super()._end_attempt(attempt, outcome)
         if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
-            attempt.fast.thread.superseded(attempt.fast)
+            attempt.fast.superseded()
