@@ -311,7 +311,9 @@ def exact_tier(
     if reasons:
         return ExactTier(SKIPPED, "; ".join(reasons))
     n = min(len(summaries), run.replications)
-    names = list(dict.fromkeys([*run.values, *(k for s in summaries[:n] for k in s)]))
+    # The metrics the baseline recorded: a metric added since (issue 16's fleet metrics, say) is
+    # new, not changed; one the baseline has and this run lacks is a change (NaN against a value).
+    names = list(run.values) or list(dict.fromkeys(k for s in summaries[:n] for k in s))
     changes = []
     for metric in names:
         recorded_values = run.column(metric)

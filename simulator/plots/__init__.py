@@ -4,6 +4,7 @@
 - `distribution(result, metric)`: histogram and ECDF of latencies, detection times, overlaps.
 - `tradeoff(sweep_df, x=..., y=[...])`: metrics against a swept parameter, with 95% bands.
 - `capacity(sweep_df, x=...)`: latency percentiles and API load against fleet size or load.
+- `fleet(result)`: runners over time against the backlog and the arrival rate (scaling fleets).
 - `fit_ecdf(work_fit)`, `qq(work_fit)`, `compare_ecdf(comparison, quantity)`: calibration
   (docs/calibration.md).
 - `save_png`, `run_figures` / `write_run_plots`, `sweep_figures` / `write_sweep_plots`: the
@@ -16,6 +17,7 @@ render with Agg, and show themselves as PNGs in Jupyter.
 from simulator.plots.calibration import compare_ecdf, fit_ecdf, qq
 from simulator.plots.capacity import capacity
 from simulator.plots.distribution import QUANTITIES, distribution
+from simulator.plots.fleet import fleet
 from simulator.plots.files import (
     CAPTIONS,
     run_figures,
@@ -35,6 +37,7 @@ __all__ = [
     "fit_ecdf",
     "qq",
     "distribution",
+    "fleet",
     "run_figures",
     "save_png",
     "sweep_figures",

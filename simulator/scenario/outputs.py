@@ -42,6 +42,13 @@ METRIC_UNITS: dict[str, str] = {
     "lost_calls": "calls",
     "stale_status_accepted": "calls",
     "utilization": "fraction",
+    "runner_hours": "h",
+    "runners_mean": "runners",
+    "runners_max": "runners",
+    "scale_out_events": "events",
+    "scale_in_events": "events",
+    "interruptions": "events",
+    "tasks_lost_to_interruptions": "tasks",
 }
 """Every summary metric, in `simulator.results.metrics.METRICS` order, and its unit."""
 
