@@ -8,8 +8,9 @@ nothing of the model and no SciPy until a lognormal survival or quantile of an a
 
 Arrivals are counted as the model submits them (`model.workload.Source`): a periodic workload's
 first batch at `offset`, each next one `every` later on the simulation clock (added, not
-multiplied: the count follows the clock's own rounding); listed times in order;
-and only those before the horizon, since a run of length T handles events at times < T.
+multiplied: the count follows the clock's own rounding); listed times in order (a trace's too);
+and only those before the horizon, since a run of length T handles events at times < T. A rate
+profile's expected count is its rate's integral (`simulator.arrival_profile`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator import arrival_profile
 from simulator.scenario.schema import (
     DistSpec,
     Empirical,
@@ -30,6 +32,7 @@ from simulator.scenario.schema import (
     Lognormal,
     Periodic,
     Poisson,
+    Profile,
     Uniform,
 )
 
@@ -37,8 +40,8 @@ Z95 = 1.6448536269514722  # standard normal 95th percentile: lognormal sigma fro
 
 __all__ = [
     "Z95", "arrival_rate", "arrivals_before", "batch_times", "explicit_times", "lognormal_sigma",
-    "mean", "nodes", "periodic_batches", "quantile", "scv", "second_moment", "share_above",
-    "submitted_before", "survival", "upper_bound",
+    "mean", "nodes", "peak_arrival_rate", "periodic_batches", "quantile", "scv", "second_moment",
+    "share_above", "submitted_before", "survival", "upper_bound",
 ]  # fmt: skip
 
 
@@ -224,6 +227,8 @@ def arrivals_before(arrivals: Poisson | Periodic | Explicit, horizon: float) -> 
         return arrivals.rate * horizon
     if isinstance(arrivals, Periodic):
         return float(arrivals.batch * periodic_batches(arrivals, horizon))
+    if isinstance(arrivals, Profile):  # the expected number: the rate's integral
+        return float(arrival_profile.expected_before(arrivals.period, arrivals.rates, [horizon])[0])
     return float(len(explicit_times(arrivals, horizon)))
 
 
@@ -232,6 +237,8 @@ def submitted_before(arrivals: Any, horizons: Sequence[float] | np.ndarray | flo
     h = np.asarray(horizons, dtype=float)
     if isinstance(arrivals, Poisson):
         return arrivals.rate * np.maximum(h, 0.0)
+    if isinstance(arrivals, Profile):
+        return arrival_profile.expected_before(arrivals.period, arrivals.rates, h)
     if h.size == 0:
         return np.zeros(h.shape)
     top = float(h.max())
@@ -252,3 +259,12 @@ def arrival_rate(arrivals: Any, horizon: float) -> float:
         return arrivals.rate
     return arrivals_before(arrivals, horizon) / horizon if horizon > 0 else 0.0
 
+
+def peak_arrival_rate(arrivals: Any, horizon: float) -> float:
+    """The highest sustained arrival rate during a run of length `horizon` (per second): a
+    profile's highest rate among the segments the run reaches, else `arrival_rate` (a periodic
+    batch or listed times are bursts, which the callers treat as such)."""
+    if isinstance(arrivals, Profile):
+        reached = [rate for start, rate in arrivals.rates if start < horizon] or [0.0]
+        return max(reached)
+    return arrival_rate(arrivals, horizon)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from simulator import arithmetic
 from simulator.analytic.pools import Pool, fault_fraction, faults_named, latency
 from simulator.scenario.leases import timeouts
-from simulator.scenario.schema import Poisson, Scenario
+from simulator.scenario.schema import Poisson, Profile, Scenario
 from simulator.units import format_duration
 
 RARE = 0.05  # faults taking less than this share of runner time are ignored (approximately)
@@ -73,6 +73,11 @@ def fault_problem(scenario: Scenario, pool: Pool, allowed: float, hold: float,
 
 def non_poisson(pool: Pool) -> str:
     for w in pool.workloads:
+        if isinstance(w.arrivals, Profile):
+            return (
+                f"workload {w.name!r} has profile arrivals: Poisson, but at a rate that changes "
+                "(no steady state)"
+            )
         if not isinstance(w.arrivals, Poisson):
             return f"workload {w.name!r} has {w.arrivals.kind} arrivals, not Poisson"
     return ""

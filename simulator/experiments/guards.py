@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
+from simulator import arrival_profile
 from simulator.distributions import mean
 from simulator.errors import LIMIT_EXCEEDED, USAGE_ERROR, LeasesimError
 from simulator.scenario.leases import timeouts
@@ -34,6 +35,7 @@ from simulator.scenario.schema import (
     FleetGroup,
     Periodic,
     Poisson,
+    Profile,
     Scenario,
     SimulationOptions,
 )
@@ -349,6 +351,11 @@ def _arrivals(arrivals: Any, horizon: float, hold: float) -> tuple[float, float,
         cut = batches - full
         rest = cut * span - arrivals.every * (full + batches - 1) * cut / 2
         return arrivals.batch * batches, batches, arrivals.batch * (full * hold + rest)
+    if isinstance(arrivals, Profile):  # expected arrivals, plus a timer at each segment start
+        period, points = arrivals.period, arrivals.rates
+        tasks = float(arrival_profile.expected_before(period, points, [horizon])[0])
+        events = tasks + arrival_profile.boundaries_before(period, points, horizon)
+        return tasks, events, arrival_profile.held_work(period, points, horizon, hold)
     assert isinstance(arrivals, Explicit)
     times = [t for t in arrivals.times if t < horizon]
     work = sum(min(hold, horizon - t) for t in times)

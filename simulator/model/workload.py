@@ -11,7 +11,14 @@ from simulator.distributions import Sampler
 from simulator.model.log import Kind, Task
 from simulator.model.service import Service
 from simulator.scenario.leases import timeouts
-from simulator.scenario.schema import Explicit, Exponential, Periodic, Poisson, Workload
+from simulator.scenario.schema import (
+    Explicit,
+    Exponential,
+    Periodic,
+    Poisson,
+    Profile,
+    Workload,
+)
 from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 
@@ -49,6 +56,8 @@ class Source:
             self._gap = Sampler(Exponential(dist="exponential", mean=mean), self.arrivals)
             # A chain of timeouts rather than a process: one arrival per task, on the hot path.
             self.env.timeout(self._gap()).callbacks.append(self._arrive)
+        elif isinstance(arrivals, Profile):
+            self.env.process(self.profile(arrivals))
         else:
             self.env.process(self.run())
 
@@ -71,3 +80,30 @@ class Source:
                     yield env.timeout(t - env.now)
                 self.submit()
 
+    def profile(self, arrivals: Profile) -> Generator[Event, Any, None]:
+        """Poisson arrivals at a piecewise-constant rate, exactly (no thinning).
+
+        Within a segment the gaps are exponential at its rate (a unit exponential from the
+        workload's stream over the rate); a gap that would reach past the segment's end is
+        dropped and the clock moves to the end, where the next segment draws afresh at its own
+        rate: the Poisson process is memoryless, so this is the exact non-homogeneous process.
+        """
+        env, period = self.env, arrivals.period
+        unit = Sampler(Exponential(dist="exponential", mean=1.0), self.arrivals)
+        starts = [start for start, _ in arrivals.rates]
+        ends = [*starts[1:], period]
+        cycle = 0
+        while True:
+            base = cycle * period
+            for (_, rate), offset in zip(arrivals.rates, ends, strict=True):
+                end = base + offset
+                if rate > 0:
+                    while True:
+                        gap = unit() / rate
+                        if not env.now + gap < end:
+                            break
+                        yield env.timeout(gap)
+                        self.submit()
+                if end > env.now:
+                    yield env.timeout(end - env.now)
+            cycle += 1

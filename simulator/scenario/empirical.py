@@ -5,7 +5,7 @@ CSV file (durations, blank cells skipped), with errors that name the file, line 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,41 +64,7 @@ def _read_column(
         summary = f"{source.file}: the empirical samples of {field_name} cannot be used."
         return LeasesimError(code, summary, [detail])
 
-    if not csv_path.is_file():
-        what = "does not exist"
-        if csv_path.exists():
-            what = "is a folder" if csv_path.is_dir() else "is not a regular file"
-        raise error(
-            FILE_ERROR,
-            "file",
-            f"the empirical sample file {spec.file!r} {what} (looked for {str(csv_path)!r}; "
-            "relative paths are read from the scenario file's folder).",
-        )
-    try:
-        with csv_path.open("rb") as handle:
-            raw = handle.read(MAX_CSV_BYTES + 1)
-        if len(raw) > MAX_CSV_BYTES:
-            raise error(
-                FILE_ERROR,
-                "file",
-                f"{spec.file!r} is larger than the "
-                f"{MAX_CSV_BYTES // (1024 * 1024)} MB limit for empirical samples.",
-            )
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise error(FILE_ERROR, "file", f"{spec.file!r} is not UTF-8 text.") from None
-    except OSError as exc:
-        raise error(
-            FILE_ERROR, "file", f"{spec.file!r} cannot be read: {exc.strerror or exc}."
-        ) from None
-
-    rows: Iterator[list[str]] = csv.reader(text.splitlines())
-    try:
-        header = [name.strip() for name in next(rows)]
-    except StopIteration:
-        raise error(VALIDATION_ERROR, "file", f"{spec.file!r} is empty.") from None
-    except csv.Error as exc:
-        raise error(VALIDATION_ERROR, "file", f"{spec.file!r} is not valid CSV: {exc}.") from None
+    header, rows = read_csv(spec.file, csv_path, "empirical sample", error)
     if spec.column not in header:
         raise error(
             VALIDATION_ERROR,
@@ -134,3 +100,46 @@ def _read_column(
         )
     return tuple(values)
 
+
+def read_csv(
+    file: str, csv_path: Path, what: str, error: Callable[[str, str, str], LeasesimError]
+) -> tuple[list[str], Iterator[list[str]]]:
+    """The header (names stripped) and the remaining rows of a CSV file, read defensively: a
+    regular file, at most MAX_CSV_BYTES, UTF-8 text, not empty. `what` names the file's role in
+    messages ("empirical sample"); `error(code, field, message)` builds the error to raise (the
+    field is "file"). Shared by every CSV a scenario names (empirical samples, arrival files)."""
+    if not csv_path.is_file():
+        found = "does not exist"
+        if csv_path.exists():
+            found = "is a folder" if csv_path.is_dir() else "is not a regular file"
+        raise error(
+            FILE_ERROR,
+            "file",
+            f"the {what} file {file!r} {found} (looked for {str(csv_path)!r}; "
+            "relative paths are read from the scenario file's folder).",
+        )
+    try:
+        with csv_path.open("rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)
+        if len(raw) > MAX_CSV_BYTES:
+            raise error(
+                FILE_ERROR,
+                "file",
+                f"{file!r} is larger than the {MAX_CSV_BYTES // (1024 * 1024)} MB limit for "
+                f"{what} files.",
+            )
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise error(FILE_ERROR, "file", f"{file!r} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise error(
+            FILE_ERROR, "file", f"{file!r} cannot be read: {exc.strerror or exc}."
+        ) from None
+    rows: Iterator[list[str]] = csv.reader(text.splitlines())
+    try:
+        header = [name.strip() for name in next(rows)]
+    except StopIteration:
+        raise error(VALIDATION_ERROR, "file", f"{file!r} is empty.") from None
+    except csv.Error as exc:
+        raise error(VALIDATION_ERROR, "file", f"{file!r} is not valid CSV: {exc}.") from None
+    return header, rows

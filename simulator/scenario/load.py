@@ -10,11 +10,12 @@ The steps, in order:
 4. validate with the pydantic schema, translating each error into one paragraph that names the
    field as a user would (`fleet[etl].faults.pause.duration`), its line or override, and what is
    allowed;
-5. fill empirical distributions from their CSV files.
+5. fill empirical distributions, arrival profiles and traces from their CSV files.
 
-The steps live in `files` (1, 2), `overrides` (3), `validation` (4) and `empirical` (5). Nothing
-here holds state between calls: every load builds its own `SourceMap`; only the warnings of a
-loaded scenario object are kept, while it lives, so that they are issued once.
+The steps live in `files` (1, 2), `overrides` (3), `validation` (4), `empirical` and
+`arrival_files` (5). Nothing here holds state between calls: every load builds its own
+`SourceMap`; only the warnings of a loaded scenario object are kept, while it lives, so that they
+are issued once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulator.errors import VALIDATION_ERROR, LeasesimError, ScenarioWarning
+from simulator.scenario.arrival_files import fill_arrival_files
 from simulator.scenario.empirical import fill_empirical
 from simulator.scenario.files import parse_yaml, plain_copy, read_text
 from simulator.scenario.overrides import apply_override, in_file, parse_override
@@ -189,4 +191,5 @@ def _complete(data: dict[str, Any], source: SourceMap, overrides: Sequence[str])
     except ValidationError as exc:
         raise translate(exc, data, source) from None
     scenario = fill_empirical(scenario, data, source)
+    scenario = fill_arrival_files(scenario, data, source)
     return LoadedScenario(scenario, source)

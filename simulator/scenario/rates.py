@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simulator import arrival_profile
 from simulator.scenario.schema import (
     Empirical,
     Explicit,
@@ -17,6 +18,7 @@ from simulator.scenario.schema import (
     Lognormal,
     Periodic,
     Poisson,
+    Profile,
     Scenario,
     Uniform,
     Workload,
@@ -50,8 +52,9 @@ def call_rates(scenario: Scenario) -> CallRates:
     thread long-polls once per `service.long_poll` when nothing is ready, and polls again at once
     after each task; every task ends with one SetTaskStatus; every runner heartbeats. Tasks in
     progress follow the arrivals (a periodic batch or a list of times puts its tasks in progress
-    together, for their mean duration; Poisson arrivals keep their mean load), never more than the
-    threads. Retries, faults and back-off are left out.
+    together, for their mean duration; Poisson arrivals keep their mean load, a rate profile the
+    load of its busiest segment), never more than the threads. Retries, faults and back-off are
+    left out.
     """
     service = scenario.service
     poll = progress = status = heartbeat = in_progress = idle = 0.0
@@ -61,7 +64,7 @@ def call_rates(scenario: Scenario) -> CallRates:
         served = [w for w in scenario.workload if w.worker_group == worker_group]
         low, high = _in_progress(served, scenario.duration)
         low, high = min(low, threads), min(high, threads)
-        starts = sum(arrival_rate(w, scenario.duration) for w in served)
+        starts = sum(peak_rate(w, scenario.duration) for w in served)
         in_progress += high
         idle += threads - low
         for g in groups:
@@ -88,7 +91,7 @@ _MAX_BATCHES = 10_000  # beyond this many batches, a periodic workload counts by
 def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, float]:
     """(fewest, most) tasks of `workloads` in progress at once during the run, with unlimited
     threads and every task lasting its mean duration (Poisson arrivals: their mean load)."""
-    steady = 0.0
+    steady = swing = 0.0  # swing: a rate profile's busiest segment above its quietest
     changes: dict[float, float] = {}  # time -> change in tasks in progress
     for w in workloads:
         work = spec_mean(w.duration)
@@ -104,6 +107,11 @@ def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, 
             batches = [(t, float(arrivals.batch)) for t in starts]
         elif isinstance(arrivals, Explicit):
             batches = [(t, 1.0) for t in arrivals.times if t < horizon]
+        elif isinstance(arrivals, Profile):  # the quietest and the busiest segment reached
+            reached = [rate for start, rate in arrivals.rates if start < horizon]
+            steady += min(reached) * work
+            swing += (max(reached) - min(reached)) * work
+            continue
         else:
             steady += arrival_rate(w, horizon) * work
             continue
@@ -111,7 +119,7 @@ def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, 
             changes[t] = changes.get(t, 0.0) + n
             changes[t + work] = changes.get(t + work, 0.0) - n
     if not changes:
-        return steady, steady
+        return steady, steady + swing
     times = sorted(changes)
     level, low, high = 0.0, math.inf, 0.0
     if times[0] > 0:
@@ -123,7 +131,7 @@ def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, 
         high = max(high, level)
         if following > t:
             low = min(low, level)
-    return steady + (0.0 if low == math.inf else low), steady + high
+    return steady + (0.0 if low == math.inf else low), steady + swing + high
 
 
 def arrival_rate(workload: Workload, horizon: float) -> float:
@@ -133,8 +141,19 @@ def arrival_rate(workload: Workload, horizon: float) -> float:
         return arrivals.rate
     if isinstance(arrivals, Periodic):
         return arrivals.batch / arrivals.every
+    if isinstance(arrivals, Profile):
+        return arrival_profile.mean_rate(arrivals.period, arrivals.rates, horizon)
     assert isinstance(arrivals, Explicit)
     return sum(1 for t in arrivals.times if t <= horizon) / horizon
+
+
+def peak_rate(workload: Workload, horizon: float) -> float:
+    """Tasks per second at the busiest sustained moment: a rate profile's highest segment the run
+    reaches; for the other kinds, `arrival_rate`."""
+    arrivals = workload.arrivals
+    if isinstance(arrivals, Profile):
+        return max(rate for start, rate in arrivals.rates if start < horizon)
+    return arrival_rate(workload, horizon)
 
 
 def _lognormal_sigma(spec: Lognormal) -> float:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulator import arrival_profile
 from simulator.scenario import profiles
 from simulator.scenario.expect import CheckOptions, Expect
 from simulator.scenario.sweep import Sweep, problem
@@ -407,7 +408,64 @@ class Explicit(Strict):
     times: tuple[Annotated[Seconds, Field(ge=0)], ...]
 
 
-Arrivals = Annotated[Poisson | Periodic | Explicit, Field(discriminator="kind")]
+def _profile_point(value: object) -> object:
+    """A point of a rate profile: [start, rate] (a list of two)."""
+    if isinstance(value, list | tuple) and len(value) != 2:
+        raise ValueError(
+            f"must be a [start, rate] pair such as [2h, 400/h], not a list of {len(value)}"
+        )
+    return value
+
+
+ProfilePoint = Annotated[
+    tuple[Annotated[Seconds, Field(ge=0)], Annotated[PerSecond, Field(ge=0)]],
+    BeforeValidator(_profile_point),
+]
+
+
+class Profile(Strict):
+    """Poisson arrivals at a piecewise-constant rate repeating every `period`: `rates` lists
+    [start, rate] points (the first at 0, ascending, inside the period), or `file` names a CSV with
+    a start column and a rate column (read by the loader into `rates`, relative to the scenario)."""
+
+    kind: Literal["profile"]
+    period: Seconds = Field(gt=0)
+    rates: tuple[ProfilePoint, ...] = ()
+    file: str | None = Field(None, min_length=1)
+    time_column: str = Field("start", min_length=1)
+    rate_column: str = Field("rate", min_length=1)
+
+    @model_validator(mode="after")
+    def _valid_profile(self) -> Profile:
+        if not self.rates:
+            if self.file is None:
+                raise _error_at(
+                    ("rates",),
+                    "a profile needs `rates: [[0h, RATE], [START, RATE], ...]` or `file:` with a "
+                    "CSV of start times and rates",
+                )
+            return self  # the loader fills `rates` from the file
+        found = arrival_profile.problem(self.period, self.rates)
+        if found is not None:
+            index, part, message = found
+            raise _error_at(("rates", index) if part is None else ("rates", index, part), message)
+        return self
+
+
+class Trace(Explicit):
+    """Recorded submission times replayed: `column` of the CSV `file` (relative to the scenario
+    file), numbers of seconds or ISO-8601 timestamps, each relative to the earliest. The loader
+    fills `times` (in order, the earliest at 0)."""
+
+    kind: Literal["trace"]  # type: ignore[assignment]  # a kind of listed times
+    file: str = Field(min_length=1)
+    column: str = Field(min_length=1)
+    times: tuple[Annotated[Seconds, Field(ge=0)], ...] = ()
+
+
+Arrivals = Annotated[
+    Poisson | Periodic | Explicit | Profile | Trace, Field(discriminator="kind")
+]
 
 
 class Workload(Strict):

@@ -5,16 +5,24 @@ look at (and its file and line when the scenario was loaded from a file).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from simulator.errors import ScenarioWarning
 from simulator.scenario.leases import timeouts as lease_timeouts
 from simulator.scenario.modes import fast_fallbacks, has_latency
 from simulator.scenario.paths import human_path
 from simulator.scenario.profiles import shadowed as profile_shadowed
-from simulator.scenario.rates import arrival_rate, as_count, call_rates, share_above, spec_mean
-from simulator.scenario.schema import Scenario
+from simulator.scenario.rates import (
+    arrival_rate,
+    as_count,
+    call_rates,
+    peak_rate,
+    share_above,
+    spec_mean,
+)
+from simulator.scenario.schema import Profile, Scenario
 from simulator.scenario.source import DataPath, SourceMap
-from simulator.units import format_duration
+from simulator.units import format_duration, format_rate
 
 
 def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[ScenarioWarning]:
@@ -148,6 +156,8 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"has {threads:,.0f} threads (utilisation {load / threads:.0%} before any "
                 "reassignment): the queue will grow for the whole run.",
             )
+        elif threads and not math.isnan(load):
+            _peak_overload(scenario, group_name, indices, threads, load, warn)
 
     shadowed = profile_shadowed(service)
     if shadowed:
@@ -226,3 +236,26 @@ def _model_path(scenario: Scenario, path: DataPath) -> str:
         },
     )
 
+
+def _peak_overload(
+    scenario: Scenario, group_name: str, indices: list[int], threads: float, load: float,
+    warn: Callable[[DataPath, str], None],
+) -> None:  # fmt: skip
+    """A worker group that keeps up on average but not during a rate profile's busiest segment:
+    the backlog grows there and drains after (a peak to size for, not a mistake; worth saying)."""
+    peak = 0.0
+    for wi in indices:
+        w = scenario.workload[wi]
+        peak += peak_rate(w, scenario.duration) * (spec_mean(w.duration) or 0.0)
+    if peak / threads < 1:
+        return
+    wi = next(i for i in indices if isinstance(scenario.workload[i].arrivals, Profile))
+    w = scenario.workload[wi]
+    warn(
+        ("workload", wi, "arrivals"),
+        f"worker group {group_name!r} keeps up on average (utilisation {load / threads:.0%}) but "
+        "during the busiest segment of the rate profile of workload "
+        f"{w.name!r} ({format_rate(peak_rate(w, scenario.duration))}) it is offered "
+        f"{peak:.1f} threads' worth of work with {threads:,.0f} threads: the queue grows during "
+        "that segment and drains after it.",
+    )
