@@ -467,13 +467,11 @@ class FastThread(Thread, BulkClient):
         self.state = DORMANT
 
     def restart(self) -> None:
-        """DORMANT -> poll again: the runner restarts; the thread polls at once, as a new
-        process would."""
+        """DORMANT -> poll again: the runner restarts; it polls at once, as a new process would."""
         self._poll_again()
 
     def _poll_again(self) -> None:
-        """PollForTask on callbacks: it takes a task (WORKING), stands (STANDING), or wakes its
-        process (STEPPING)."""
+        """PollForTask on callbacks: it takes a task (WORKING), stands, or wakes its process."""
         if not self.can_stand():  # the process polls itself (not under fast mode's conditions)
             self.wake(None)
             return
@@ -685,8 +683,7 @@ class FastThread(Thread, BulkClient):
         return sent
 
     def superseded(self, schedule: FastSchedule) -> None:
-        """The lease ended while this thread counted its reports (WORKING or REPORTING): its next
-        report hears of it (an interrupt then, `_counted`)."""
+        """The lease ended while its reports were counted in bulk: the next one hears of it."""
         env = self.runner.env
         at = schedule.next_after(env.now)
 
