@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from simulator import distributions
+from simulator import arithmetic
 from simulator.errors import USAGE_ERROR, LeasesimError
 from simulator.scenario import leases
 from simulator.scenario import load as _scenario
@@ -50,7 +50,7 @@ def distribution_mean(spec: Any) -> float:
     `scenario.fleet[0].faults.pause.duration`.
     """
     try:
-        return float(distributions.mean(spec))
+        return float(arithmetic.mean(spec))
     except (TypeError, AttributeError):
         raise LeasesimError(
             USAGE_ERROR, f"distribution_mean: {spec!r} is not a distribution of a loaded "

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.arithmetic import lognormal_sigma, mean  # noqa: F401  TEMP: guards imports mean here
+from simulator.arithmetic import lognormal_sigma
 from simulator.scenario.schema import DistSpec, Empirical, Exponential, Fixed, Lognormal, Uniform
 from simulator.seeds import Stream
 

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from simulator import arrival_profile
-from simulator.distributions import mean
+from simulator.arithmetic import explicit_times, mean, periodic_batches, share_above
 from simulator.errors import LIMIT_EXCEEDED, USAGE_ERROR, LeasesimError
 from simulator.scenario.leases import timeouts
 from simulator.scenario.modes import fallbacks
-from simulator.scenario.rates import share_above
 from simulator.scenario.schema import (
     Explicit,
     FleetGroup,
@@ -345,7 +344,7 @@ def _arrivals(arrivals: Any, horizon: float, hold: float) -> tuple[float, float,
         span = horizon - arrivals.offset
         if span <= 0:
             return 0.0, 0.0, 0.0
-        batches = math.ceil(span / arrivals.every)  # at offset + k * every < horizon
+        batches = periodic_batches(arrivals, horizon)  # as the model's clock reaches them
         # The first `full` batches run for all of `hold`; the rest are cut off by the horizon.
         full = min(batches, math.floor((span - hold) / arrivals.every) + 1) if span >= hold else 0
         cut = batches - full
@@ -357,7 +356,7 @@ def _arrivals(arrivals: Any, horizon: float, hold: float) -> tuple[float, float,
         events = tasks + arrival_profile.boundaries_before(period, points, horizon)
         return tasks, events, arrival_profile.held_work(period, points, horizon, hold)
     assert isinstance(arrivals, Explicit)
-    times = [t for t in arrivals.times if t < horizon]
+    times = explicit_times(arrivals, horizon)
     work = sum(min(hold, horizon - t) for t in times)
     return float(len(times)), float(len(set(times))), work
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator import arrival_profile
+from simulator import arithmetic, arrival_profile
 from simulator.scenario.schema import (
     Empirical,
     Explicit,
@@ -23,8 +23,6 @@ from simulator.scenario.schema import (
     Uniform,
     Workload,
 )
-
-_Z95 = 1.6448536269514722  # standard normal 95th percentile: p95 = median * exp(_Z95 * sigma)
 
 
 @dataclass(frozen=True)
@@ -99,14 +97,13 @@ def _in_progress(workloads: Sequence[Workload], horizon: float) -> tuple[float, 
             continue
         arrivals = w.arrivals
         if isinstance(arrivals, Periodic):
-            starts = [arrivals.offset + k * arrivals.every for k in range(_MAX_BATCHES + 1)]
-            starts = [t for t in starts if t < horizon]
-            if len(starts) > _MAX_BATCHES:
+            starts = arithmetic.batch_times(arrivals, horizon, _MAX_BATCHES)  # as the model's clock
+            if starts is None:
                 steady += arrivals.batch * work / arrivals.every
                 continue
-            batches = [(t, float(arrivals.batch)) for t in starts]
+            batches = [(float(t), float(arrivals.batch)) for t in starts]
         elif isinstance(arrivals, Explicit):
-            batches = [(t, 1.0) for t in arrivals.times if t < horizon]
+            batches = [(t, 1.0) for t in arithmetic.explicit_times(arrivals, horizon)]
         elif isinstance(arrivals, Profile):  # the quietest and the busiest segment reached
             reached = [rate for start, rate in arrivals.rates if start < horizon]
             steady += min(reached) * work
@@ -139,12 +136,9 @@ def arrival_rate(workload: Workload, horizon: float) -> float:
     arrivals = workload.arrivals
     if isinstance(arrivals, Poisson):
         return arrivals.rate
-    if isinstance(arrivals, Periodic):
-        return arrivals.batch / arrivals.every
     if isinstance(arrivals, Profile):
         return arrival_profile.mean_rate(arrivals.period, arrivals.rates, horizon)
-    assert isinstance(arrivals, Explicit)
-    return sum(1 for t in arrivals.times if t <= horizon) / horizon
+    return arithmetic.arrival_rate(arrivals, horizon)  # as the model submits them
 
 
 def peak_rate(workload: Workload, horizon: float) -> float:
@@ -156,40 +150,13 @@ def peak_rate(workload: Workload, horizon: float) -> float:
     return arrival_rate(workload, horizon)
 
 
-def _lognormal_sigma(spec: Lognormal) -> float:
-    return math.log(spec.p95 / spec.median) / _Z95
-
-
 def spec_mean(spec: Any) -> float | None:
     """Mean of a distribution spec in seconds (None if unknown, e.g. an unfilled empirical)."""
-    if isinstance(spec, Fixed):
-        return spec.value
-    if isinstance(spec, Exponential):
-        return spec.mean
-    if isinstance(spec, Lognormal):
-        return spec.median * math.exp(_lognormal_sigma(spec) ** 2 / 2)
-    if isinstance(spec, Uniform):
-        return (spec.low + spec.high) / 2
-    if isinstance(spec, Empirical) and spec.values:
-        return sum(spec.values) / len(spec.values)
-    return None
+    if not isinstance(spec, Fixed | Exponential | Lognormal | Uniform | Empirical):
+        return None
+    if isinstance(spec, Empirical) and not spec.values:
+        return None
+    return arithmetic.mean(spec)
 
 
-def share_above(spec: Any, limit: float) -> float | None:
-    """P(X > limit) for a distribution spec (None if unknown)."""
-    if isinstance(spec, Fixed):
-        return 1.0 if spec.value > limit else 0.0
-    if isinstance(spec, Exponential):
-        return math.exp(-limit / spec.mean)
-    if isinstance(spec, Lognormal):
-        if limit <= 0:
-            return 1.0
-        z = (math.log(limit) - math.log(spec.median)) / _lognormal_sigma(spec)
-        return 0.5 * math.erfc(z / math.sqrt(2))
-    if isinstance(spec, Uniform):
-        if spec.high == spec.low:
-            return 1.0 if spec.low > limit else 0.0
-        return min(1.0, max(0.0, (spec.high - limit) / (spec.high - spec.low)))
-    if isinstance(spec, Empirical) and spec.values:
-        return sum(1 for v in spec.values if v > limit) / len(spec.values)
-    return None
+share_above = arithmetic.share_above  # P(X > limit), None if unknown
