@@ -114,7 +114,7 @@ def test_mistakes_are_named_with_their_line(tmp_path: Path, extra: str,
 
 def test_bounds_accept_the_units_of_require(tmp_path: Path) -> None:
     """Issue 13 B8: `expect:` bounds read units as `recommend --require` does (one parser)."""
-    from simulator.recommend.requirements import Requirement
+    from simulator.recommendation.requirements import Requirement
 
     path = write(tmp_path, """
         expect:

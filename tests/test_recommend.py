@@ -23,13 +23,13 @@ import simulator
 import simulator.cli as cli
 from simulator.analytic import estimates
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.recommend import Measure, Requirement, recommend
-from simulator.recommend.evidence import judge, measure, standing, tasks_needed
-from simulator.recommend.figure import pareto_figure
-from simulator.recommend.pareto import frontier
-from simulator.recommend.requirements import Objective
-from simulator.recommend.screening import clearly_beyond
-from simulator.recommend.space import axes, grid, neighbours, parse_vary
+from simulator.recommendation import Measure, Requirement, recommend
+from simulator.recommendation.evidence import judge, measure, standing, tasks_needed
+from simulator.recommendation.figure import pareto_figure
+from simulator.recommendation.pareto import frontier
+from simulator.recommendation.requirements import Objective
+from simulator.recommendation.screening import clearly_beyond
+from simulator.recommendation.space import axes, grid, neighbours, parse_vary
 from simulator.results.stats import mean_ci
 
 INTERVAL = "fleet.etl.progress_interval"
@@ -332,8 +332,8 @@ def test_readings_that_give_the_same_leases_are_not_simulated_again() -> None:
 
 
 def test_a_mean_crossing_the_bound_under_another_reading_may_change_the_answer() -> None:
-    from simulator.recommend.evidence import Evidence
-    from simulator.recommend.readings import _drifted
+    from simulator.recommendation.evidence import Evidence
+    from simulator.recommendation.readings import _drifted
 
     r = Requirement.parse("false_reassignments<=6")
     base = (Evidence(r, Measure(r.metric, 4.7, 1.8, 7.5, 3), "unsure"),)

@@ -132,7 +132,7 @@ def test_did_you_mean() -> None:
     assert did_you_mean("zzz", ["duplicated_fraction"]) == ""
     assert closest("workrs", ["workers", "seed"], cutoff=0.7) == "workers"
     assert closest(3, [1, 2]) is None
-    from simulator.recommend.requirements import Requirement
+    from simulator.recommendation.requirements import Requirement
 
     with pytest.raises(LeasesimError, match="Did you mean 'duplicated_fraction'"):
         Requirement.parse("duplicated_fractoin<=0.1")

@@ -15,8 +15,8 @@ from simulator.cli.experiment_options import add_executor_options, executor_of, 
 from simulator.cli.output import emit
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.guards import Limits, guard
-from simulator.recommend import recommend
-from simulator.recommend.requirements import DEFAULT_OBJECTIVE
+from simulator.recommendation import recommend
+from simulator.recommendation.requirements import DEFAULT_OBJECTIVE
 from simulator.scenario.load import load_scenario_with_source
 from simulator.versions import leasesim_version
 

@@ -1,1 +1,1 @@
-"""Experiments: loading scenario files, and (elsewhere here) running many replications."""
+"""Experiments: many runs of a scenario (replications, sweeps, precision targets), on executors."""

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator.recommend.requirements import Requirement
+from simulator.recommendation.requirements import Requirement
 from simulator.results.metrics import METRICS
 from simulator.results.stats import binomial_interval, poisson_interval
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.recommend.evaluator import STANDING_RANK, Candidate, Evaluator
-from simulator.recommend.evidence import Evidence, Measure
-from simulator.recommend.simulate import paired
+from simulator.recommendation.evaluator import STANDING_RANK, Candidate, Evaluator
+from simulator.recommendation.evidence import Evidence, Measure
+from simulator.recommendation.simulate import paired
 from simulator.scenario.leases import timeouts
 from simulator.scenario.profiles import DEFAULT
 from simulator.scenario.schema import Scenario

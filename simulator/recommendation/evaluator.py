@@ -16,11 +16,11 @@ from typing import Any
 import pandas as pd
 
 from simulator.errors import LeasesimError
-from simulator.recommend.evidence import Evidence, Measure, Verdict, judge, standing
-from simulator.recommend.requirements import Objective, Requirement
-from simulator.recommend.screening import Screen, screen
-from simulator.recommend.simulate import measures, simulate, summaries
-from simulator.recommend.space import Axis, label
+from simulator.recommendation.evidence import Evidence, Measure, Verdict, judge, standing
+from simulator.recommendation.requirements import Objective, Requirement
+from simulator.recommendation.screening import Screen, screen
+from simulator.recommendation.simulate import measures, simulate, summaries
+from simulator.recommendation.space import Axis, label
 from simulator.results.health import Flag, flags
 from simulator.scenario.leases import timeouts
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from simulator.analytic import estimates
 from simulator.analytic.estimate import Estimate
-from simulator.recommend.requirements import Objective, Requirement
+from simulator.recommendation.requirements import Objective, Requirement
 from simulator.scenario.schema import Faults, Scenario
 
 EXACT_SLACK = 0.05

@@ -26,20 +26,20 @@ import pandas as pd
 from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
 from simulator.experiments.executors import make_executor
 from simulator.experiments.runs import ScenarioLike, check_index, resolve
-from simulator.recommend.evaluator import Candidate, Evaluator
-from simulator.recommend.evidence import Measure, tasks_needed
-from simulator.recommend.pareto import frontier
-from simulator.recommend.readings import check, skipped, why_not
-from simulator.recommend.requirements import Objective, Requirement
-from simulator.recommend.result import Recommendation, RunnerUp
-from simulator.recommend.screening import (
+from simulator.recommendation.evaluator import Candidate, Evaluator
+from simulator.recommendation.evidence import Measure, tasks_needed
+from simulator.recommendation.pareto import frontier
+from simulator.recommendation.readings import check, skipped, why_not
+from simulator.recommendation.requirements import Objective, Requirement
+from simulator.recommendation.result import Recommendation, RunnerUp
+from simulator.recommendation.screening import (
     APPROXIMATE_SLACK,
     EXACT_SLACK,
     order_key,
     usage,
 )
-from simulator.recommend.simulate import paired
-from simulator.recommend.space import axes, grid, neighbours
+from simulator.recommendation.simulate import paired
+from simulator.recommendation.space import axes, grid, neighbours
 
 RUNNERS_UP = 3
 NO_VALUE = Measure("", math.nan, math.nan, math.nan, 0, "")

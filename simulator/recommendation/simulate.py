@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.experiments.sweep import summarize, sweep
-from simulator.recommend.evidence import Measure, measure
+from simulator.recommendation.evidence import Measure, measure
 from simulator.results.stats import mean_ci
 from simulator.scenario.schema import Scenario
 

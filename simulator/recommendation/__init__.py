@@ -19,11 +19,11 @@ numbers), `evidence` (intervals and verdicts), `pareto`, `readings` (5 vs 15 min
 (the algorithm), `result` (`Recommendation`), `figure`. See docs/recommend.md.
 """
 
-from simulator.recommend.evidence import Evidence, Measure
-from simulator.recommend.readings import ReadingCheck, ReadingOutcome
-from simulator.recommend.requirements import Objective, Requirement
-from simulator.recommend.result import Recommendation, RunnerUp
-from simulator.recommend.search import recommend
+from simulator.recommendation.evidence import Evidence, Measure
+from simulator.recommendation.readings import ReadingCheck, ReadingOutcome
+from simulator.recommendation.requirements import Objective, Requirement
+from simulator.recommendation.result import Recommendation, RunnerUp
+from simulator.recommendation.search import recommend
 
 __all__ = [
     "Evidence",

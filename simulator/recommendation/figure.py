@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simulator.plots.style import DUPLICATE, metric_scale, new_figure, styled
-from simulator.recommend.pareto import frontier
+from simulator.recommendation.pareto import frontier
 from simulator.results.metrics import METRICS
 
 COLORS = {"meets": "#1f77b4", "unsure": "#e6b400", "fails": "#9a9a9a"}

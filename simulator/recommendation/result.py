@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from simulator.recommend.evidence import Evidence, Measure
-from simulator.recommend.readings import ReadingCheck
-from simulator.recommend.requirements import Objective, Requirement
+from simulator.recommendation.evidence import Evidence, Measure
+from simulator.recommendation.readings import ReadingCheck
+from simulator.recommendation.requirements import Objective, Requirement
 
 
 def _number(x: float) -> str:
@@ -98,7 +98,7 @@ class Recommendation:
 
     def figure(self) -> Any:
         """The Pareto figure (objective against each requirement's metric)."""
-        from simulator.recommend.figure import pareto_figure
+        from simulator.recommendation.figure import pareto_figure
 
         return pareto_figure(self)
 
