@@ -113,3 +113,17 @@ def test_the_sampler_draws_with_the_shared_lognormal_sigma() -> None:
     sigma = arithmetic.lognormal_sigma(spec)
     expected = np.random.default_rng(0).lognormal(math.log(5.0), sigma, 1)
     assert draws.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(("duration", "every", "offset", "batch"), PERIODIC)
+def test_the_warnings_and_the_size_guards_count_as_the_model(
+    duration: float, every: float, offset: float, batch: int
+) -> None:
+    from simulator.experiments.guards import _arrivals
+    from simulator.scenario.rates import arrival_rate
+
+    arrivals = {"kind": "periodic", "every": every, "offset": offset, "batch": batch}
+    model = _submitted(duration, arrivals)
+    workload = make_scenario(workload=[{"arrivals": arrivals}]).workload[0]
+    assert arrival_rate(workload, duration) * duration == pytest.approx(model, abs=1e-9)
+    assert _arrivals(workload.arrivals, duration, 1.0)[0] == model

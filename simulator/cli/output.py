@@ -9,6 +9,7 @@ import sys
 import textwrap
 from typing import Any
 
+from simulator.io import json_safe
 from simulator.results.metrics import METRICS
 
 
@@ -141,19 +142,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def emit(payload: dict[str, Any]) -> None:
     """Print one JSON document on stdout (NaN and infinities as null)."""
-    print(json.dumps(_json_safe(payload), indent=2, default=_json_default, allow_nan=False))
+    print(json.dumps(json_safe(payload), indent=2, default=_json_default, allow_nan=False))
 
 
 def warning_dict(field: str | None, message: str) -> dict[str, Any]:

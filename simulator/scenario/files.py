@@ -7,13 +7,12 @@ from it: no alias bombs, no recursive aliases, no duplicate keys, keys are plain
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from simulator.errors import FILE_ERROR, LeasesimError
+from simulator.errors import FILE_ERROR, LeasesimError, closest
 from simulator.scenario.paths import shape_of
 from simulator.scenario.source import DataPath
 
@@ -35,9 +34,9 @@ def _read_bytes(path: Path, file: str) -> bytes:
         folder = path.parent
         if folder.is_dir():
             names = sorted(p.name for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-            close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
-            if close:
-                hint = f" Did you mean {str(folder / close[0])!r}?"
+            close = closest(path.name, names, cutoff=0.75)
+            if close is not None:
+                hint = f" Did you mean {str(folder / close)!r}?"
             elif names:
                 hint = f" Scenario files in {str(folder)!r}: {', '.join(names)}."
         raise file_error(file, f"the scenario file {file!r} does not exist.{hint}")

@@ -5,18 +5,20 @@ A path is a sequence of field names and list positions, e.g. ("fleet", 0, "fault
 entries (fleet groups, workloads) are selected by name, or by position when no entry has that name
 (`select_entry`); a type is followed one step at a time (`step`), through optional values, unions
 and discriminated unions (`tag_of`). It walks any pydantic model by its fields, so it imports
-nothing of leasesim: the schema's own modules (the sweep spec) can use it. `human_path` and
-friends name fields and values as a user wrote them.
+nothing of leasesim but the base layer: the schema's own modules (the sweep spec) can use it.
+`human_path` and friends name fields and values as a user wrote them; `did_you_mean` is the
+one of `simulator.errors`, named here for the scenario modules.
 """
 
 from __future__ import annotations
 
-import difflib
 import types
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
+
+from simulator.errors import did_you_mean  # noqa: F401 (the scenario modules take it from here)
 
 
 def alternatives(tp: Any) -> list[Any]:
@@ -157,11 +159,6 @@ def show(value: Any) -> str:
         return "a list"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def quoted_list(values: Sequence[Any]) -> str:
