@@ -240,3 +240,31 @@ def test_validate_exits_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "line 8" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_scaling_fleet_is_judged_at_its_ceiling_and_no_fixed_fleet_estimate_applies() -> None:
+    """12 threads' worth of work for 3 runners x 2 threads that may scale to 12 runners: no
+    overload warning (it was warned before, against the 6 starting threads), and every closed
+    form but the arrival count says it does not apply (each assumes a fixed number of threads)."""
+    from simulator.analytic import estimates
+    from simulator.scenario.warnings import warnings as scenario_warnings
+
+    def scenario(scaling: dict[str, Any] | None) -> simulator.Scenario:
+        group: dict[str, Any] = {"runners": 3, "threads": 2}
+        if scaling is not None:
+            group["scaling"] = scaling
+        return make_scenario(
+            fleet=[group],
+            workload=[{"arrivals": {"kind": "poisson", "rate": "36/h"}, "duration": "20m"}],
+        )
+
+    def overloaded(s: simulator.Scenario) -> bool:
+        return any("threads' worth" in w.message for w in scenario_warnings(s))
+
+    assert overloaded(scenario(None))
+    scaling = scenario(SCALING)
+    assert not overloaded(scaling)
+    found = estimates(scaling)
+    assert found["tasks_submitted"].applies
+    rest = [e for m, e in found.items() if m != "tasks_submitted"]
+    assert rest and all(not e.applies and "scales between" in e.why_not for e in rest)

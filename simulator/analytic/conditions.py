@@ -97,3 +97,20 @@ def latency_problem(scenario: Scenario) -> str:
     if arithmetic.upper_bound(spec) != latency(scenario):
         return "call_latency is random (the schedule is worked out for a fixed latency)"
     return ""
+
+
+def changing_fleet(scenario: Scenario) -> str:
+    """Why the fleet is not a fixed set of threads ("" if it is): every estimate but the arrival
+    count assumes `runners x threads` threads for the whole run."""
+    for g in scenario.fleet:
+        if g.scaling is not None:
+            return (
+                f"fleet group {g.name!r} scales between {g.scaling.min} and {g.scaling.max} "
+                "runners (the estimates assume a fixed number of threads)"
+            )
+        if g.faults.interruption is not None:
+            return (
+                f"fleet group {g.name!r} has spot interruptions: runners leave for good (the "
+                "estimates assume a fixed number of threads)"
+            )
+    return ""

@@ -15,6 +15,7 @@ import numpy as np
 from simulator import arithmetic
 from simulator.analytic.conditions import (
     RARE,
+    changing_fleet,
     fault_problem,
     latency_problem,
     lease_problem,
@@ -483,4 +484,11 @@ def estimates(scenario: Scenario) -> dict[str, Estimate]:
     ctx = Context(scenario)
     out = {e.metric: e for e in (build(ctx) for build in BUILDERS)}
     out.update(expiries(ctx))
+    changing = changing_fleet(scenario)
+    if changing:  # only the arrivals do not depend on how many threads there are
+        out = {
+            m: e if m == "tasks_submitted"
+            else not_applicable(m, e.method, e.assumptions, changing)
+            for m, e in out.items()
+        }
     return out

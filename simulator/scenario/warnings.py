@@ -138,9 +138,11 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
     for wi, workload in enumerate(scenario.workload):
         by_group.setdefault(workload.worker_group, []).append(wi)
     for group_name, indices in by_group.items():
-        threads = as_count(
-            sum(g.runners * g.threads for g in scenario.fleet if g.worker_group == group_name)
-        )
+        # A scaling group can grow to `scaling.max` runners: overload is judged at that ceiling.
+        threads = as_count(sum(
+            (g.runners if g.scaling is None else g.scaling.max) * g.threads
+            for g in scenario.fleet if g.worker_group == group_name
+        ))  # fmt: skip
         load = 0.0
         for wi in indices:
             w = scenario.workload[wi]
