@@ -6,6 +6,9 @@ With --json, stdout holds exactly one JSON document, {"success": true, "data": {
 ever printed (set LEASESIM_DEBUG=1 to see one for an internal error).
 
 Each command is a module with `add_parser(subparsers)` and `execute(args) -> exit status`.
+Building the parser imports argparse and light modules only, so `--version` and `--help` start
+at once; the simulation (numpy, pandas, scipy, simpy, matplotlib) is imported inside `execute`
+(tests/test_cli_startup.py).
 """
 
 from __future__ import annotations

@@ -11,14 +11,10 @@ import os
 import sys
 from typing import Any
 
-from simulator.check import report
-from simulator.check.files import DEFAULT_PATHS, find
-from simulator.check.runner import run_checks
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import add_executor_options, executor_of
 from simulator.cli.output import emit
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.experiments.guards import Limits
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -72,6 +68,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.check import report  # the simulation: imported to run, not to parse
+    from simulator.check.files import DEFAULT_PATHS, find
+    from simulator.check.runner import run_checks
+    from simulator.experiments.guards import Limits
+
     if args.update_baseline and args.no_baseline:
         raise LeasesimError(USAGE_ERROR, "--update-baseline records baselines and --no-baseline "
                             "ignores them; give one of the two.")  # fmt: skip

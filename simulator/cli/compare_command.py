@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.calibration.compare import TEST, Comparison, compare_observed
-from simulator.calibration.measures import MEASURES
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.output import emit, number
 from simulator.errors import FILE_ERROR, LeasesimError
-from simulator.scenario.load import load_scenario_with_source
 from simulator.units import human_duration
+
+if TYPE_CHECKING:  # simulator.calibration is imported when the command runs, not to parse it
+    from simulator.calibration.compare import Comparison
 
 
 def wrap(text: str) -> list[str]:
@@ -114,6 +114,10 @@ def table(cmp: Comparison) -> list[str]:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.calibration.compare import TEST, compare_observed
+    from simulator.calibration.measures import MEASURES
+    from simulator.scenario.load import load_scenario_with_source
+
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     if not 0 < args.alpha < 1:
         raise LeasesimError(

@@ -10,16 +10,16 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli.arguments import whole_number
 from simulator.cli.output import plural, warning_dict
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
-from simulator.experiments.executors import EXECUTORS
-from simulator.experiments.precision import Precision
-from simulator.experiments.replicate import RunFailures
-from simulator.experiments.runs import Failure
-from simulator.experiments.store import OutputFolderWarning
+from simulator.experiments.executors import EXECUTORS  # light: names only
+
+if TYPE_CHECKING:  # the rest of simulator.experiments is imported when a command runs
+    from simulator.experiments.precision import Precision
+    from simulator.experiments.runs import Failure
 
 
 def add_executor_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -63,6 +63,8 @@ def add_precision_options(p: argparse.ArgumentParser) -> None:
 
 
 def precision_of(args: argparse.Namespace) -> Precision | None:
+    from simulator.experiments.precision import Precision
+
     metrics = [m.strip() for text in args.precision for m in text.split(",") if m.strip()]
     if not metrics:
         return None
@@ -90,6 +92,9 @@ def check_resume(args: argparse.Namespace) -> None:
 def printed_warnings(notes: list[dict[str, Any]], show: bool) -> Iterator[None]:
     """Print warnings about --out folders as they arise (and list them in `notes`); failed runs
     are reported by the command itself, not as warnings."""
+    from simulator.experiments.replicate import RunFailures
+    from simulator.experiments.store import OutputFolderWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunFailures)
 

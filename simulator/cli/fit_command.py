@@ -7,13 +7,15 @@ import math
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.calibration.calibrate import Calibration, fit_observed
 from simulator.cli.arguments import EXIT_OK
 from simulator.cli.output import emit, number
 from simulator.errors import FILE_ERROR, LeasesimError
 from simulator.units import human_duration
+
+if TYPE_CHECKING:  # simulator.calibration is imported when the command runs, not to parse it
+    from simulator.calibration.calibrate import Calibration
 
 
 def wrap(text: str) -> list[str]:
@@ -202,6 +204,8 @@ def write_plots(cal: Calibration, folder: Path) -> list[Path]:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.calibration.calibrate import fit_observed
+
     out: Path = args.out
     if out.parent and not out.parent.exists():
         raise LeasesimError(

@@ -10,7 +10,6 @@ import textwrap
 from typing import Any
 
 from simulator.io import json_safe
-from simulator.results.metrics import METRICS
 
 
 def plural(n: int, word: str) -> str:
@@ -34,6 +33,8 @@ def number(x: float | None) -> str:
 
 def table(frame: Any) -> str:
     """The replication summary as an aligned text table: metric, mean, 95% CI, n, unit."""
+    from simulator.results.metrics import METRICS
+
     rows = []
     for r in frame.itertuples(index=False):
         ci = None if math.isnan(r.half_width) else (number(r.ci_low), number(r.ci_high))

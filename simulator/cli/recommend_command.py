@@ -14,13 +14,12 @@ from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import add_executor_options, executor_of, printed_warnings
 from simulator.cli.output import emit
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
-from simulator.experiments.guards import Limits, guard
-from simulator.recommendation import recommend
-from simulator.recommendation.requirements import DEFAULT_OBJECTIVE
-from simulator.scenario.load import load_scenario_with_source
 from simulator.versions import leasesim_version
 
 FIGURE = "pareto.png"
+#: simulator.recommendation.requirements.DEFAULT_OBJECTIVE, for --help without importing the
+#: simulation (tests/test_cli_startup.py checks that the two agree).
+DEFAULT_OBJECTIVE = "progress_calls_per_s"
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -109,6 +108,10 @@ def _figure_path(args: argparse.Namespace) -> Path | None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.experiments.guards import Limits, guard  # the simulation: to run, not to parse
+    from simulator.recommendation import recommend
+    from simulator.scenario.load import load_scenario_with_source
+
     if not args.vary:
         raise LeasesimError(USAGE_ERROR, "recommend: give at least one --vary PATH=RANGE, e.g. "
                             "--vary 'fleet.etl.progress_interval=[30s, 1m, 2m]'.")  # fmt: skip

@@ -14,10 +14,6 @@ from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import failure_error, printed_warnings
 from simulator.cli.output import emit, plural
 from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
-from simulator.experiments.batch import Interrupted
-from simulator.experiments.replicate import replicate
-from simulator.experiments.runs import run
-from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration
 
 
@@ -66,6 +62,11 @@ def _check_out(out: Path) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.experiments.batch import Interrupted  # the simulation: to run, not to parse
+    from simulator.experiments.replicate import replicate
+    from simulator.experiments.runs import run
+    from simulator.scenario.load import load_scenario_with_source
+
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     scenario = loaded.scenario
     n = scenario.replications if args.replications is None else args.replications

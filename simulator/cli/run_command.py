@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from simulator.analytic import closed_form_section
 from simulator.cli import plots_option
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import (
@@ -33,15 +32,19 @@ from simulator.cli.output import (
     warning_dict,
 )
 from simulator.errors import INTERRUPTED, LeasesimError
-from simulator.experiments.batch import Interrupted
-from simulator.experiments.guards import Limits, guard
-from simulator.experiments.replicate import replicate
-from simulator.experiments.runs import run
-from simulator.experiments.store import runs_folder
-from simulator.results.metrics import METRICS
-from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
+
+# The simulation (simulator.experiments, .scenario, .results: numpy, pandas, scipy, simpy) is
+# imported by `execute`, not here: `leasesim --help` and `--version` only build the parser.
+
+
+def run(*args: Any, **kwargs: Any) -> Any:
+    """One replication: `simulator.experiments.runs.run`, imported when called. `execute` hands
+    this function to `replicate`, so tests can replace it here (a seam)."""
+    from simulator.experiments.runs import run as run_replication
+
+    return run_replication(*args, **kwargs)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -86,6 +89,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _kept(saved: list[str], out: Path | None) -> str:
+    from simulator.experiments.store import runs_folder
+
     if out is None:
         return "nothing was saved (use --out DIR to keep finished replications)"
     if not saved:
@@ -105,6 +110,14 @@ def warmup_note(warmup: float) -> str | None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.analytic import closed_form_section
+    from simulator.experiments.batch import Interrupted
+    from simulator.experiments.guards import Limits, guard
+    from simulator.experiments.replicate import replicate
+    from simulator.experiments.store import runs_folder
+    from simulator.results.metrics import METRICS
+    from simulator.scenario.load import load_scenario_with_source
+
     check_resume(args)
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     scenario = loaded.scenario

@@ -7,9 +7,7 @@ import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import plots_option
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
@@ -25,16 +23,23 @@ from simulator.cli.experiment_options import (
 from simulator.cli.output import emit, number, plural
 from simulator.cli.run_command import warmup_note
 from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError
-from simulator.experiments.batch import Interrupted
-from simulator.experiments.runs import Failure
-from simulator.experiments.sweep import summarize, sweep
-from simulator.plots.sweeps import FIELD_KINDS
-from simulator.results.metrics import METRICS
-from simulator.scenario.load import load_scenario_with_source
 from simulator.units import format_duration, format_rate, human_duration
 from simulator.versions import leasesim_version
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The simulation (simulator.experiments, .scenario, .results, .plots: numpy, pandas, scipy, simpy,
+# matplotlib) is imported where it is used, not here: `leasesim --help` only builds the parser.
+
 DEFAULT_METRICS = ("reassigned_fraction", "duplicated_fraction", "wasted_work_h", "latency_p95_s")
+
+
+def sweep(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """`simulator.experiments.sweep.sweep`, imported when called; tests replace it here (a seam)."""
+    from simulator.experiments.sweep import sweep as run_sweep
+
+    return run_sweep(*args, **kwargs)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -82,6 +87,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _metrics(text: str | None, extra: list[str]) -> list[str]:
+    from simulator.results.metrics import METRICS
+
     if text is None:
         chosen = list(DEFAULT_METRICS)
     elif text.strip() == "all":
@@ -98,6 +105,8 @@ def _metrics(text: str | None, extra: list[str]) -> list[str]:
 
 def _cell(value: Any, parameter: str = "") -> str:
     """A parameter value: durations and rates in human units (30s, 2m; 120/h), else a number."""
+    from simulator.plots.sweeps import FIELD_KINDS
+
     kind = FIELD_KINDS.get(parameter.rsplit(".", 1)[-1])
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         if kind == "duration":
@@ -150,6 +159,11 @@ def point_table(summary: pd.DataFrame, parameters: list[str], metrics: list[str]
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.experiments.batch import Interrupted
+    from simulator.experiments.runs import Failure
+    from simulator.experiments.sweep import summarize
+    from simulator.scenario.load import load_scenario_with_source
+
     check_resume(args)
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     scenario = loaded.scenario

@@ -13,7 +13,6 @@ from typing import Any
 from simulator.cli.arguments import EXIT_INVALID, EXIT_OK
 from simulator.cli.output import emit, plural
 from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
-from simulator.scenario.load import load_scenario_with_source
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -56,6 +55,8 @@ def _scenario_files(paths: Sequence[str]) -> list[tuple[Path, LeasesimError | No
 
 
 def execute(args: argparse.Namespace) -> int:
+    from simulator.scenario.load import load_scenario_with_source  # to check, not to parse
+
     report: list[dict[str, Any]] = []
     failures: list[LeasesimError] = []
     for path, error in _scenario_files(args.paths):
