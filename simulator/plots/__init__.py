@@ -17,7 +17,6 @@ render with Agg, and show themselves as PNGs in Jupyter.
 from simulator.plots.calibration import compare_ecdf, fit_ecdf, qq
 from simulator.plots.capacity import capacity
 from simulator.plots.distribution import QUANTITIES, distribution
-from simulator.plots.fleet import fleet
 from simulator.plots.files import (
     CAPTIONS,
     run_figures,
@@ -26,6 +25,7 @@ from simulator.plots.files import (
     write_run_plots,
     write_sweep_plots,
 )
+from simulator.plots.fleet import fleet
 from simulator.plots.timeline import timeline
 from simulator.plots.tradeoff import tradeoff
 
