@@ -138,11 +138,30 @@ def human_duration(seconds: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def format_rate(per_second: float) -> str:
-    """A rate for a reader, in the unit that gives a number >= 1 where possible: 2/s, 120/h, 3/d."""
-    if not math.isfinite(per_second) or per_second == 0:
+def rate_unit(per_second: float) -> str:
+    """The unit `format_rate` shows a rate in: the first of s, m, h, d giving a number >= 1."""
+    for unit in ("s", "m", "h"):
+        if abs(per_second) * SECONDS[unit] >= 1:
+            return unit
+    return "d"
+
+
+def format_rate(per_second: float, unit: str | None = None) -> str:
+    """A rate for a reader, in the unit that gives a number >= 1 where possible: 2/s, 120/h, 3/d.
+
+    `unit` ("s", "m", "h" or "d") fixes the unit, so that a mean and its interval read alike.
+    """
+    if not math.isfinite(per_second) or (per_second == 0 and unit is None):
         return f"{per_second:g}/s"
-    for unit, seconds in (("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)):
-        if abs(per_second) * seconds >= 1 or unit == "d":
-            return f"{float(f'{per_second * seconds:.3g}'):g}/{unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+    unit = unit or rate_unit(per_second)
+    return f"{float(f'{per_second * SECONDS[unit]:.3g}'):g}/{unit}"
+
+
+def seconds_metric(metric: str) -> bool:
+    """A summary metric measured in seconds (`*_s`, not a rate `*_per_s`): shown as a duration."""
+    return metric.endswith("_s") and not metric.endswith("_per_s")
+
+
+def rate_metric(metric: str) -> bool:
+    """A summary metric measured per second (`*_per_s`): shown as a rate."""
+    return metric.endswith("_per_s")

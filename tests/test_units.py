@@ -145,3 +145,35 @@ def test_malformed_units_are_refused(text: str) -> None:
     parse = parse_rate if "/" in text else parse_duration
     with pytest.raises(UnitError):
         parse(text)
+
+
+def test_rates_in_a_fixed_unit_and_metrics_by_their_suffix():
+    from simulator.units import format_rate, rate_metric, rate_unit, seconds_metric
+
+    assert rate_unit(0.0477) == "m" and format_rate(0.0477) == "2.86/m"
+    assert format_rate(0.0477, "s") == "0.0477/s" and format_rate(6.019e-05, "h") == "0.217/h"
+    assert seconds_metric("latency_p95_s") and not seconds_metric("poll_calls_per_s")
+    assert rate_metric("poll_calls_per_s") and not rate_metric("wasted_work_h")
+
+
+def test_metric_values_for_a_reader_in_recommend_text():
+    from simulator.recommendation.evidence import Measure
+    from simulator.recommendation.requirements import Requirement
+
+    assert str(Requirement.parse("detection_latency_mean_s<=600")) == (
+        "detection_latency_mean_s <= 10m")
+    assert Measure("latency_p95_s", 2595.0, 2446.0, 2743.0, 5).text() == (
+        "43m15s", "[40m46s, 45m43s]")
+    diff = Measure("progress_calls_per_s", 6.019e-05, -3.157e-04, 4.361e-04, 5, "paired t")
+    assert diff.text(signed=True) == ("+0.217/h", "[-1.14/h, +1.57/h]")
+
+
+def test_resolved_scenario_data_in_human_units():
+    from simulator.plots.sweeps import human_fields
+
+    data = {"duration": 86400.0, "seed": 1, "fleet": [{"progress_interval": 90.0,
+            "faults": {"crash": {"rate": 1.1574074074074073e-05}}}],
+            "arrivals": {"kind": "profile", "rates": [[0.0, 0.0138888], [7200.0, 0.5]]}}
+    assert human_fields(data) == {"duration": "1d", "seed": 1, "fleet": [
+        {"progress_interval": "1m30s", "faults": {"crash": {"rate": "1/d"}}}],
+        "arrivals": {"kind": "profile", "rates": [["0s", "50/h"], ["2h", "30/m"]]}}

@@ -25,6 +25,7 @@ import pandas as pd
 from simulator.analytic.estimate import Estimate
 from simulator.results.metrics import METRICS
 from simulator.results.stats import binomial_interval, poisson_interval
+from simulator.units import human_duration, seconds_metric
 
 COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
 APPROXIMATE_TOLERANCE = 0.05  # an approximate estimate this close to the mean (relative) agrees
@@ -97,13 +98,18 @@ def _number(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _duration(x: float) -> str:
+    """A value in seconds as a duration rounded for a reader (7m35s); "-" for no value."""
+    return human_duration(x) if math.isfinite(x) else _number(x)
+
+
 def comparison_lines(frame: pd.DataFrame) -> list[str]:
     """`compare`'s table as text lines for `leasesim run`, to print after the summary table."""
-    number = _number
     if frame.empty:
         return []
     cells = [("metric", "estimate", "simulated 95% CI", "")]
     for r in frame.itertuples(index=False):
+        number = _duration if seconds_metric(r.metric) else _number
         shown = number(r.estimate) + ("" if r.exact else " ~")
         ci = f"[{number(r.ci_low)}, {number(r.ci_high)}]" if math.isfinite(r.ci_low) else "-"
         flag = "!" if r.disagrees else (f"within {r.tolerance:.0%}" if r.within_tolerance else "")

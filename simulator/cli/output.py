@@ -10,6 +10,7 @@ import textwrap
 from typing import Any
 
 from simulator.io import json_safe
+from simulator.units import human_duration, seconds_metric
 
 
 def plural(n: int, word: str) -> str:
@@ -31,17 +32,25 @@ def number(x: float | None) -> str:
     return f"{x:.4g}"
 
 
+def value(x: float | None) -> str:
+    """A value in seconds as a duration rounded for a reader (43m15s); "-" for no value."""
+    if x is None or not math.isfinite(x):
+        return number(x)
+    return human_duration(x)
+
+
 def table(frame: Any) -> str:
     """The replication summary as an aligned text table: metric, mean, 95% CI, n, unit."""
     from simulator.results.metrics import METRICS
 
     rows = []
     for r in frame.itertuples(index=False):
-        ci = None if math.isnan(r.half_width) else (number(r.ci_low), number(r.ci_high))
+        show = value if seconds_metric(r.metric) else number
+        ci = None if math.isnan(r.half_width) else (show(r.ci_low), show(r.ci_high))
         unit = METRICS[r.metric].unit if r.metric in METRICS else ""
         # An interval kept inside the metric's range by the bootstrap is marked "*" (notes).
         mark = "*" if ci and getattr(r, "method", "t") != "t" else ""
-        rows.append((r.metric, number(r.mean), ci, str(r.n), unit, mark))
+        rows.append((r.metric, show(r.mean), ci, str(r.n), unit, mark))
     intervals = [r[2] for r in rows if r[2] is not None]
     low_w = max((len(low) for low, _ in intervals), default=0)
     high_w = max((len(high) for _, high in intervals), default=0)

@@ -25,7 +25,7 @@ from simulator.plots.style import TimeScale, metric_scale
 from simulator.results.metrics import METRICS
 from simulator.results.stats import mean_ci
 from simulator.scenario.schema import Distribution, PerSecond, Scenario, Seconds
-from simulator.units import UnitError, parse_duration, parse_rate
+from simulator.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
 
 
 def _field_kinds() -> dict[str, str]:
@@ -61,6 +61,32 @@ def _field_kinds() -> dict[str, str]:
 
 
 FIELD_KINDS = MappingProxyType(_field_kinds())
+# Lists of [start, rate] pairs: the first element a duration, the second a rate.
+_PAIRS = MappingProxyType({"rates": ("duration", "rate")})
+
+
+def human_fields(data: Any, kind: str | None = None) -> Any:
+    """Resolved scenario data (`Scenario.model_dump(mode="json")`: seconds, per-second rates)
+    with every duration and rate field as a human string, by `FIELD_KINDS`: 86400.0 -> "1d",
+    1.157e-05 -> "1/d", 0.0139 -> "50/h". Other values are returned as they are."""
+    if isinstance(data, dict):
+        return {k: human_fields(v, FIELD_KINDS.get(k) if isinstance(k, str) else None)
+                if k not in _PAIRS else _pairs(v, _PAIRS[k]) for k, v in data.items()}
+    if isinstance(data, list):
+        return [human_fields(v, kind) for v in data]
+    if isinstance(data, int | float) and not isinstance(data, bool) and math.isfinite(data):
+        if kind == "duration":
+            return format_duration(float(data))
+        if kind == "rate":
+            return format_rate(float(data))
+    return data
+
+
+def _pairs(rows: Any, kinds: tuple[str, str]) -> Any:
+    if not isinstance(rows, list):
+        return human_fields(rows)
+    return [[human_fields(x, k) for x, k in zip(row, kinds, strict=False)]
+            if isinstance(row, list) else human_fields(row) for row in rows]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator.recommendation.requirements import Requirement
+from simulator.recommendation.requirements import Requirement, shown
 from simulator.results.metrics import METRICS
 from simulator.results.stats import binomial_interval, poisson_interval
+from simulator.units import rate_metric, rate_unit
 
 Verdict = Literal["meets", "fails", "unsure", "no value"]
 COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
@@ -37,6 +38,18 @@ class Measure:
     high: float
     n: int
     interval: str = "t"
+
+    def text(self, signed: bool = False) -> tuple[str, str]:
+        """(mean, interval) for a reader, as `shown` writes them (a rate's mean and bounds in one
+        unit); the interval is "-" when there is none, and names its kind unless t."""
+        finite = [abs(x) for x in (self.mean, self.low, self.high) if math.isfinite(x)]
+        unit = rate_unit(max(finite)) if rate_metric(self.metric) and finite else None
+        mean = shown(self.metric, self.mean, signed, unit)
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            return mean, "-"
+        kind = "" if self.interval in ("t", "paired t") else f" ({self.interval})"
+        low, high = (shown(self.metric, x, signed, unit) for x in (self.low, self.high))
+        return mean, f"[{low}, {high}]{kind}"
 
     def to_dict(self) -> dict[str, object]:
         def clean(x: float) -> float | None:

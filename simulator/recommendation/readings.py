@@ -158,8 +158,10 @@ def _drifted(under: Sequence[Evidence], base: Sequence[Evidence]) -> str:
     for e, b in zip(under, base, strict=True):
         r, m = e.requirement, e.measure
         if r.holds(b.measure.mean) and not r.holds(m.mean) and e.verdict == "unsure":
-            parts.append(f"{r.metric} mean {m.mean:.4g} is beyond {r.value:g}, but its interval "
-                         f"[{m.low:.4g}, {m.high:.4g}] does not settle it")
+            mean, interval = m.text()
+            bound = str(r).rsplit(" ", 1)[-1]
+            parts.append(f"{r.metric} mean {mean} is beyond {bound}, but its interval "
+                         f"{interval} does not settle it")
     if not parts:
         return ""
     return "the recommended setting's " + "; ".join(parts) + " (more replications would)"

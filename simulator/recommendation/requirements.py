@@ -14,10 +14,44 @@ from typing import Literal
 from simulator.errors import USAGE_ERROR, LeasesimError, did_you_mean
 from simulator.results.metrics import METRICS
 from simulator.scenario.outputs import allowed_values, metric_value
+from simulator.units import (
+    format_duration,
+    format_rate,
+    human_duration,
+    rate_metric,
+    rate_unit,
+    seconds_metric,
+)
 
 Op = Literal["<=", ">="]
 Sense = Literal["minimize", "maximize"]
 SLACK = 1e-9  # relative: a mean equal to the bound, up to float noise, respects it
+
+
+def number(x: float) -> str:
+    """About four significant digits, thousands separated; "-" for no value."""
+    if not math.isfinite(x):
+        return "-"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def shown(metric: str, x: float, signed: bool = False, unit: str | None = None) -> str:
+    """A value of `metric` for a reader: seconds as a duration (7m35s), rates per second as a
+    rate (2.86/m, or in `unit`), else about four significant digits; `signed`: "+" before
+    values >= 0 (differences)."""
+    if not math.isfinite(x):
+        return "-"
+    if seconds_metric(metric):
+        text = human_duration(x)
+    elif rate_metric(metric):
+        text = format_rate(x, unit or rate_unit(x))
+    else:
+        text = number(x)
+    return f"+{text}" if signed and x >= 0 and not text.startswith("-") else text
 
 
 def _metric(name: str, what: str) -> str:
@@ -93,7 +127,10 @@ class Requirement:
         return self.margin(x) / scale
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:g}"
+        """As written on the command line; seconds as an exact duration (`10m`), so that
+        `parse` reads it back."""
+        bound = format_duration(self.value) if seconds_metric(self.metric) else f"{self.value:g}"
+        return f"{self.metric} {self.op} {bound}"
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,6 @@ from simulator.recommendation.readings import ReadingCheck
 from simulator.recommendation.requirements import Objective, Requirement
 
 
-def _number(x: float) -> str:
-    if not math.isfinite(x):
-        return "-"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
-
-
-def _interval(m: Measure) -> str:
-    if not (math.isfinite(m.low) and math.isfinite(m.high)):
-        return "-"
-    kind = "" if m.interval in ("t", "paired t") else f" ({m.interval})"
-    return f"[{_number(m.low)}, {_number(m.high)}]{kind}"
-
-
 @dataclass(frozen=True)
 class RunnerUp:
     """Another simulated setting, how it stands, and its objective against the recommendation's
@@ -166,8 +149,7 @@ class Recommendation:
                       "paired by replication):"]  # fmt: skip
             for k, r in enumerate(self.runners_up, 1):
                 diff = r.versus
-                shown = (f"{'+' if diff.mean >= 0 else ''}{_number(diff.mean)} "
-                         f"{_interval(diff)}" if math.isfinite(diff.mean) else "-")  # fmt: skip
+                shown = " ".join(diff.text(signed=True)) if math.isfinite(diff.mean) else "-"
                 failing = [str(e.requirement) for e in r.evidence if e.verdict != "meets"]
                 note = f"; not met: {', '.join(failing)}" if failing else ""
                 if r.flags:
@@ -198,10 +180,9 @@ class Recommendation:
         cells = [("requirement", "mean", f"{level} CI", "n", "verdict")]
         for e in evidence:
             m = e.measure
-            cells.append((str(e.requirement), _number(m.mean), _interval(m), str(m.n), e.verdict))
+            cells.append((str(e.requirement), *m.text(), str(m.n), e.verdict))
         if objective is not None:
-            cells.append((str(self.objective_spec), _number(objective.mean),
-                          _interval(objective), str(objective.n), ""))  # fmt: skip
+            cells.append((str(self.objective_spec), *objective.text(), str(objective.n), ""))
         widths = [max(len(c[i]) for c in cells) for i in range(5)]
         out = []
         for k, row in enumerate(cells):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from simulator.analytic import estimates
 from simulator.analytic.estimate import Estimate
-from simulator.recommendation.requirements import Objective, Requirement
+from simulator.recommendation.requirements import Objective, Requirement, shown
 from simulator.scenario.schema import Faults, Scenario
 
 EXACT_SLACK = 0.05
@@ -70,7 +70,7 @@ def screen(scenario: Scenario, requirements: Sequence[Requirement],
         margin += r.scaled_margin(e.value)
         if clearly_beyond(r, e):
             kind = "exact" if e.exact else "approximate"
-            discard.append(f"{r}: {kind} estimate {e.value:.4g} ({e.method})")
+            discard.append(f"{r}: {kind} estimate {shown(r.metric, e.value)} ({e.method})")
         elif not r.holds(e.value):
             beyond += 1
     e = found.get(objective.metric)

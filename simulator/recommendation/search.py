@@ -181,7 +181,7 @@ def _prefer_safer(ev: Evaluator, ranked: list[Candidate]) -> tuple[list[Candidat
 
 
 def _signed(m: Measure) -> str:
-    return f"{m.mean:+.4g} [{m.low:+.4g}, {m.high:+.4g}]"
+    return " ".join(m.text(signed=True))
 
 
 def _edges(ev: Evaluator, winner: Candidate | None) -> list[str]:
