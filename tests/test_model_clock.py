@@ -10,7 +10,7 @@ import pytest
 from builders import make_scenario
 
 import simulator
-from simulator.model import runner as runner_module
+from simulator.model.actor import Actor
 from simulator.model.clock import EPSILON, SimulationStuck, due, ticks_before, ticks_by
 
 
@@ -75,7 +75,7 @@ def test_a_process_looping_without_time_advancing_fails_loudly(
     throttled and (patched) retried after no back-off at all, so its loop turns at one instant.
     The run must raise an internal error naming the runner, thread and time, not hang.
     """
-    monkeypatch.setattr(runner_module.Actor, "_backoff", lambda self, k: 0.0)
+    monkeypatch.setattr(Actor, "_backoff", lambda self, k: 0.0)
     scenario = make_scenario(
         duration="2h",
         simulation={"check_invariants": False},

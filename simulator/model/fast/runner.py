@@ -23,11 +23,12 @@ import math
 import numpy as np
 from simpy import Event, Interrupt
 
+from simulator.model.actor import CRASH, PAUSE, WAKE, Crashed, Wait
 from simulator.model.clock import EPSILON, due, ticks_before
 from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import BulkClient, FastService, StandingPoll
 from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt
-from simulator.model.runner import CRASH, PAUSE, WAKE, Crashed, Heartbeat, Runner, Thread, Wait
+from simulator.model.runner import Heartbeat, Runner, Thread
 from simulator.model.service import CANCELED, NOT_FOUND, OK, Poll
 from simulator.seeds import Stream
 

@@ -1,38 +1,17 @@
-"""The run report: one self-contained HTML page for a design review.
-
-In order: what was run (replications actually run, simulated time, mode), the run health flags
-(`simulator.results.health`), every scenario warning and fast-mode fallback, the summary over the
-replications (mean and confidence interval in human units, each metric's definition beside it,
-grouped by topic), the closed-form estimates beside the simulated intervals
-(`simulator.analytic`), the API calls and throttled calls per operation, one row per replication,
-the figures of the first replication (base64 PNGs) with how to read each, and the fully resolved
-scenario. CSS is inline and the page runs no script and links to nothing outside itself, so it
-can be mailed or attached as it is.
-
-    from simulator.report import write_report
-    write_report("report.html", simulator.replicate(scenario, 5, tables=True))
-"""
+"""The report's sections, each as HTML: provenance and key figures, the verdict box, run
+health, warnings, the summary table by topic, the closed-form estimates, API calls per
+operation, and one row per replication."""
 
 from __future__ import annotations
 
-import base64
 import html
 import math
-import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
-import yaml
-from matplotlib.figure import Figure
 
-from simulator import units
 from simulator.experiments.replicate import Replications
-from simulator.experiments.runs import RunRecord, calls_by_operation
-from simulator.io import atomic_write_text
-from simulator.plots import CAPTIONS, run_figures
-from simulator.plots.style import png_bytes
+from simulator.report.formatting import human_duration, number, percent, plural, unit_label, value
 from simulator.results.health import (
     BACKLOG_FRACTION_LIMIT,
     BACKLOG_GROWTH_LIMIT,
@@ -40,78 +19,9 @@ from simulator.results.health import (
     Flag,
 )
 from simulator.results.metrics import METRICS
-from simulator.results.result import Result
-from simulator.results.stats import summarize_replications
-from simulator.scenario.load import scenario_warnings
-from simulator.scenario.modes import fast_fallbacks
 from simulator.scenario.schema import Scenario
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
-
-_CSS = """
-:root { --ink: #1d2430; --muted: #5b6573; --line: #e3e6eb; --soft: #f6f7f9;
-        --ok: #1f7a3f; --ok-bg: #eaf6ee; --warn: #8a5a00; --warn-bg: #fff6e0;
-        --bad: #a4161a; --bad-bg: #fdecec; --accent: #2451a6; }
-* { box-sizing: border-box; }
-body { font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: var(--ink); max-width: 1120px; margin: 0 auto; padding: 28px 28px 60px;
-       background: #fff; }
-h1 { font-size: 28px; line-height: 1.2; margin: 0 0 6px; }
-h2 { font-size: 20px; margin: 40px 0 10px; padding-bottom: 4px;
-     border-bottom: 2px solid var(--line); }
-h3 { font-size: 16px; margin: 22px 0 6px; }
-p { margin: 8px 0; max-width: 78ch; }
-code { font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, "DejaVu Sans Mono", monospace; }
-.lead { font-size: 16px; color: #333c49; }
-.nowrap { white-space: nowrap; }
-.muted, .meta { color: var(--muted); font-size: 13.5px; }
-nav { margin: 14px 0 0; font-size: 13.5px; }
-nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
-.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 10px;
-         margin: 18px 0 6px; }
-.fact { background: var(--soft); border: 1px solid var(--line); border-radius: 6px;
-        padding: 8px 12px; }
-.fact b { display: block; font-size: 19px; font-variant-numeric: tabular-nums; }
-.fact span { color: var(--muted); font-size: 12.5px; }
-.box { border-radius: 6px; padding: 10px 14px; margin: 12px 0; border: 1px solid; max-width: 90ch; }
-.box.ok { background: var(--ok-bg); border-color: #b9e0c6; }
-.box.warn { background: var(--warn-bg); border-color: #f0d58c; }
-.box.bad { background: var(--bad-bg); border-color: #f1b8b8; }
-.box p { margin: 4px 0; }
-.box ul { margin: 4px 0; padding-left: 20px; }
-.box li { margin: 4px 0; }
-.howto { background: var(--soft); border: 1px solid var(--line); border-radius: 6px;
-         padding: 10px 16px; margin: 16px 0; font-size: 14px; max-width: 90ch; }
-.howto dt { font-weight: 600; margin-top: 6px; }
-.howto dd { margin: 0 0 0 18px; }
-ol.assumptions { font-size: 13px; color: #3c4552; max-width: 100ch; padding-left: 24px; }
-ol.assumptions li { margin: 4px 0; }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 14px;
-        margin: 6px 0; }
-th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { text-align: left; font-size: 12.5px; color: var(--muted); font-weight: 600;
-     border-bottom: 2px solid var(--line); white-space: nowrap; }
-td.num, th.num { text-align: right; white-space: nowrap; }
-td.name { white-space: nowrap; }
-td.def { color: #3c4552; font-size: 13px; min-width: 26ch; max-width: 62ch; }
-tr.group td { background: var(--soft); font-weight: 600; font-size: 13px; color: #39424e;
-              border-bottom: 1px solid var(--line); padding-top: 8px; }
-tr.flagged td { background: var(--warn-bg); }
-.tag { display: inline-block; font-size: 12px; font-weight: 600; border-radius: 4px;
-       padding: 0 6px; }
-.tag.ok { color: var(--ok); background: var(--ok-bg); }
-.tag.warn { color: var(--warn); background: var(--warn-bg); }
-.tag.bad { color: var(--bad); background: var(--bad-bg); }
-.tag.none { color: var(--muted); background: var(--soft); }
-figure { margin: 18px 0 26px; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
-             border-radius: 4px; }
-figcaption { color: #3c4552; font-size: 14px; max-width: 90ch; margin-top: 6px; }
-pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 12px;
-      overflow-x: auto; font-size: 12.5px; line-height: 1.45; max-height: 60em; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
-"""
 
 # Summary metrics by topic, in this order; a metric in none of them goes to "Other".
 _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -152,271 +62,12 @@ _REPLICATION_COLUMNS = (
     ("utilization", "utilization"),
 )  # fmt: skip
 
-_HOW_TO_READ = """
-<dl class="howto">
-<dt>What is simulated</dt>
-<dd>A fleet of task runners polls AWS Data Pipeline for tasks. A runner holds a task under a
-<em>lease</em>: it must acknowledge the task in time (2 minutes in AWS's documents) and keep
-reporting progress before the lease runs out, or the service takes the task back and hands it
-to another runner (a <em>reassignment</em>). If the first runner was in fact still working, the
-task is now done twice (<em>duplicated</em>).</dd>
-<dt>Replications and intervals</dt>
-<dd>The scenario is run several times with independent random draws (<em>replications</em>).
-Each number below is the mean over the replications, with a confidence interval (CI): the range
-that covers the true mean with the stated probability (Student t). A wide interval means more
-replications are needed before comparing settings; <em>n</em> is how many replications had a
-value for the metric (an interval needs 2).</dd>
-<dt>Health flags</dt>
-<dd>Checks that tell a broken setting from a good one: a backlog that grows without bound, or
-most attempts losing their lease. When a flag is raised, fractions and latencies describe only
-the few tasks that got through; do not read them as the answer.</dd>
-<dt>Units</dt>
-<dd>Durations as 42s, 3m30s, 2h05m, 1d04h; fractions as percentages; call rates per second.</dd>
-</dl>
-"""
 
-Runs = Replications | Sequence[Result]
-
-
-def report_html(
-    runs: Runs,
-    *,
-    source: str | None = None,
-    overrides: Sequence[str] = (),
-    confidence: float = 0.95,
-    figures: Mapping[str, Figure] | None = None,
-    warnings: Sequence[str] | None = None,
-    requested: int | None = None,
-) -> str:
-    """The report page for the replications `runs` of one scenario, as a string.
-
-    `runs` is `replicate(..., tables=True)` (failed replications are listed too) or a list of
-    `Result`s of one scenario. `source` (the scenario file) and `overrides` (--set) are shown for
-    provenance; `warnings` defaults to `scenario_warnings(scenario)` as text; `requested` is the
-    number of replications asked for, if it differs from those run; `figures` defaults to
-    `run_figures(...)` of the first replication.
-    """
-    reps = _replications(runs)
-    if not len(reps):
-        raise ValueError("a report needs at least one finished replication")
-    scenario = reps.scenario
-    first = reps.records[0].result
-    if figures is None:
-        figures = run_figures(first) if first is not None else {}
-    summary = summarize_replications(reps.summaries, confidence)
-    flags = reps.flags
-    notes = [str(w) for w in scenario_warnings(scenario)] if warnings is None else list(warnings)
-    fallbacks = _fallbacks(scenario, first)
-    e = html.escape
-
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>leasesim report: {e(scenario.name)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{e(scenario.name)}</h1>",
-    ]
-    if scenario.description:
-        parts.append(f'<p class="lead">{e(scenario.description.strip())}</p>')
-    parts.append(f'<p class="meta">{_provenance(reps, source, overrides)}</p>')
-    parts.append(_facts(reps, summary, requested, confidence))
-    parts.append(_verdict(flags, notes, fallbacks, reps))
-    parts.append(
-        '<nav><a href="#health">Run health</a><a href="#warnings">Warnings</a>'
-        '<a href="#summary">Summary</a><a href="#estimates">Closed-form estimates</a>'
-        '<a href="#calls">API calls</a><a href="#replications">Replications</a>'
-        '<a href="#figures">Figures</a><a href="#scenario">Scenario</a></nav>'
-    )
-    parts.append(_HOW_TO_READ)
-
-    parts.append('<h2 id="health">Run health</h2>')
-    parts.append(_health(flags, summary))
-    parts.append('<h2 id="warnings">Warnings</h2>')
-    parts.append(_warnings(notes, fallbacks, scenario))
-
-    parts.append('<h2 id="summary">Summary over the replications</h2>')
-    parts.append(
-        f'<p>Mean over {_plural(len(reps), "replication")} and its {confidence:.0%} confidence '
-        "interval. Each metric's definition is beside it. Rows highlighted in amber are the ones "
-        "a raised health flag looks at.</p>"
-    )
-    parts.append(_summary_table(summary, confidence, flags))
-    parts.append(_summary_notes(summary, reps, scenario))
-
-    parts.append('<h2 id="estimates">Closed-form estimates beside the simulation</h2>')
-    parts.append(_estimates(scenario, summary, confidence))
-
-    parts.append('<h2 id="calls">API calls and throttling, per operation</h2>')
-    parts.append(_calls(reps))
-
-    parts.append('<h2 id="replications">Replications run</h2>')
-    parts.append(_replications_table(reps, requested))
-
-    rep0 = reps.records[0]
-    parts.append(f'<h2 id="figures">Figures of replication {rep0.replication} '
-                 f"(seed {rep0.seed})</h2>")  # fmt: skip
-    if not figures:
-        parts.append('<p class="muted">No figures: the first replication kept no tables.</p>')
-    for name, fig in figures.items():
-        data = base64.b64encode(png_bytes(fig)).decode("ascii")
-        caption = CAPTIONS.get(name, "")
-        parts.append(
-            f'<figure id="fig-{e(name)}"><img alt="figure {e(name)} of replication '
-            f'{rep0.replication}" src="data:image/png;base64,{data}"><figcaption>'
-            f"<strong>{e(name.capitalize())}.</strong> {e(caption)}</figcaption></figure>"
-        )
-
-    parts.append('<h2 id="scenario">Scenario, fully resolved</h2>')
-    ran = (f" This report ran {_plural(len(reps), 'replication')}, not the scenario's "
-           f"<code>replications: {scenario.replications}</code>."
-           if len(reps) != scenario.replications else "")  # fmt: skip
-    parts.append(
-        '<p class="muted">Every field, defaults included, as the simulation used it; times are '
-        f"in seconds and rates per second.{ran}</p>"
-    )
-    text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-    parts.append(f'<pre class="scenario">{e(text)}</pre>')
-    parts.append(
-        f"<footer>Made by leasesim {e(leasesim_version())} on "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. Definitions of every metric and "
-        "table column: docs/metrics.md in the leasesim repository.</footer>"
-    )
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def write_report(
-    path: str | os.PathLike[str],
-    runs: Runs,
-    *,
-    source: str | None = None,
-    overrides: Sequence[str] = (),
-    confidence: float = 0.95,
-    figures: Mapping[str, Figure] | None = None,
-    warnings: Sequence[str] | None = None,
-    requested: int | None = None,
-) -> Path:
-    """Write `report_html(...)` to `path` atomically: a temporary sibling, then a rename."""
-    target = Path(path)
-    text = report_html(
-        runs, source=source, overrides=overrides, confidence=confidence, figures=figures,
-        warnings=warnings, requested=requested,
-    )  # fmt: skip
-    return atomic_write_text(target, text)
-
-
-# --- inputs --------------------------------------------------------------------------------------
-
-
-def _replications(runs: Runs) -> Replications:
-    """`runs` as Replications: a list of Results becomes one record per result."""
-    if isinstance(runs, Replications):
-        return runs
-    results = list(runs)
-    if not results:
-        raise ValueError("a report needs at least one result")
-    records = [
-        RunRecord(
-            0, int(r.meta.get("replication", i)), int(r.seed or 0), r.summary,
-            float(r.meta.get("wall_time_s", math.nan)), r.meta.get("events"), r,
-            calls_by_operation(r),
-        )  # fmt: skip
-        for i, r in enumerate(results)
-    ]
-    return Replications(results[0].scenario, int(results[0].seed or 0), records, [])
-
-
-def _fallbacks(scenario: Scenario, first: Result | None) -> dict[str, str]:
-    """Why fleet groups ("*": all) ran exact although fast mode was asked for."""
-    if first is not None and isinstance(first.meta.get("fallbacks"), Mapping):
-        return {str(k): str(v) for k, v in first.meta["fallbacks"].items()}
-    return fast_fallbacks(scenario)
-
-
-# --- formatting ----------------------------------------------------------------------------------
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def number(x: float | None) -> str:
-    """About four significant digits, thousands separated; an en dash for no value."""
-    if x is None or math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if float(x).is_integer():
-        return str(int(x))
-    if abs(x) < 1e-3:  # 2.131e-05 -> "2.13 × 10⁻⁵"
-        mantissa, exponent = f"{x:.2e}".split("e")
-        return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
-    return f"{x:.4g}"
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def human_duration(seconds: float | None) -> str:
-    """`simulator.units.human_duration` (42s, 3m30s, 2h05m, 1d04h), with an en dash for no value
-    and typographic minus and infinity signs."""
-    if seconds is None or math.isnan(seconds):
-        return "–"
-    if math.isinf(seconds):
-        return "∞" if seconds > 0 else "−∞"
-    if seconds < 0:
-        return "−" + units.human_duration(-seconds)
-    return units.human_duration(seconds)
-
-
-def percent(x: float | None) -> str:
-    """A fraction as a percentage with about three significant digits: 0.01073 -> "1.07%"."""
-    if x is None or math.isnan(x):
-        return "–"
-    if x == 0:
-        return "0%"
-    p = x * 100
-    if abs(p) >= 10:
-        text = f"{p:.1f}"
-    elif abs(p) >= 1:
-        text = f"{p:.2f}"
-    else:
-        text = f"{p:.2g}"
-    return text.replace("-", "−") + "%"
-
-
-def value(x: float | None, unit: str) -> str:
-    """`x` in the human form of its metric's unit."""
-    if x is None or math.isnan(x):
-        return "–"
-    if unit == "s":
-        return human_duration(x)
-    if unit == "h":
-        return human_duration(x * 3600)
-    if unit == "fraction":
-        return percent(x)
-    suffix = "/s" if unit == "1/s" else "/h" if unit.endswith("/h") else ""
-    return number(x).replace("-", "−") + suffix
-
-
-def _unit_label(unit: str) -> str:
-    """The unit word shown after counts (the other units are in the value itself)."""
-    return unit if unit in ("tasks", "attempts", "expiries", "calls") else ""
-
-
-# --- sections ------------------------------------------------------------------------------------
-
-
-def _provenance(reps: Replications, source: str | None, overrides: Sequence[str]) -> str:
+def provenance(reps: Replications, source: str | None, overrides: Sequence[str]) -> str:
     scenario = reps.scenario
     n = len(reps)
     bits = [
-        f"{_plural(n, 'replication')} of {format_duration(scenario.duration)} simulated time, "
+        f"{plural(n, 'replication')} of {format_duration(scenario.duration)} simulated time, "
         f"seed {reps.seed}"
     ]
     if source:
@@ -434,7 +85,7 @@ def _mean(summary: pd.DataFrame, metric: str) -> float:
     return float(rows.iloc[0]) if len(rows) else math.nan
 
 
-def _facts(reps: Replications, summary: pd.DataFrame, requested: int | None,
+def facts(reps: Replications, summary: pd.DataFrame, requested: int | None,
            confidence: float) -> str:  # fmt: skip
     scenario = reps.scenario
     run = len(reps)
@@ -458,7 +109,7 @@ def _facts(reps: Replications, summary: pd.DataFrame, requested: int | None,
     return f'<div class="facts">{cells}</div>'
 
 
-def _verdict(flags: Sequence[Flag], notes: Sequence[str], fallbacks: Mapping[str, str],
+def verdict(flags: Sequence[Flag], notes: Sequence[str], fallbacks: Mapping[str, str],
              reps: Replications) -> str:  # fmt: skip
     """One box under the key figures: broken, worth a look, or nothing to report."""
     said = []
@@ -467,10 +118,10 @@ def _verdict(flags: Sequence[Flag], notes: Sequence[str], fallbacks: Mapping[str
         said.append(f"<strong>Health flag{'s' if len(flags) > 1 else ''} raised: {names}.</strong> "
                     "The fleet does not work as intended with this setting; see Run health.")
     if reps.failures:
-        said.append(f"{_plural(len(reps.failures), 'replication')} failed and "
+        said.append(f"{plural(len(reps.failures), 'replication')} failed and "
                     f"{'is' if len(reps.failures) == 1 else 'are'} left out.")
     if notes:
-        said.append(f"{_plural(len(notes), 'scenario warning')}: see Warnings.")
+        said.append(f"{plural(len(notes), 'scenario warning')}: see Warnings.")
     if fallbacks:
         said.append("Fast mode fell back to exact simulation for "
                     f"{'the whole fleet' if '*' in fallbacks else 'some fleet groups'}.")
@@ -481,7 +132,7 @@ def _verdict(flags: Sequence[Flag], notes: Sequence[str], fallbacks: Mapping[str
     return f'<div class="box {kind}">' + "".join(f"<p>{s}</p>" for s in said) + "</div>"
 
 
-def _health(flags: Sequence[Flag], summary: pd.DataFrame) -> str:
+def health(flags: Sequence[Flag], summary: pd.DataFrame) -> str:
     backlog = _mean(summary, "backlog_fraction")
     growth = _mean(summary, "backlog_growth")
     attempts = _mean(summary, "attempts")
@@ -507,12 +158,12 @@ def _health(flags: Sequence[Flag], summary: pd.DataFrame) -> str:
             f'<div class="box warn">{checks}</div>')  # fmt: skip
 
 
-def _warnings(notes: Sequence[str], fallbacks: Mapping[str, str], scenario: Scenario) -> str:
+def warnings(notes: Sequence[str], fallbacks: Mapping[str, str], scenario: Scenario) -> str:
     out = []
     if notes:
         items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
         out.append(
-            f'<div class="box warn"><p><strong>{_plural(len(notes), "scenario warning")}</strong>'
+            f'<div class="box warn"><p><strong>{plural(len(notes), "scenario warning")}</strong>'
             f" (valid settings that are probably unintended; <code>leasesim validate</code> "
             f"prints the same):</p><ul>{items}</ul></div>"
         )
@@ -540,7 +191,7 @@ def _who(group: str) -> str:
     return "the whole fleet" if group == "*" else f"fleet group <code>{html.escape(group)}</code>"
 
 
-def _summary_table(summary: pd.DataFrame, confidence: float, flags: Sequence[Flag]) -> str:
+def summary_table(summary: pd.DataFrame, confidence: float, flags: Sequence[Flag]) -> str:
     hot = {m for f in flags for m in _FLAG_METRICS.get(f.name, ())}
     rows = {str(r.metric): r for r in summary.itertuples(index=False)}
     placed: set[str] = set()
@@ -558,7 +209,7 @@ def _summary_table(summary: pd.DataFrame, confidence: float, flags: Sequence[Fla
             unit, definition = (m.unit, m.definition) if m else ("", "")
             ci = ("" if math.isnan(r.half_width)
                   else f"{value(r.ci_low, unit)} – {value(r.ci_high, unit)}")  # fmt: skip
-            label = _unit_label(unit)
+            label = unit_label(unit)
             shown = value(r.mean, unit) + (f' <span class="muted">{label}</span>' if label else "")
             raw = "" if math.isnan(r.mean) else f' title="{r.mean!r} {html.escape(unit)}"'
             css = ' class="flagged"' if name in hot else ""
@@ -573,7 +224,7 @@ def _summary_table(summary: pd.DataFrame, confidence: float, flags: Sequence[Fla
             f'<tbody>{"".join(body)}</tbody></table></div>')  # fmt: skip
 
 
-def _summary_notes(summary: pd.DataFrame, reps: Replications, scenario: Scenario) -> str:
+def summary_notes(summary: pd.DataFrame, reps: Replications, scenario: Scenario) -> str:
     notes = []
     if len(reps) < 2:
         notes.append("One replication: no confidence intervals (run 2 or more).")
@@ -589,7 +240,7 @@ def _summary_notes(summary: pd.DataFrame, reps: Replications, scenario: Scenario
     return "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
 
 
-def _estimates(scenario: Scenario, summary: pd.DataFrame, confidence: float) -> str:
+def estimates(scenario: Scenario, summary: pd.DataFrame, confidence: float) -> str:
     from simulator.analytic import compare, estimates
 
     try:
@@ -662,7 +313,7 @@ def _estimates(scenario: Scenario, summary: pd.DataFrame, confidence: float) -> 
     return intro + body
 
 
-def _calls(reps: Replications) -> str:
+def calls(reps: Replications) -> str:
     calls = reps.calls()
     if calls.empty:
         return '<p class="muted">No call counts: the replications were loaded from disk.</p>'
@@ -692,10 +343,10 @@ def _calls(reps: Replications) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')  # fmt: skip
 
 
-def _replications_table(reps: Replications, requested: int | None) -> str:
+def replications_table(reps: Replications, requested: int | None) -> str:
     run = len(reps)
     asked = requested if requested is not None else run + len(reps.failures)
-    lead = (f"<p>{_plural(run, 'replication')} ran to the end"
+    lead = (f"<p>{plural(run, 'replication')} ran to the end"
             + (f" of {asked} requested" if asked != run else "")
             + ". Each uses its own random streams, derived from the seed and its number, so the "
             "same seed gives the same results. A replication far from the others is worth a "
