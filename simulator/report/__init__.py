@@ -35,6 +35,7 @@ from simulator.experiments.runs import RunRecord, calls_by_operation
 from simulator.io import atomic_write_text
 from simulator.plots import CAPTIONS, run_figures
 from simulator.plots.style import png_bytes
+from simulator.plots.sweeps import human_fields
 from simulator.report import sections
 from simulator.report.formatting import human_duration, number, percent, plural, value
 from simulator.report.style import CSS, HOW_TO_READ
@@ -144,10 +145,11 @@ def report_html(
            f"<code>replications: {scenario.replications}</code>."
            if len(reps) != scenario.replications else "")  # fmt: skip
     parts.append(
-        '<p class="muted">Every field, defaults included, as the simulation used it; times are '
-        f"in seconds and rates per second.{ran}</p>"
+        '<p class="muted">Every field, defaults included, as the simulation used it; durations '
+        f"and rates in human units (90s, 1h30m; 120/h, 1/d).{ran}</p>"
     )
-    text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    resolved = human_fields(scenario.model_dump(mode="json"))
+    text = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
     parts.append(f'<pre class="scenario">{e(text)}</pre>')
     parts.append(
         f"<footer>Made by leasesim {e(leasesim_version())} on "
