@@ -63,8 +63,11 @@ def equivalent(differences: list[float], margin: float) -> bool:
     return -margin <= d.mean() - half and d.mean() + half <= margin
 
 
+# throttled-fleet (1,600 threads) is left to tests/test_fast_exact_paired.py, whose 200 pairs test
+# the same question more sharply; here it cost a minute of the suite for nothing more.
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in SCENARIOS if p.stem != "throttled-fleet"],
+                         ids=lambda p: p.stem)  # fmt: skip
 def test_fast_mode_is_equivalent_in_distribution(path: Path) -> None:
     """Margins: 20% of the exact mean, or a floor for rare events (3 of a count, 0.02 of a
     fraction, 2 minutes of a time, 0.5 h of work, 0.001/s of a call rate), over 40 paired runs.
