@@ -4,22 +4,16 @@ per metric (docs/calibration.md). Exit 0 all consistent, 1 any differs, 2 bad in
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
-from simulator.cli.output import emit, number
+from simulator.cli.output import emit, number, wrap
 from simulator.errors import FILE_ERROR, LeasesimError
 from simulator.units import human_duration
 
 if TYPE_CHECKING:  # simulator.calibration is imported when the command runs, not to parse it
     from simulator.calibration.compare import Comparison
-
-
-def wrap(text: str) -> list[str]:
-    """A note as lines that fit 80 columns, continuations indented."""
-    return textwrap.wrap(text, 80, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -5,22 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli.arguments import EXIT_OK
-from simulator.cli.output import emit, number
+from simulator.cli.output import emit, number, wrap
 from simulator.errors import FILE_ERROR, LeasesimError
 from simulator.units import human_duration
 
 if TYPE_CHECKING:  # simulator.calibration is imported when the command runs, not to parse it
     from simulator.calibration.calibrate import Calibration
-
-
-def wrap(text: str) -> list[str]:
-    """A note as lines that fit 80 columns, continuations indented."""
-    return textwrap.wrap(text, 80, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -89,8 +89,6 @@ def table_notes(frame: Any, replications: int) -> list[str]:
 
 def wrap(note: str) -> list[str]:
     """A footnote as lines that fit an 80-column terminal, continuations indented."""
-    import textwrap
-
     return textwrap.wrap(note, 80, subsequent_indent="    ", break_on_hyphens=False)
 
 

@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator.scenario.outputs import FLAG_NAMES, METRIC_UNITS, metric_value
-from simulator.scenario.paths import did_you_mean
+from simulator.scenario.paths import did_you_mean, shape_of
 from simulator.units import parse_duration
 
 BOUNDS = ("max", "min", "between", "equals")
@@ -71,28 +71,16 @@ def _check_metric(name: object, extra: tuple[str, ...] = ()) -> None:
     )
 
 
-def _shape(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if value is None:
-        return "empty (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    return f"{value!r}"
-
-
 def _number(value: Any, at: tuple[str | int, ...]) -> float:
     """A finite number (YAML may read 1e-3 as text: numeric text is accepted)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _rule(f"must be a number in the metric's unit, not {_shape(value)}.", at)
+        raise _rule(f"must be a number in the metric's unit, not {shape_of(value)}.", at)
     try:
         number = float(value)
     except (ValueError, OverflowError):
-        raise _rule(f"must be a number in the metric's unit, not {_shape(value)}.", at) from None
+        raise _rule(f"must be a number in the metric's unit, not {shape_of(value)}.", at) from None
     if not math.isfinite(number):
-        raise _rule(f"must be a finite number, not {_shape(value)}.", at)
+        raise _rule(f"must be a finite number, not {shape_of(value)}.", at)
     return number
 
 
@@ -128,7 +116,7 @@ class Bound(_Strict):
     def _one_bound(cls, data: Any) -> Any:
         example = "{max: 0.001}, {min: 0.02}, {between: [0.01, 0.03]} or {equals: 0}"
         if not isinstance(data, Mapping):
-            raise _rule(f"must be a bound such as {example}, not {_shape(data)}.")
+            raise _rule(f"must be a bound such as {example}, not {shape_of(data)}.")
         for key in data:
             if key not in BOUNDS:
                 raise _rule(
@@ -145,7 +133,7 @@ class Bound(_Strict):
         if key != "between":
             return {key: _number(value, (key,))}
         if not isinstance(value, list | tuple) or len(value) != 2:
-            raise _rule(f"between needs a list of two numbers, [low, high], not {_shape(value)}.",
+            raise _rule(f"between needs a list of two numbers, [low, high], not {shape_of(value)}.",
                         (key,))  # fmt: skip
         low, high = _number(value[0], (key, 0)), _number(value[1], (key, 1))
         if high < low:
@@ -204,7 +192,7 @@ def _allowed_flags(value: Any) -> Any:
         value = [value]
     if not isinstance(value, list | tuple):
         raise _rule(f"allow_flags must be a list of run health flags ({', '.join(names)}), not "
-                    f"{_shape(value)}.")  # fmt: skip
+                    f"{shape_of(value)}.")  # fmt: skip
     for i, name in enumerate(value):
         if name not in names:
             raise _rule(f"{name!r} is not a run health flag.{did_you_mean(str(name), list(names))}"
