@@ -7,6 +7,8 @@
 - `fleet(result)`: runners over time against the backlog and the arrival rate (scaling fleets).
 - `fit_ecdf(work_fit)`, `qq(work_fit)`, `compare_ecdf(comparison, quantity)`: calibration
   (docs/calibration.md).
+- `Figure`: a matplotlib Figure that shows itself as a PNG in Jupyter, for composing your own
+  panels: pass its axes (or subfigures) to the functions above as `ax=` (or `fig=`).
 - `save_png`, `run_figures` / `write_run_plots`, `sweep_figures` / `write_sweep_plots`: the
   figures of a run or a sweep, written to files atomically.
 
@@ -26,11 +28,13 @@ from simulator.plots.files import (
     write_sweep_plots,
 )
 from simulator.plots.fleet import fleet
+from simulator.plots.style import LeasesimFigure as Figure
 from simulator.plots.timeline import timeline
 from simulator.plots.tradeoff import tradeoff
 
 __all__ = [
     "CAPTIONS",
+    "Figure",
     "QUANTITIES",
     "capacity",
     "compare_ecdf",
