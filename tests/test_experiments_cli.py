@@ -40,7 +40,7 @@ def test_sweep_prints_one_line_per_point(capsys: pytest.CaptureFixture[str]) -> 
     assert "varied: fleet.etl.progress_interval, service.lease_reading" in out
     header = next(line for line in lines if line.startswith("fleet.etl.progress_interval"))
     assert header.split() == ["fleet.etl.progress_interval", "service.lease_reading",
-                              "reassigned_fraction", "duplicated_fraction", "wasted_work_h",
+                              "reassigned_fraction", "duplicated_fraction", "backlog_fraction",
                               "latency_p95_s", "n"]  # fmt: skip
     start = lines.index(header) + 2
     rows = [line.split()[:2] for line in lines[start:start + 4]]

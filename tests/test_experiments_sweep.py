@@ -169,7 +169,7 @@ def test_summarize_gives_mean_and_student_t_interval_per_point() -> None:
     frame = simulator.sweep(make_scenario(**SHORT), GRID, replications=3, executor="serial")
     summary = simulator.summarize(frame)
     assert list(summary.columns) == [*GRID, "metric", "mean", "ci_low", "ci_high", "half_width",
-                                     "n"]  # fmt: skip
+                                     "n", "method"]  # fmt: skip
     assert len(summary) == 4 * len(METRICS)
     one = summary[(summary["metric"] == "tasks_finished")].iloc[0]
     values = frame[frame["point"] == 0]["tasks_finished"].to_numpy()
@@ -328,3 +328,21 @@ def test_out_refuses_to_mix_two_sweeps(tmp_path: Path) -> None:
                         overrides=["duration=5h"])  # fmt: skip
     more = simulator.sweep(scenario, replications=2, executor="serial", out=tmp_path, resume=True)
     assert more.attrs["resumed"] == 2 and len(more) == 4  # more replications: only new ones run
+
+
+def test_a_broken_sweep_point_is_flagged_and_intervals_stay_in_range() -> None:
+    """gc-pauses at a 5-minute interval (lease 3 minutes): the point's means raise both health
+    flags, the 30-second point none; and no interval of a fraction or count leaves its range (the
+    plain t interval of backlog_fraction went below 0 at the healthy points: issue 13, B1/B2)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "gc-pauses.yaml"
+    scenario = simulator.load_scenario(path, ["duration=6h"])
+    frame = simulator.sweep(scenario, {"fleet.jvm.progress_interval": ["30s", "5m"]},
+                            replications=3, executor="serial", progress=False)  # fmt: skip
+    summary = simulator.summarize(frame)
+    flagged = {key[0]: [f.name for f in found] for key, found in summary.attrs["flags"]}
+    assert flagged == {300.0: ["backlog_grows", "most_attempts_reassigned"]}
+    for metric in ("backlog_fraction", "duplicated_fraction", "reassigned_fraction"):
+        rows = summary[summary["metric"] == metric]
+        assert (rows["ci_low"] >= 0).all() and (rows["ci_high"] <= 1).all(), metric

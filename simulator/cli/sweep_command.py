@@ -20,7 +20,7 @@ from simulator.cli.experiment_options import (
     precision_of,
     printed_warnings,
 )
-from simulator.cli.output import emit, number, plural
+from simulator.cli.output import emit, number, plural, wrap
 from simulator.cli.run_command import warmup_note
 from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError
 from simulator.units import format_duration, format_rate, human_duration
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 # The simulation (simulator.experiments, .scenario, .results, .plots: numpy, pandas, scipy, simpy,
 # matplotlib) is imported where it is used, not here: `leasesim --help` only builds the parser.
 
-DEFAULT_METRICS = ("reassigned_fraction", "duplicated_fraction", "wasted_work_h", "latency_p95_s")
+DEFAULT_METRICS = (
+    "reassigned_fraction", "duplicated_fraction", "backlog_fraction", "latency_p95_s",
+)  # fmt: skip
 
 
 def sweep(*args: Any, **kwargs: Any) -> pd.DataFrame:
@@ -225,6 +227,9 @@ def execute(args: argparse.Namespace) -> int:
             "executor": attrs["executor"], "precision": attrs["precision"],
             "resumed": attrs["resumed"], "warnings": notes, "failures": failures,
             "summary": summary.to_dict(orient="records"),
+            "flags": [{"point": dict(zip(parameters, key, strict=False)), "name": f.name,
+                       "message": f.message} for key, found in summary.attrs["flags"]
+                      for f in found],  # fmt: skip
             "rows": frame.to_dict(orient="records"), "saved": attrs["written"], "plots": plotted,
         }  # fmt: skip
         if failed is not None:
@@ -250,6 +255,11 @@ def execute(args: argparse.Namespace) -> int:
     print(point_table(summary, parameters, metrics))
     print("\nmean [95% CI] over the replications of each point; n: replications in which the "
           "metric had a value; -: no value.")  # fmt: skip
+    for key, found in summary.attrs.get("flags", []):
+        point = ", ".join(f"{p}={_cell(v, p)}" for p, v in zip(parameters, key, strict=False))
+        for flag in found:  # a broken point, said in words (results.health)
+            for line in wrap(f"WARNING {point}: {flag.name}: {flag.message}"):
+                print(line)
     if attrs["written"]:
         print(f"results saved under {args.out}/: results.csv (one row per run), summary.csv "
               "(mean and CI per point and metric), manifest.json, runs/")  # fmt: skip

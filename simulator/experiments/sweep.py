@@ -28,14 +28,15 @@ from simulator.experiments.precision import Precision
 from simulator.experiments.replicate import BOOKKEEPING, records_frame, warn_failures
 from simulator.experiments.runs import ScenarioLike, check_index, resolve
 from simulator.experiments.store import OutputFolderWarning, SweepStore, versions
+from simulator.results import health
 from simulator.results.metrics import METRICS
-from simulator.results.stats import mean_ci
+from simulator.results.stats import mean_ci, range_interval
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict, scenario_warnings
 from simulator.scenario.schema import Scenario
 from simulator.scenario.sweep import Grid, SweepError, locate
 from simulator.scenario.sweep import grid as expand
 
-SUMMARY_COLUMNS = ("metric", "mean", "ci_low", "ci_high", "half_width", "n")
+SUMMARY_COLUMNS = ("metric", "mean", "ci_low", "ci_high", "half_width", "n", "method")
 
 
 def _scalar(value: Any) -> bool:
@@ -250,12 +251,15 @@ def summarize(
     frame: pd.DataFrame, by: Sequence[str] | str | None = None,
     metrics: Sequence[str] | None = None, confidence: float = 0.95,
 ) -> pd.DataFrame:  # fmt: skip
-    """Mean and Student-t CI of every metric per group of rows (default: per sweep point).
+    """Mean and CI of every metric per group of rows (default: per sweep point).
 
-    One row per (group, metric): the `by` columns, metric, mean, ci_low, ci_high, half_width and
-    n, the number of runs where the metric had a value (NaN-safe: failed runs and metrics undefined
-    in a run are left out). `by` defaults to the swept parameters (`frame.attrs["parameters"]`);
-    with none, the whole frame is one group.
+    One row per (group, metric): the `by` columns, metric, mean, ci_low, ci_high, half_width, n,
+    the number of runs where the metric had a value (NaN-safe: failed runs and metrics undefined
+    in a run are left out), and method: "t" (Student t), or a bootstrap where the t interval would
+    leave the metric's range (as in a run's summary, `results.stats.range_interval`). `by`
+    defaults to the swept parameters (`frame.attrs["parameters"]`); with none, the whole frame is
+    one group. `attrs["flags"]` lists the points whose means raise a health flag
+    (`results.health`): [(point key, [Flag, ...]), ...].
     """
     if isinstance(by, str):
         by = [by]
@@ -270,14 +274,28 @@ def summarize(
                     and c not in by and c not in frame.attrs.get("parameters", [])
                     and pd.api.types.is_numeric_dtype(frame[c])]  # fmt: skip
     rows = []
+    broken: list[tuple[tuple[Any, ...], list[health.Flag]]] = []
     groups = frame.groupby(by, sort=False, dropna=False) if by else [((), frame)]
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         for metric in metrics:
-            values = group[metric].to_numpy(dtype=float)
-            mean, half, n = mean_ci(values, confidence)
-            rows.append((*key, metric, mean, mean - half, mean + half, half, n))
+            # Each metric's interval stays inside its range, as in a run's summary (stats).
+            spec = METRICS.get(metric)
+            low, high = spec.range if spec else (-np.inf, np.inf)
+            mean, lo, hi, n, method = range_interval(
+                group[metric].to_numpy(dtype=float), low, high, confidence,
+                count=spec.count if spec else False,
+            )  # fmt: skip
+            half = max(mean - lo, hi - mean)
+            rows.append((*key, metric, mean, lo, hi, half, n, method))
+        # A point whose fleet does not keep up must not pass for a good one (results.health),
+        # judged on its means like a run's summary, whichever metrics were asked for.
+        means = {m: float(group[m].mean()) for m in health.INPUTS if m in group.columns}
+        found = health.flags(means)
+        if found:
+            broken.append((key, found))
     out = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS])
     out["n"] = out["n"].astype(np.int64)
     out.attrs["parameters"] = by
+    out.attrs["flags"] = broken  # [(point key, [Flag, ...]), ...]: the points that are broken
     return out

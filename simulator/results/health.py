@@ -61,6 +61,13 @@ def _value(summary: Mapping[str, float], name: str) -> float:
     return value
 
 
+#: The metrics `flags` reads.
+INPUTS = (
+    "backlog_growth", "backlog_fraction", "tasks_pending", "tasks_running", "tasks_submitted",
+    "reassignments", "attempts",
+)  # fmt: skip
+
+
 def flags(summary: Mapping[str, float]) -> list[Flag]:
     """The health flags a summary raises (empty when nothing is wrong), in `FLAG_NAMES` order.
 
