@@ -157,6 +157,28 @@ def format_rate(per_second: float, unit: str | None = None) -> str:
     return f"{float(f'{per_second * SECONDS[unit]:.3g}'):g}/{unit}"
 
 
+def format_number(x: float | None) -> str:
+    """About four significant digits, thousands separated (1,208; 0.2106); "-" for no value."""
+    if x is None or math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"  # also for -0.0
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def format_seconds(x: float | None) -> str:
+    """A value in seconds as a duration rounded for a reader (43m15s); "-" for no value."""
+    if x is None or not math.isfinite(x):
+        return format_number(x)
+    return human_duration(x)
+
+
 def seconds_metric(metric: str) -> bool:
     """A summary metric measured in seconds (`*_s`, not a rate `*_per_s`): shown as a duration."""
     return metric.endswith("_s") and not metric.endswith("_per_s")

@@ -25,7 +25,7 @@ import pandas as pd
 from simulator.analytic.estimate import Estimate
 from simulator.results.metrics import METRICS
 from simulator.results.stats import binomial_interval, poisson_interval
-from simulator.units import human_duration, seconds_metric
+from simulator.units import format_number, format_seconds, seconds_metric
 
 COUNT_UNITS = ("tasks", "attempts", "expiries", "calls")
 APPROXIMATE_TOLERANCE = 0.05  # an approximate estimate this close to the mean (relative) agrees
@@ -85,31 +85,13 @@ def compare(estimates: Mapping[str, Estimate], summary: pd.DataFrame,
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def _number(x: float) -> str:
-    """About four significant digits, thousands separated (as `leasesim run`'s table)."""
-    if not math.isfinite(x):
-        return "-" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if x == 0:
-        return "0"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.4g}"
-
-
-def _duration(x: float) -> str:
-    """A value in seconds as a duration rounded for a reader (7m35s); "-" for no value."""
-    return human_duration(x) if math.isfinite(x) else _number(x)
-
-
 def comparison_lines(frame: pd.DataFrame) -> list[str]:
     """`compare`'s table as text lines for `leasesim run`, to print after the summary table."""
     if frame.empty:
         return []
     cells = [("metric", "estimate", "simulated 95% CI", "")]
     for r in frame.itertuples(index=False):
-        number = _duration if seconds_metric(r.metric) else _number
+        number = format_seconds if seconds_metric(r.metric) else format_number
         shown = number(r.estimate) + ("" if r.exact else " ~")
         ci = f"[{number(r.ci_low)}, {number(r.ci_high)}]" if math.isfinite(r.ci_low) else "-"
         flag = "!" if r.disagrees else (f"within {r.tolerance:.0%}" if r.within_tolerance else "")

@@ -7,9 +7,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulator.cli import plots_option
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.output import emit, number, wrap
-from simulator.errors import FILE_ERROR, LeasesimError
+from simulator.errors import LeasesimError
 from simulator.units import human_duration
 
 if TYPE_CHECKING:  # simulator.calibration is imported when the command runs, not to parse it
@@ -112,6 +113,8 @@ def execute(args: argparse.Namespace) -> int:
     from simulator.calibration.measures import MEASURES
     from simulator.scenario.load import load_scenario_with_source
 
+    if args.plots:  # a bad folder fails before any work, as for run and sweep
+        plots_option.prepare(args.plots)
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     if not 0 < args.alpha < 1:
         raise LeasesimError(
@@ -176,12 +179,6 @@ def _plots(cmp: Comparison, folder: Path) -> list[Path]:
     from simulator.plots.calibration import COMPARE_QUANTITIES, compare_ecdf
     from simulator.plots.files import save_png
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LeasesimError(
-            FILE_ERROR, f"{folder}: cannot create the folder: {exc.strerror}."
-        ) from None
     names = [
         q
         for q, (col, _, _) in COMPARE_QUANTITIES.items()

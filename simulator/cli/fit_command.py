@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulator.cli import plots_option
 from simulator.cli.arguments import EXIT_OK
 from simulator.cli.output import emit, number, wrap
 from simulator.errors import FILE_ERROR, LeasesimError
@@ -178,12 +179,6 @@ def write_plots(cal: Calibration, folder: Path) -> list[Path]:
     from simulator.plots.calibration import fit_ecdf, qq
     from simulator.plots.files import save_png
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LeasesimError(
-            FILE_ERROR, f"{folder}: cannot create the folder: {exc.strerror}."
-        ) from None
     written = []
     for wf in cal.workloads:
         written.append(
@@ -200,6 +195,8 @@ def write_plots(cal: Calibration, folder: Path) -> list[Path]:
 def execute(args: argparse.Namespace) -> int:
     from simulator.calibration.calibrate import fit_observed
 
+    if args.plots:  # a bad folder fails before any work, as for run and sweep
+        plots_option.prepare(args.plots)
     out: Path = args.out
     if out.parent and not out.parent.exists():
         raise LeasesimError(

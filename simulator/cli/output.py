@@ -10,33 +10,13 @@ import textwrap
 from typing import Any
 
 from simulator.io import json_safe
-from simulator.units import human_duration, seconds_metric
+from simulator.units import format_number as number
+from simulator.units import format_seconds as value
+from simulator.units import seconds_metric
 
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def number(x: float | None) -> str:
-    """About four significant digits, thousands separated; "-" for no value."""
-    if x is None or math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"  # also for -0.0
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.4g}"
-
-
-def value(x: float | None) -> str:
-    """A value in seconds as a duration rounded for a reader (43m15s); "-" for no value."""
-    if x is None or not math.isfinite(x):
-        return number(x)
-    return human_duration(x)
 
 
 def table(frame: Any) -> str:
