@@ -166,6 +166,9 @@ def test_out_plain_text_says_where(capsys, tmp_path):
 def test_out_warns_about_leftovers_of_a_longer_earlier_run(capsys, tmp_path):
     assert _main(capsys, "run", AWS, "-n", "2", *SHORT, "--out", str(tmp_path), "-q")[0] == 0
     status, _, err = _main(capsys, "run", AWS, "-n", "1", *SHORT, "--out", str(tmp_path))
+    assert status == 2 and "already holds rep-000 .. rep-001" in err  # not overwritten
+    status, _, err = _main(capsys, "run", AWS, "-n", "1", *SHORT, "--out", str(tmp_path),
+                           "--resume")  # fmt: skip
     assert status == 0
     assert "warning: " in err and "rep-001" in err and "does not replace" in err
 

@@ -122,11 +122,14 @@ def test_replicate_saves_folders_and_resumes_only_missing_ones(
     assert calls == [2, 3] and more.resumed == 2
     fresh = simulator.replicate(scenario, 4)
     assert all(_equal(a.summary, b.summary) for a, b in zip(more, fresh, strict=True))
-    # Another seed is another experiment: nothing is reused.
+    # Another seed is another experiment: refused, not mixed in or overwritten.
     calls.clear()
-    with pytest.warns(OutputFolderWarning, match="already holds rep-002 .. rep-003"):
+    with pytest.raises(LeasesimError, match="replications of another run: rep-000 \\(seed .*is 12"):
         simulator.replicate(scenario, 2, seed=12, out=tmp_path, resume=True)
-    assert calls == [0, 1]
+    assert calls == []
+    # Fewer replications of the same run: those beyond are kept, and said to be.
+    with pytest.warns(OutputFolderWarning, match="already holds rep-002 .. rep-003"):
+        assert simulator.replicate(scenario, 2, out=tmp_path, resume=True).resumed == 2
 
 
 def test_a_failing_replication_is_reported_and_the_others_kept(

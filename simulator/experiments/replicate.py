@@ -205,7 +205,9 @@ def replicate(
       are added in batches of `n` until every named metric's 95% CI half-width is within the
       target, or `max_replications` is reached; `.precision` says which.
     - `out`: save each replication as it finishes (`out/rep-000/`, ...: tables, summary,
-      scenario, meta); `resume=True` keeps the ones already there for this scenario and seed.
+      scenario, meta); the folder is locked meanwhile (a second writer is refused) and must hold
+      no replications unless `resume=True`, which keeps the ones already there, each checked to
+      be of this scenario and seed (another run's are refused), and runs only the missing ones.
     - `tables`: keep each run's tables in memory (`.results`).
     - `run_fn`: the function that runs one replication (default `run`); a seam for tests.
 
@@ -223,22 +225,25 @@ def replicate(
     notes: list[str] = []
     if store is not None:
         cap = n if rule is None else max(n, rule.max_replications)
-        finished, notes = store.open(data, seed, n if rule is None else cap, resume)
-        for note in notes:
-            warnings.warn(note, OutputFolderWarning, stacklevel=2)
+        finished, notes = store.open(data, seed, n if rule is None else cap, resume)  # locks
     job_fn = partial(run_job, run_fn=run_fn) if run_fn is not None else run_job
     try:
+        for note in notes:
+            warnings.warn(note, OutputFolderWarning, stacklevel=2)
         outcome = run_points(
             [point], n, executor=executor, workers=workers, scheduler=scheduler, store=store,
             finished=finished, precision=rule, progress=progress,
             tables=tables or store is not None, keep_tables=tables, job_fn=job_fn,
         )  # fmt: skip
     except Interrupted as exc:
-        exc.saved = sorted(store.saved) if store is not None else []
+        exc.saved = store.kept() if store is not None else []  # on disk, whole
         kept = (f"{len(exc.saved)} saved under {out}" if store is not None
                 else "nothing was saved (pass out=DIR to keep finished replications)")
         exc.message = f"{exc.message}; {kept}"
         raise
+    finally:
+        if store is not None:
+            store.close()  # the folder's lock: another command may write there now
     warn_failures(outcome.failures, sum(outcome.replications.values()),
                   lambda f: f"replication {f.replication} (seed {f.seed})")  # fmt: skip
     return Replications(

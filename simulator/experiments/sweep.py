@@ -187,10 +187,16 @@ def sweep(
         )  # fmt: skip
     except Interrupted as exc:
         if store is not None:
+            exc.saved = store.kept_files()  # on disk, whole
+            store.close()  # the folder's lock
             exc.message = (f"{exc.message}; every finished run is saved under {out}: run the same "
                            "sweep again with resume=True (--resume) to finish it")  # fmt: skip
         else:
             exc.message = f"{exc.message}; nothing was saved (use out=DIR / --out DIR to keep runs)"
+        raise
+    except BaseException:
+        if store is not None:
+            store.close()
         raise
     wall = (datetime.now(UTC) - started).total_seconds()
     frame = tidy(outcome, points)
@@ -200,7 +206,10 @@ def sweep(
                   f"replication {f.replication}, seed {f.seed}")  # fmt: skip
     written = []
     if store is not None:
-        written = store.finish(frame, summarize(frame, confidence=confidence))
+        try:
+            written = store.finish(frame, summarize(frame, confidence=confidence))
+        finally:
+            store.close()
     frame.attrs.update({
         "scenario": base.name, "seeds": sorted({p.seed for p in points}),
         "replications": n, "points": len(points), "executor": outcome.executor,
