@@ -7,9 +7,10 @@ scenario whose verdict is still inconclusive (with replications left before its 
 replications of its next look. Jobs are the experiments' jobs (`run_job`: plain data in, a summary
 back), so any executor gives the same verdicts.
 
-`--update-baseline` runs each scenario's full run and, when it has `check.quick`, its quick run,
-each to its cap (every replication a check of that mode may use), writes the baseline files, and
-then judges the check against them. It also collects the tolerances the recorded spread suggests
+`--update-baseline` locks each baseline folder (a second recorder is refused), runs each
+scenario's full run and, when it has `check.quick`, its quick run, each to its cap (every
+replication a check of that mode may use), writes the baseline files, and then judges the check
+against them. It also collects the tolerances the recorded spread suggests
 for the compared metrics (`Suggestion`, the larger over the recorded modes, since margins are
 shared by both), for the report to print.
 """
@@ -43,9 +44,11 @@ from simulator.check.verdict import (
     compared_metrics,
     evaluate,
 )
+from simulator.errors import RUN_ERROR, LeasesimError
 from simulator.experiments.batch import Interrupted, Point, run_points
 from simulator.experiments.guards import Limits, estimate
 from simulator.experiments.guards import check as check_limits
+from simulator.experiments.locks import FolderLock, clean_leftovers
 from simulator.experiments.runs import Failure, run_job
 from simulator.results.result import Result
 from simulator.scenario.load import scenario_to_dict
@@ -183,14 +186,19 @@ def run_checks(
     points = [Point(j, {}, scenario_to_dict(u.plan.scenario), u.plan.seed)
               for j, u in enumerate(units)]  # fmt: skip
     looks = None if update else Looks(units, uses)  # update: every unit to its cap, once
+    locks = _lock_baselines(targets) if update else []  # one recorder per baseline folder
     try:
         outcome = run_points(
             points, {j: u.wanted for j, u in enumerate(units)}, executor=executor,
             workers=workers, scheduler=scheduler, until=looks, progress=progress, job_fn=job_fn,
         )  # fmt: skip
     except Interrupted as exc:
+        _release(locks)
         exc.message = (f"{exc.message}; nothing was recorded; run the same command again to "
                        "check.")  # fmt: skip
+        raise
+    except BaseException:
+        _release(locks)
         raise
     for record in outcome.records:
         units[record.point].done[record.replication] = record.summary
@@ -202,13 +210,45 @@ def run_checks(
     written: list[str] = []
     suggestions: dict[str, list[Suggestion]] = {}
     if update:
-        written = _record(units, uses, check_unit, targets)
+        try:
+            written = _record(units, uses, check_unit, targets)
+        finally:
+            _release(locks)
         for k, j in enumerate(check_unit):
             checks[k] = _judge_recorded(units[j], uses[k])
             if uses[k].status == RECORDED:
                 suggestions[str(targets[k].file)] = _suggestions(units, units[j], uses[k])
     return CheckRun([checks[k] for k in range(len(targets))], mode, [], written,
                     outcome.executor, allow_inconclusive, suggestions)  # fmt: skip
+
+
+def _lock_baselines(targets: Sequence[Target]) -> list[FolderLock]:
+    """Lock every folder baselines are recorded in (created if missing), before any run: a
+    second `--update-baseline` writing there is refused at once, not after its runs. A killed
+    recorder's temporary files are removed under the lock."""
+    folders: dict[Path, list[str]] = {}
+    for target in targets:
+        folders.setdefault(target.baseline.parent, []).append(target.baseline.name)
+    locks: list[FolderLock] = []
+    try:
+        for folder, names in sorted(folders.items()):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LeasesimError(RUN_ERROR, f"cannot create the baseline folder {folder}: "
+                                    f"{exc.strerror or exc}.") from None  # fmt: skip
+            locks.append(FolderLock(folder, "--update-baseline: the baseline folder",
+                                    "then run this check again").acquire())
+            clean_leftovers(folder, names)
+    except BaseException:
+        _release(locks)
+        raise
+    return locks
+
+
+def _release(locks: Sequence[FolderLock]) -> None:
+    for lock in locks:
+        lock.release()
 
 
 def _suggestions(units: list[_Unit], unit: _Unit, use: BaselineUse) -> list[Suggestion]:

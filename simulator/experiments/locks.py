@@ -50,9 +50,11 @@ def _holder(folder: Path) -> int | None:
 class FolderLock:
     """An exclusive lock on one folder while one command writes there (see the module)."""
 
-    def __init__(self, folder: str | os.PathLike[str], flag: str = "--out") -> None:
+    def __init__(self, folder: str | os.PathLike[str], flag: str = "--out",
+                 then: str = "then add --resume to continue its experiment") -> None:  # fmt: skip
         self.folder = Path(folder)
         self.flag = flag
+        self.then = then
         self._fd: int | None = None
 
     @property
@@ -76,8 +78,8 @@ class FolderLock:
             raise LeasesimError(
                 USAGE_ERROR,
                 f"{self.flag} {self.folder} is being written by another leasesim command{who}; "
-                "two writers would mix their files. Wait for it to finish (then add --resume to "
-                "continue its experiment), or choose another folder.",
+                f"two writers would mix their files. Wait for it to finish ({self.then}), or "
+                "choose another folder.",
             ) from None
         except OSError as exc:
             os.close(fd)
