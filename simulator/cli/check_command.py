@@ -12,7 +12,11 @@ import sys
 from typing import Any
 
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
-from simulator.cli.experiment_options import add_executor_options, executor_of
+from simulator.cli.experiment_options import (
+    add_executor_options,
+    executor_of,
+    terminate_as_interrupt,
+)
 from simulator.cli.output import emit
 from simulator.errors import USAGE_ERROR, LeasesimError
 
@@ -81,14 +85,15 @@ def execute(args: argparse.Namespace) -> int:
     targets, skipped = find(args.paths or DEFAULT_PATHS, args.overrides, args.update_baseline)
     executor = executor_of(args, "processes")
     workers = args.workers if executor != "serial" else 1
-    run = run_checks(
-        targets, "quick" if args.quick else "full", seed=args.seed,
-        update=args.update_baseline, use_baselines=not args.no_baseline,
-        allow_inconclusive=args.allow_inconclusive, executor=executor, workers=workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet and not args.json and sys.stderr.isatty(),
-        limits=None if args.force else Limits.from_environment(os.environ),
-    )  # fmt: skip
+    with terminate_as_interrupt():  # SIGTERM stops as Ctrl-C does: nothing half-recorded
+        run = run_checks(
+            targets, "quick" if args.quick else "full", seed=args.seed,
+            update=args.update_baseline, use_baselines=not args.no_baseline,
+            allow_inconclusive=args.allow_inconclusive, executor=executor, workers=workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet and not args.json and sys.stderr.isatty(),
+            limits=None if args.force else Limits.from_environment(os.environ),
+        )  # fmt: skip
     run.skipped = [str(f) for f in skipped]
     if args.junit:
         report.write_junit(run, args.junit)

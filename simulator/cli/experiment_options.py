@@ -7,9 +7,11 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli.arguments import whole_number
@@ -80,6 +82,33 @@ def precision_of(args: argparse.Namespace) -> Precision | None:
     absolute = None if text.endswith("%") else value
     return Precision.of({"metrics": metrics, "relative": relative, "absolute": absolute,
                          "max_replications": args.max_replications})  # fmt: skip
+
+
+def out_folder(text: str) -> Path:
+    """--out DIR: a folder path; an empty one would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path (use . for the "
+                                         "current folder)")  # fmt: skip
+    return Path(text)
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a CI job cancelled, `kill`): stop as Ctrl-C stops
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While writing results, SIGTERM stops like Ctrl-C: workers ended, finished work kept and
+    counted, the --resume hint printed, exit status 130."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_resume(args: argparse.Namespace) -> None:

@@ -18,8 +18,10 @@ from simulator.cli.experiment_options import (
     check_resume,
     executor_of,
     failure_error,
+    out_folder,
     precision_of,
     printed_warnings,
+    terminate_as_interrupt,
 )
 from simulator.cli.output import (
     emit,
@@ -68,7 +70,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "gives the same results (default: the scenario's `seed`)")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
                    help=SET_HELP)
-    p.add_argument("--out", metavar="DIR", type=Path,
+    p.add_argument("--out", metavar="DIR", type=out_folder,
                    help="save each replication's tables, summary.json, scenario.json and "
                    "meta.json under DIR/rep-000/, DIR/rep-001/, ... as soon as it finishes")
     p.add_argument("--resume", action="store_true",
@@ -143,7 +145,7 @@ def execute(args: argparse.Namespace) -> int:
         plots_option.prepare(args.plots)
     started = time.perf_counter()
     try:
-        with printed_warnings(notes, show=not args.json):
+        with printed_warnings(notes, show=not args.json), terminate_as_interrupt():
             reps = replicate(
                 scenario, n, seed, executor=executor, workers=args.workers,
                 scheduler=args.scheduler, precision=precision, out=args.out, resume=args.resume,

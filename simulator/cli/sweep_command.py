@@ -17,8 +17,10 @@ from simulator.cli.experiment_options import (
     check_resume,
     executor_of,
     failure_error,
+    out_folder,
     precision_of,
     printed_warnings,
+    terminate_as_interrupt,
 )
 from simulator.cli.output import emit, number, plural, wrap
 from simulator.cli.run_command import warmup_note
@@ -70,7 +72,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "each point uses streams derived from (N, i)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
                    help=SET_HELP)
-    p.add_argument("--out", metavar="DIR", type=Path,
+    p.add_argument("--out", metavar="DIR", type=out_folder,
                    help="write each finished run to DIR/runs/ as it completes, a manifest.json, "
                    "and at the end DIR/results.csv (one row per run) and DIR/summary.csv")
     p.add_argument("--resume", action="store_true",
@@ -180,7 +182,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.plots is not None:  # a bad folder fails before any run
         plots_option.prepare(args.plots)
     try:
-        with printed_warnings(notes, show=not args.json):
+        with printed_warnings(notes, show=not args.json), terminate_as_interrupt():
             frame = sweep(
                 scenario, replications=n, seed=args.seed, executor=executor,
                 workers=args.workers, scheduler=args.scheduler, precision=precision,
@@ -188,12 +190,13 @@ def execute(args: argparse.Namespace) -> int:
                 progress=not args.quiet and not args.json and sys.stderr.isatty(),
             )  # fmt: skip
     except Interrupted as exc:
-        kept = (f"{plural(len(exc.finished), 'finished run')} kept under {args.out}; run the same "
+        kept = (f"{plural(len(exc.saved), 'finished run')} kept under {args.out}; run the same "
                 "command with --resume to finish the sweep" if args.out is not None
                 else "nothing was saved (use --out DIR to keep finished runs)")  # fmt: skip
         done = len(exc.finished)
         message = f"interrupted after {done} of {plural(exc.requested, 'run')}; {kept}."
         details = [{"finished": len(exc.finished), "requested": exc.requested,
+                    "kept": len(exc.saved),
                     "out": None if args.out is None else str(args.out)}]  # fmt: skip
         raise LeasesimError(INTERRUPTED, message, details) from None
     attrs = frame.attrs
