@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
@@ -67,6 +71,41 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent goes (here: the forkserver, which
+    itself ends once no worker holds its "alive" pipe)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # the watchdog below still ends the worker
+
+
+def _watch(alive: Connection) -> None:
+    """Block on the pipe whose only writer is leasesim: it reads end-of-file the moment
+    leasesim ends, however it ends (kill -9 included); then this worker ends too, at once."""
+    with contextlib.suppress(EOFError, OSError):
+        alive.recv_bytes()
+    os._exit(1)  # no clean-up: the run's result has nobody to go to
+
+
+def _worker_start(alive: Connection) -> None:
+    """Each worker's initializer: Ctrl-C is the parent's to handle, and the worker dies with it.
+
+    Without the watchdog a worker outlives a killed leasesim for ever (it waits on a queue that
+    it holds open itself), keeping the forkserver, the resource tracker and leasesim's stderr
+    alive, so a pipe reader (`| tee`, a CI job) never sees the end."""
+    _ignore_sigint()
+    _die_with_parent()
+    threading.Thread(target=_watch, args=(alive,), name="leasesim-parent-watch",
+                     daemon=True).start()  # fmt: skip
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one: no fork of a parent holding threads (tqdm, Dask)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -100,11 +139,16 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._alive: tuple[Connection, Connection] | None = None
 
     def _start(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            context = _context()
+            # Workers watch the read end; only this process holds the write end (`_watch`).
+            reader, writer = context.Pipe(duplex=False)
+            self._alive = (reader, writer)
             self._pool = cf.ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=_ignore_sigint
+                self.workers, mp_context=context, initializer=_worker_start, initargs=(reader,)
             )
         return self._pool
 
@@ -157,6 +201,12 @@ class ProcessExecutor:
                 process.terminate()
         for process in processes:
             process.join(timeout=2)
+        for process in processes:
+            if process.is_alive():  # ignored SIGTERM (busy in C code): the watchdog's way
+                process.kill()
+        alive, self._alive = self._alive, None
+        for end in alive or ():
+            end.close()  # any worker left sees end-of-file and ends
 
     def describe(self) -> str:
         return f"processes ({self.workers} worker{'s' if self.workers != 1 else ''})"
