@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
+    "fsync_dir",
     "json_safe",
     "json_text",
     "plain",
@@ -74,7 +75,35 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(target.parent)  # the rename itself survives a power cut
     return target
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (renames, new names) to disk; best effort where unsupported."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and Windows) cannot fsync a folder
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file written into `folder` (by pandas, json, ...) and the folder itself, so
+    that what is renamed into place is on disk, not only in the page cache."""
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -103,15 +132,18 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def replace_dir(tmp: Path, target: Path) -> None:
     """Rename the folder `tmp` to `target`; an existing `target` is swapped out in one step, then
-    deleted.
+    deleted. Every file in `tmp` is flushed to disk first, and the rename after it.
 
     Where the atomic exchange is not available, the old folder is moved aside first: a writer
     killed between the two renames then leaves the old folder whole beside the target.
     """
+    _fsync_tree(tmp)
     if not target.exists():
         os.replace(tmp, target)
+        fsync_dir(target.parent)
         return
     if _exchange(tmp, target):
+        fsync_dir(target.parent)
         shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous folder
         return
     old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
@@ -121,4 +153,5 @@ def replace_dir(tmp: Path, target: Path) -> None:
     except BaseException:
         os.replace(old, target)  # put the previous folder back
         raise
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
