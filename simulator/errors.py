@@ -21,6 +21,21 @@ INTERRUPTED = "INTERRUPTED"  # the user stopped a run (Ctrl-C); finished work is
 LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # a run estimated past the size guards (see experiments.guards)
 
 
+def printable(text: Any, keep: str = "") -> str:
+    """`text` with every character a terminal would act on shown as its escape, e.g. `\\x1b`:
+    control characters (escape sequences can clear the screen or fake output), bidirectional
+    overrides and other invisible format characters, line separators and lone surrogates; the
+    characters in `keep` (say "\\n" for a multi-line message) pass through.
+
+    The one escaping of leasesim's output: names and text from files reach the terminal (CLI
+    output, error messages, check reports) and JUnit XML only through it.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
 def describe_location(file: str | None, line: int | None, override: str | None = None) -> str:
     """ "scenario.yaml, line 12" / "scenario.yaml, from --set a.b=1" / "scenario.yaml" / ""."""
     where = file or ""
@@ -62,7 +77,8 @@ class LeasesimError(Exception):
 
     def __str__(self) -> str:
         # A single detail usually restates the message; print it once, with its location.
-        paragraphs = [self.message]
+        # Names and values come from files: control characters are shown escaped (`printable`).
+        paragraphs = [printable(self.message, keep="\n")]
         for detail in self.details:
             text = detail.get("message", "")
             if text == self.message:
@@ -71,7 +87,8 @@ class LeasesimError(Exception):
                 detail.get("file"), detail.get("line"), detail.get("override")
             )
             field = detail.get("field")
-            head = ": ".join(part for part in (where, field) if part)
+            head = ": ".join(printable(part) for part in (where, field) if part)
+            text = printable(text, keep="\n")
             paragraphs.append(f"{head}: {text}" if head else text)
         return "\n\n".join(paragraphs)
 
@@ -97,5 +114,6 @@ class ScenarioWarning(UserWarning):
 
     def __str__(self) -> str:
         where = describe_location(self.file, self.line)
-        head = ": ".join(part for part in (where, self.field) if part)
-        return f"{head}: {self.message}" if head else self.message
+        head = ": ".join(printable(part) for part in (where, self.field) if part)
+        message = printable(self.message, keep="\n")
+        return f"{head}: {message}" if head else message

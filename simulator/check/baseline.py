@@ -35,11 +35,17 @@ from typing import Any
 
 from simulator.errors import FILE_ERROR, RUN_ERROR, LeasesimError
 from simulator.io import atomic_write_text, json_text
+from simulator.scenario.files import FileRefused, parse_json, read_regular, size_text
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 from simulator.versions import dependency_versions, leasesim_version
 
 FORMAT = 1
+# A baseline holds the resolved scenario (empirical samples inline) and a value per metric and
+# replication: a few kB to a few MB. Read as untrusted input (it sits beside a stranger's
+# scenario): at most MAX_BYTES, nested at most MAX_DEPTH deep (it nests about 10 deep).
+MAX_BYTES = 100 * 1024 * 1024
+MAX_DEPTH = 64
 # Top-level fields that do not change what a replication computes.
 IGNORED = ("name", "description", "seed", "replications", "expect", "check", "sweep")
 STREAMS = "replication i draws from numpy.random.SeedSequence(seed, spawn_key=(i,))"
@@ -181,9 +187,12 @@ def load(path: Path, scenario_file: str = "") -> Baseline:
     fix = (f" Re-record it with `leasesim check --update-baseline {scenario_file}`."
            if scenario_file else "")  # fmt: skip
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise _bad(path, f"cannot be read as JSON ({exc}).{fix}") from None
+        data = parse_json(read_regular(path, MAX_BYTES).decode("utf-8"), MAX_DEPTH)
+    except FileRefused as exc:
+        limit = f" (baselines: {size_text(MAX_BYTES)})" if "limit" in exc.reason else ""
+        raise _bad(path, f"{exc.reason}{limit}.{fix}") from None
+    except UnicodeDecodeError:
+        raise _bad(path, f"is not UTF-8 text, so not a baseline.{fix}") from None
     try:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"it is not a leasesim baseline of format {FORMAT}")

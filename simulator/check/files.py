@@ -4,6 +4,11 @@ A folder contributes its `*.yaml` / `*.yml` files (not its sub-folders: `baselin
 that have an `expect:` block or a baseline file; a file named on its own must have one of the two
 (or be given with `--update-baseline`, which records its first baseline). Every file is loaded
 (with `--set` overrides) before anything runs, and all invalid files are reported together.
+
+A baseline is a file a scenario names, so it follows the rule of every such file
+(`scenario.files.confine`): inside the scenario's folder (symlinks followed) unless
+`--allow-outside`; it must be a `.json` file, and `--update-baseline` never writes over a file
+the check reads (a scenario file, a CSV it names).
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from simulator.check.baseline import baseline_path
-from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
-from simulator.scenario.load import load_scenario_with_source
+from simulator.errors import FILE_ERROR, USAGE_ERROR, VALIDATION_ERROR, LeasesimError
+from simulator.scenario.files import FileRefused, confine
+from simulator.scenario.load import LoadedScenario, load_scenario_with_source
 from simulator.scenario.schema import Scenario
 
 DEFAULT_PATHS = ("scenarios",)
@@ -29,6 +35,7 @@ class Target:
     file: Path
     scenario: Scenario
     baseline: Path
+    inputs: tuple[Path, ...] = ()  # the scenario file and the files it read, resolved
 
     @property
     def name(self) -> str:
@@ -66,13 +73,18 @@ def find(
     targets: list[Target] = []
     skipped: list[Path] = []
     errors: list[tuple[Path, LeasesimError]] = []
-    for file, named in _files(paths or DEFAULT_PATHS):
+    files = _files(paths or DEFAULT_PATHS)
+    for file, named in files:
         try:
-            scenario = load_scenario_with_source(file, overrides=overrides).scenario
+            loaded = load_scenario_with_source(file, overrides=overrides)
+            scenario = loaded.scenario
+            inputs = (file.resolve(), *loaded.source.inputs)
+            baseline = _baseline(file, loaded, {f.resolve() for f, _ in files} | set(inputs),
+                                 update)  # fmt: skip
         except LeasesimError as err:
             errors.append((file, err))
             continue
-        target = Target(file, scenario, baseline_path(file, scenario))
+        target = Target(file, scenario, baseline, inputs)
         if scenario.expect is not None or target.baseline.exists() or (update and named):
             targets.append(target)
         elif named:
@@ -87,6 +99,35 @@ def find(
     if errors:
         raise _invalid(errors, len(errors) + len(targets) + len(skipped))
     return targets, skipped
+
+
+def _baseline(file: Path, loaded: LoadedScenario, inputs: set[Path], update: bool) -> Path:
+    """Where the scenario's baseline is, checked: a .json file in the scenario's folder or below
+    (unless --allow-outside), not a file the check reads when it is to be written."""
+    path = baseline_path(file, loaded.scenario)
+    named = loaded.scenario.check.baseline
+    shown = named or str(path.relative_to(file.parent))
+
+    def refuse(message: str) -> LeasesimError:
+        at = ("check", "baseline")
+        detail = loaded.source.detail(at, "check.baseline", message)
+        if not named:
+            detail.update(field=None, line=None)
+        return LeasesimError(FILE_ERROR, f"{file}: the baseline {shown!r} cannot be used.",
+                             [detail])  # fmt: skip
+
+    if path.suffix != ".json":
+        raise refuse(f"the baseline {shown!r} must be a .json file: leasesim writes baselines "
+                     "as JSON, and will not write them over files of other kinds.")  # fmt: skip
+    try:
+        resolved = confine(shown, file.parent)
+    except FileRefused as exc:
+        raise refuse(f"the baseline {shown!r} {exc.reason}.") from None
+    if update and resolved in inputs:
+        raise refuse(f"the baseline {shown!r} is a file this check reads (a scenario file or a "
+                     "CSV file it names); --update-baseline never writes over an input. Name a "
+                     "new .json file in check.baseline.")  # fmt: skip
+    return path
 
 
 def _invalid(errors: list[tuple[Path, LeasesimError]], total: int) -> LeasesimError:

@@ -20,7 +20,7 @@ from simulator.check.equivalence import DIFFERENT
 from simulator.check.expect import FAIL, INCONCLUSIVE, percent
 from simulator.check.runner import CheckRun
 from simulator.check.verdict import NO_BASELINE, NOT_USED, STALE, ScenarioCheck
-from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError, printable
 from simulator.io import atomic_write_text
 from simulator.units import format_duration
 
@@ -90,6 +90,8 @@ def rows(check: ScenarioCheck, allow_inconclusive: bool = False) -> list[tuple[s
 
 
 def _grid(cells: list[tuple[str, ...]]) -> str:
+    # Names and reasons come from scenario files: control characters shown escaped.
+    cells = [tuple(printable(c) for c in row) for row in cells]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     lines = []
     for k, row in enumerate(cells):
@@ -124,15 +126,16 @@ def text(run: CheckRun) -> str:
     for check in run.checks:
         cells += rows(check, run.allow_inconclusive)
     parts = [_grid(cells) if len(cells) > 1 else "(no verdicts)", ""]
-    parts += [describe(c, run.allow_inconclusive) for c in run.checks]
+    parts += [printable(describe(c, run.allow_inconclusive)) for c in run.checks]
     if any(NOT_COUNTED in row for c in run.checks for row in rows(c)):
         parts.append(f"{NOT_COUNTED}: not counted: every replication is identical to the "
                      "baseline's (exact tier), so the samples cannot differ.")  # fmt: skip
     if run.recorded:
-        parts.append(f"baselines written: {', '.join(run.recorded)}")
-    parts += suggestion_lines(run)
+        parts.append(printable(f"baselines written: {', '.join(run.recorded)}"))
+    parts += [printable(line) for line in suggestion_lines(run)]
     if run.skipped:
-        parts.append(f"left out (no expect: block, no baseline): {', '.join(run.skipped)}")
+        parts.append(printable(f"left out (no expect: block, no baseline): "
+                               f"{', '.join(run.skipped)}"))  # fmt: skip
     failed = run.failed
     parts.append("")
     total = len(run.checks)
@@ -141,7 +144,7 @@ def text(run: CheckRun) -> str:
                      f"{total - len(failed)} passed, {len(failed)} failed")  # fmt: skip
         for check in failed:
             for problem in check.problems(run.allow_inconclusive):
-                parts.append(f"  {check.name}: {problem}")
+                parts.append(printable(f"  {check.name}: {problem}"))
     else:
         parts.append(f"{total} scenario{'s' if total != 1 else ''} checked: all passed")
     return "\n".join(parts)
@@ -259,6 +262,10 @@ def junit(run: CheckRun) -> str:
             totals[key] += value
     for key, value in totals.items():
         root.set(key, str(value))
+    for element in root.iter():  # XML 1.0 cannot hold control characters; names may
+        element.text = printable(element.text, keep="\n\t") if element.text else element.text
+        for key, value in element.attrib.items():
+            element.set(key, printable(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -37,8 +37,9 @@ from simulator.cli.arguments import (
     EXIT_OK,
     Parser,
     UsageError,
+    add_allow_outside,
 )
-from simulator.cli.output import emit
+from simulator.cli.output import emit, safe_terminal
 from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, ScenarioWarning, closest
 from simulator.versions import leasesim_version
 
@@ -76,6 +77,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     parsers = {name: module.add_parser(sub) for name, module in COMMANDS.items()}
+    for command in parsers.values():  # every command loads scenario files
+        add_allow_outside(command)
     return parser, parsers
 
 
@@ -117,7 +120,7 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `leasesim` command with `argv` (default: sys.argv[1:]); its exit status."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), safe_terminal():  # names from files, control chars shown
             # Commands print a scenario's warnings their own way (stderr, or --json's document).
             warnings.simplefilter("ignore", ScenarioWarning)
             return _main(argv)
@@ -142,7 +145,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_INVALID
-        return COMMANDS[args.command].execute(args)
+        from simulator.scenario.files import outside_allowed
+
+        with outside_allowed(args.allow_outside):
+            return COMMANDS[args.command].execute(args)
     except LeasesimError as err:
         return _report(err, as_json)
     except KeyboardInterrupt:

@@ -48,3 +48,16 @@ SET_HELP = (
     "workload) are selected by name; VALUE is YAML, so '{dist: fixed, value: 3s}' works; "
     "repeatable"
 )
+
+
+ALLOW_OUTSIDE_HELP = (
+    "let the scenario files read and write files outside their own folder (check.baseline, "
+    "empirical/profile/trace file: paths, also when set by --set); without it a path that "
+    "leaves a scenario's folder, even through a symbolic link, is an error. Give it only for "
+    "scenarios you trust"
+)
+
+
+def add_allow_outside(p: argparse.ArgumentParser) -> None:
+    """--allow-outside, on every command that loads scenario files (docs/scenarios.md)."""
+    p.add_argument("--allow-outside", action="store_true", help=ALLOW_OUTSIDE_HELP)

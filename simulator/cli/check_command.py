@@ -83,6 +83,10 @@ def execute(args: argparse.Namespace) -> int:
     if args.junit:
         report.check_junit_target(args.junit)  # before a long run, not after it
     targets, skipped = find(args.paths or DEFAULT_PATHS, args.overrides, args.update_baseline)
+    if args.junit:
+        from simulator.scenario.files import refuse_overwrite
+
+        refuse_overwrite(args.junit, [p for t in targets for p in t.inputs], "--junit")
     executor = executor_of(args, "processes")
     workers = args.workers if executor != "serial" else 1
     with terminate_as_interrupt():  # SIGTERM stops as Ctrl-C does: nothing half-recorded

@@ -211,6 +211,10 @@ def execute(args: argparse.Namespace) -> int:
                 }
             ],
         )
+    from simulator.scenario.files import refuse_overwrite
+
+    inputs = [Path(args.observed), *([Path(args.scenario)] if args.scenario else [])]
+    refuse_overwrite(out, inputs, "--out")
     cal = fit_observed(args.observed, args.scenario, faults=not args.no_faults)
     written = cal.save(out)
     figures = write_plots(cal, args.plots) if args.plots else []

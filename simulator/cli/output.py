@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import textwrap
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TextIO
 
+from simulator.errors import printable
 from simulator.io import json_safe
 from simulator.units import format_number as number
 from simulator.units import format_seconds as value
@@ -131,8 +134,42 @@ def _json_default(value: Any) -> Any:
 
 
 def emit(payload: dict[str, Any]) -> None:
-    """Print one JSON document on stdout (NaN and infinities as null)."""
-    print(json.dumps(json_safe(payload), indent=2, default=_json_default, allow_nan=False))
+    """Print one JSON document on stdout (NaN and infinities as null).
+
+    JSON escapes control characters but DEL; it is escaped too, so that no character of the
+    document is one a terminal acts on (`safe_terminal` passes the document unchanged)."""
+    text = json.dumps(json_safe(payload), indent=2, default=_json_default, allow_nan=False)
+    print(text.replace("\x7f", "\\u007f"))
+
+
+class TerminalText:
+    """A text stream that shows control characters escaped (`errors.printable`): what a command
+    prints may hold names and text from scenario files, and an escape sequence in a name must
+    not clear the screen or colour a fake "all checks passed". Newlines, tabs and carriage
+    returns (progress bars) pass through."""
+
+    KEEP = "\n\t\r"
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, self.KEEP))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, ...
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def safe_terminal() -> Iterator[None]:
+    """While a command runs, its stdout and stderr show control characters escaped."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalText(out), TerminalText(err)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 def warning_dict(field: str | None, message: str) -> dict[str, Any]:

@@ -65,9 +65,11 @@ def execute(args: argparse.Namespace) -> int:
     from simulator.experiments.batch import Interrupted  # the simulation: to run, not to parse
     from simulator.experiments.replicate import replicate
     from simulator.experiments.runs import run
+    from simulator.scenario.files import refuse_overwrite
     from simulator.scenario.load import load_scenario_with_source
 
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
+    refuse_overwrite(args.out, [Path(args.scenario), *loaded.source.inputs], "--out")
     scenario = loaded.scenario
     n = scenario.replications if args.replications is None else args.replications
     seed = scenario.seed if args.seed is None else args.seed

@@ -2,14 +2,14 @@
 recorded times of `{kind: trace, file, column}`, read from CSV files named relative to the scenario
 file, with errors that name the file, its line and the column.
 
-Files are read the way empirical samples are (`empirical.read_csv`: a regular file, at most 50 MB,
-UTF-8). A bad cell's error names the file, the line and the column and says what was expected; it
-never repeats the cell (a file may hold more than the scenario's author meant to show).
+Files are read the way empirical samples are (`empirical.read_csv`: inside the scenario's folder,
+a regular file, at most 50 MB, UTF-8, strict CSV). A bad cell's error names the file, the line
+and the column and says what was expected; it never repeats the cell (a file may hold more than
+the scenario's author meant to show).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,8 +17,8 @@ from typing import Any
 
 from simulator import arrival_profile
 from simulator.errors import VALIDATION_ERROR, LeasesimError
-from simulator.scenario.empirical import read_csv
-from simulator.scenario.paths import did_you_mean, human_path, quoted_list
+from simulator.scenario.empirical import csv_rows, missing_column, read_csv
+from simulator.scenario.paths import human_path
 from simulator.scenario.schema import Profile, Scenario, Trace
 from simulator.scenario.source import DataPath, SourceMap
 from simulator.units import UnitError, parse_duration, parse_rate
@@ -64,34 +64,21 @@ class _Reader:
     def columns(self, wanted: dict[str, str]) -> tuple[dict[str, int], Iterator[list[str]]]:
         """The position of each wanted column ({field: column name}) and the rows after the
         header; an error naming the field if a column is missing."""
-        header, rows = read_csv(
-            self.file, self.source.base_dir / self.file, f"{self.what}", self.error
-        )
+        header, rows = read_csv(self.file, self.source, self.what, self.error)
         found = {}
         for field, name in wanted.items():
             if name not in header:
-                raise self.error(
-                    VALIDATION_ERROR,
-                    field,
-                    f"{self.file!r} has no column {name!r}; its columns (first row) are "
-                    f"{quoted_list(header)}.{did_you_mean(name, header)}",
-                )
+                raise self.error(VALIDATION_ERROR, field, missing_column(self.file, name, header))
             found[field] = header.index(name)
         return found, rows
 
     def cells(self, rows: Iterator[list[str]], columns: dict[str, int]
               ) -> Iterator[tuple[int, dict[str, str]]]:  # fmt: skip
         """(line, {field: stripped cell}) of each row with a non-blank wanted cell."""
-        try:
-            for number, row in enumerate(rows, start=2):
-                line = getattr(rows, "line_num", number)  # a csv.reader counts the file's lines
-                cells = {f: (row[c].strip() if c < len(row) else "") for f, c in columns.items()}
-                if any(cells.values()):
-                    yield line, cells
-        except csv.Error as exc:
-            raise self.error(
-                VALIDATION_ERROR, "file", f"{self.file!r} is not valid CSV: {exc}."
-            ) from None
+        for line, row in csv_rows(self.file, rows, self.error):
+            cells = {f: (row[c].strip() if c < len(row) else "") for f, c in columns.items()}
+            if any(cells.values()):
+                yield line, cells
 
     def bad_cell(self, at: str, column: str, line: int, expected: str) -> LeasesimError:
         return self.error(

@@ -1,30 +1,194 @@
 """Reading a scenario file: defensively (a regular file, <= 5 MB, UTF-8 text, not empty), then
-YAML into plain data with the line of every key and list item.
+YAML into plain data with the line of every key and list item; and the one rule for every other
+file a scenario names (empirical and arrival CSVs, `check.baseline`).
 
 The YAML is composed with a safe loader into a node tree and checked before anything is built
 from it: no alias bombs, no recursive aliases, no duplicate keys, keys are plain names.
+
+Scenario files come from strangers too (a shared repository, a bug report), so the files a
+scenario names are untrusted paths:
+
+- `confine`: a path named inside a scenario (or by a `--set` override of one) must resolve,
+  symlinks followed, to the scenario file's folder or below, unless the user allowed more on the
+  command line (`--allow-outside`) or in Python (`allow_outside=True`): `outside_allowed`.
+- `read_regular`: every such file is read as a regular file only (stat before open, opened
+  non-blocking so a FIFO cannot hang, fstat after open), at most a stated number of bytes.
+- `parse_json`: JSON (baselines) parsed with a bound on its nesting depth.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from simulator.errors import FILE_ERROR, LeasesimError, closest
+from simulator.errors import FILE_ERROR, USAGE_ERROR, LeasesimError, closest
 from simulator.scenario.paths import shape_of
+
+# libyaml's safe loader (plain data only, no tags that build objects), with YAML 1.1's look-alike
+# numbers (010, 0x10, 1:30:00) kept as text for the scenario loader to refuse: see `scalars`.
+from simulator.scenario.scalars import Loader
 from simulator.scenario.source import DataPath
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a scenario is a page of settings; 5 MB is already absurd
 MAX_DEPTH = 64  # scenario files nest about 6 deep; deeper is a mistake or an attack
 ALIAS_BUDGET = 100_000  # nodes that aliases may add by expansion (stops "billion laughs")
 
-# libyaml's parser when available: same safe constructor as yaml.SafeLoader (plain data only, no
-# tags that build objects), but fast on large files and with a hard limit on flow nesting.
-Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+# --- files a scenario names: where they may be, and how they are read -----------------------------
+
+ALLOW_FLAG = "--allow-outside"
+_OUTSIDE_ALLOWED: ContextVar[bool] = ContextVar("leasesim_outside_allowed", default=False)
+
+
+@contextlib.contextmanager
+def outside_allowed(allowed: bool = True) -> Iterator[None]:
+    """Within the block, paths named in scenarios may leave the scenario's folder (if `allowed`;
+    `outside_allowed(False)` keeps whatever the caller allowed). The CLI's `--allow-outside`."""
+    token = _OUTSIDE_ALLOWED.set(_OUTSIDE_ALLOWED.get() or allowed)
+    try:
+        yield
+    finally:
+        _OUTSIDE_ALLOWED.reset(token)
+
+
+class FileRefused(Exception):
+    """Why a file named by a scenario was not read or written: `reason` completes a sentence
+    that starts with the file's name ("... is not a regular file (a device, ...)")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def confine(name: str, folder: Path) -> Path:
+    """The file a scenario names (`name`, relative to the scenario's `folder`), symlinks
+    resolved; FileRefused if it is not inside `folder` (or below) and leaving it is not allowed.
+
+    The one rule for every path written inside a scenario: a scenario reads and writes only in
+    its own folder, so running a stranger's scenario cannot read your files into its results or
+    error messages, nor overwrite them (issue 19).
+    """
+    base = folder.resolve()
+    target = (base / name).resolve()
+    if target == base or target.is_relative_to(base) or _OUTSIDE_ALLOWED.get():
+        return target
+    plain = os.path.normpath(base / name)
+    via = f" (through a symbolic link, to {str(target)!r})" if Path(plain) != target else ""
+    raise FileRefused(
+        f"is outside the scenario's folder {str(base)!r}{via}. A scenario may only read and "
+        "write files in its own folder and below; if you trust this scenario, give "
+        f"{ALLOW_FLAG} on the command line (in Python: allow_outside=True)"
+    )
+
+
+def refuse_overwrite(
+    target: str | os.PathLike[str], inputs: Iterable[Path], option: str
+) -> None:
+    """USAGE_ERROR if writing `target` (given as `option`, e.g. "--out") would replace one of the
+    command's input files (the scenario files, the CSV files they read): leasesim never writes
+    over its inputs, whatever the output's name."""
+    path = Path(target)
+    resolved = path.resolve()
+    for source in inputs:
+        same = source.resolve() == resolved
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(source, path)  # hard links too
+        if same:
+            message = (f"{option} {str(path)!r} names a file this command reads ({str(source)!r}); "
+                       "leasesim never writes over its own input. Give another file name.")
+            raise LeasesimError(USAGE_ERROR, message, [{"field": option, "message": message,
+                                                        "file": str(path), "line": None}])
+
+
+def size_text(limit: int) -> str:
+    """5 MB, 50 MB, 64 kB: how a limit is stated in messages."""
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} kB"
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or FileRefused saying why not.
+
+    stat before opening refuses devices (/dev/zero is endless), FIFOs and sockets; the open is
+    non-blocking so a FIFO swapped in after the stat cannot hang; fstat checks what was opened;
+    and no more than `limit` + 1 bytes are ever read (files in /proc claim size 0).
+    """
+    try:
+        before = os.stat(path)
+    except FileNotFoundError:
+        raise FileRefused("does not exist") from None
+    except OSError as exc:
+        raise FileRefused(f"cannot be read: {exc.strerror or exc}") from None
+    _check_kind(before, limit)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise FileRefused(f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        _check_kind(os.fstat(fd), limit)
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise FileRefused(f"cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise FileRefused(f"is larger than the {size_text(limit)} limit")
+    return data
+
+
+def _check_kind(found: os.stat_result, limit: int) -> None:
+    if stat.S_ISDIR(found.st_mode):
+        raise FileRefused("is a folder, not a file")
+    if not stat.S_ISREG(found.st_mode):
+        raise FileRefused(
+            "is not a regular file (a device, a pipe or a socket); only regular files are read"
+        )
+    if found.st_size > limit:
+        raise FileRefused(
+            f"is {found.st_size / 1e6:.1f} MB, larger than the {size_text(limit)} limit"
+        )
+
+
+def parse_json(text: str, max_depth: int) -> Any:
+    """JSON with lists and mappings nested at most `max_depth` deep; FileRefused otherwise.
+
+    The C parser recurses once per level: very deep nesting raises RecursionError, and data just
+    under Python's limit would make every later recursive walk fail; both are refused here.
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise FileRefused(f"is nested more than {max_depth} levels deep") from None
+    except ValueError as exc:
+        raise FileRefused(f"cannot be read as JSON ({exc})") from None
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:  # iterative: no recursion on hostile input
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= max_depth:
+                raise FileRefused(f"is nested more than {max_depth} levels deep")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return data
 
 
 def _read_bytes(path: Path, file: str) -> bytes:
@@ -54,8 +218,10 @@ def _read_bytes(path: Path, file: str) -> bytes:
             f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Put long samples in a CSV file and refer "
             "to it with {dist: empirical, file: ..., column: ...}.",
         )
-    with path.open("rb") as handle:
-        return handle.read(MAX_FILE_BYTES + 1)  # bounded: the file may grow after the stat
+    try:
+        return read_regular(path, MAX_FILE_BYTES)  # bounded, and no FIFO swapped in can block
+    except FileRefused as exc:
+        raise file_error(file, f"{file!r} {exc.reason}.") from None
 
 
 def read_text(path: Path, file: str) -> str:

@@ -16,13 +16,15 @@ class SourceMap:
 
     `lines` maps a path in the plain data, e.g. ("fleet", 0, "faults", "pause", "duration"), to the
     1-based line of its key (or list item); `overrides` maps the paths `--set` wrote to the
-    override's text. `base_dir` is where relative CSV paths are resolved.
+    override's text. `base_dir` is where relative CSV paths are resolved; `inputs` are the files
+    read for the scenario besides its own (resolved), which no output may overwrite.
     """
 
     file: str
     base_dir: Path
     lines: dict[DataPath, int] = field(default_factory=dict)
     overrides: dict[DataPath, str] = field(default_factory=dict)
+    inputs: list[Path] = field(default_factory=list)
 
     def locate(self, path: DataPath) -> tuple[int | None, str | None]:
         """(line, override) of the value at `path`, or of its nearest ancestor we know about.
