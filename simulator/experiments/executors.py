@@ -116,6 +116,27 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until a worker is launched: an interrupt half-way through (the
+    launch waits for the forkserver) would leave a worker starting that nobody tracks, with its
+    pool torn down under it (it prints a traceback). A signal that came meanwhile is raised
+    again at the end, to whatever handler was there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run in the main thread only
+        return
+    came: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda number, frame: came.append(number)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(came):
+            signal.raise_signal(sig)
+
+
 def _broken(exc: BaseException) -> BaseException:
     """A dead pool, explained: the usual causes of a worker process dying."""
     if isinstance(exc, WorkerDied):
@@ -165,7 +186,8 @@ class ProcessExecutor:
                 if job is None:
                     return
                 try:
-                    running[pool.submit(fn, job)] = job
+                    with _signals_held():
+                        running[pool.submit(fn, job)] = job
                 except cf.BrokenExecutor as exc:  # the pool died: report the job, go on
                     future: cf.Future[Any] = cf.Future()
                     future.set_exception(_broken(exc))
@@ -194,16 +216,19 @@ class ProcessExecutor:
         if pool is None:
             return
         processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        # A run may take minutes: end the workers rather than wait for them.
+        # A run may take minutes: end the workers rather than wait for them. They go before the
+        # pool's queues do: a worker still starting would fail to open their semaphores (and
+        # print a traceback) if they were gone first.
         for process in processes:
             if process.is_alive():
                 process.terminate()
         for process in processes:
             process.join(timeout=2)
         for process in processes:
-            if process.is_alive():  # ignored SIGTERM (busy in C code): the watchdog's way
+            if process.is_alive():  # SIGTERM not acted on in time: no more waiting
                 process.kill()
+                process.join(timeout=2)
+        pool.shutdown(wait=False, cancel_futures=True)
         alive, self._alive = self._alive, None
         for end in alive or ():
             end.close()  # any worker left sees end-of-file and ends
