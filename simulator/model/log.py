@@ -1,15 +1,21 @@
-"""Append-only records of one run: tasks, attempts, faults and call counts, in plain Python objects.
+"""Append-only records of one run: tasks, attempts, faults and call counts.
 
-The model mutates these records in place as things happen (no copies on the hot path); the results
-layer turns them into DataFrames once, at the end of the run. Times are float seconds; NaN = never.
+The model mutates its `Task` and `Attempt` objects in place as things happen (no copies on the hot
+path). Once nothing in the model can reach a task and its attempts any more, the log freezes them
+into typed columns (`columns.Columns`: 8 bytes a time, a small code per string) and lets the
+objects go: a week of 100,000 runners logs 16 million tasks. The results layer turns the columns
+into DataFrames once, at the end of the run. Times are float seconds; NaN = never.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+import sys
+from collections.abc import Callable, Iterator
+from typing import Generic, Protocol, TypeVar, overload
 
-NAN = float("nan")
+import numpy as np
+
+from simulator.model.columns import NAN, REFERENCES, Codes, Columns
 
 # API operations, in the order of the `calls` table.
 POLL, PROGRESS, STATUS, HEARTBEAT = 0, 1, 2, 3
@@ -52,7 +58,7 @@ class Task:
 
     __slots__ = (
         "id", "kind", "submitted_at", "work", "first_assigned_at", "ended_at", "status",
-        "attempt_number", "retries_used", "live", "attempts", "reassignments", "finished_by",
+        "attempt_number", "retries_used", "live", "attempts", "reassignments", "finished_by", "row",
     )  # fmt: skip
 
     def __init__(self, id: int, kind: Kind, submitted_at: float, work: float) -> None:
@@ -69,6 +75,7 @@ class Task:
         self.attempts = 0  # how many times it was handed out
         self.reassignments = 0  # lease expiries
         self.finished_by: Attempt | None = None  # whose SetTaskStatus FINISHED ended the task
+        self.row = -1  # its row in `Log.tasks` once logged
 
 
 class BulkReports(Protocol):
@@ -102,7 +109,7 @@ class Attempt:
     __slots__ = (
         "task", "number", "runner", "thread", "assigned_at", "acked_at", "lease_lost_at",
         "ended_at", "outcome", "work_started_at", "work_ended_at", "runner_outcome",
-        "crashed_at", "reports", "deadline", "timer", "fast", "expired_alive",
+        "crashed_at", "reports", "deadline", "timer", "fast", "expired_alive", "row",
     )  # fmt: skip
 
     def __init__(self, task: Task, number: int, runner: str, thread: int, now: float) -> None:
@@ -124,6 +131,7 @@ class Attempt:
         self.timer: object = None  # the pending lease timer (only the newest one acts)
         self.fast: BulkReports | None = None  # reports counted in bulk (fast mode), if any
         self.expired_alive = False  # lease expired while the holder was alive (false reassignment)
+        self.row = -1  # its row in `Log.attempts` once logged
 
     @property
     def live(self) -> bool:
@@ -153,21 +161,317 @@ class RunnerRecord:
         self.reason = ""
 
 
-@dataclass
+# --- frozen records: typed columns ---------------------------------------------------------------
+
+# Known values of the string fields, in code order (a value not listed gets the next code).
+STATUSES = ("pending", "running", "finished", "failed")
+OUTCOMES = ("running", "finished", "failed", "ack_timeout", "progress_timeout",
+            "attempt_timeout", "superseded")  # fmt: skip
+RUNNER_OUTCOMES = ("running", "completed", "failed", "canceled", "crashed", "unheard")
+
+# name -> (NumPy dtype, value of a row not written yet). Strings and kinds are codes.
+TASK_FIELDS: dict[str, tuple[str, object]] = {
+    "id": ("i8", -1), "kind": ("i4", -1), "submitted_at": ("f8", NAN), "work": ("f8", NAN),
+    "first_assigned_at": ("f8", NAN), "ended_at": ("f8", NAN), "status": ("i1", -1),
+    "attempt_number": ("i4", 0), "retries_used": ("i4", 0), "attempts": ("i4", 0),
+    "reassignments": ("i4", 0),
+}  # fmt: skip
+TIMES = ("assigned_at", "acked_at", "lease_lost_at", "ended_at", "work_started_at",
+         "work_ended_at", "crashed_at")  # fmt: skip
+ATTEMPT_FIELDS: dict[str, tuple[str, object]] = {
+    "task": ("i8", -1), "number": ("i4", 0), "runner": ("i4", -1), "thread": ("i4", 0),
+    **dict.fromkeys(TIMES, ("f8", NAN)), "outcome": ("i1", -1), "runner_outcome": ("i1", -1),
+    "reports": ("i8", 0), "expired_alive": ("?", False),
+    # At the end of the run (or when frozen, after which neither can change): the attempt holds
+    # the task's lease (`Task.live`), its SetTaskStatus FINISHED ended the task (`finished_by`).
+    "live": ("?", False), "finished_task": ("?", False),
+}  # fmt: skip
+
+R = TypeVar("R", Task, Attempt)
+
+
+class Records(Generic[R]):
+    """The tasks (or attempts) of a run in the order they were logged: row i is the i-th appended.
+
+    A record is the model's own object while anything can still change it (`open`, in row order)
+    and a row of `columns` once frozen (`Log.freeze`). Indexing or iterating gives the object
+    while it is open, and after that a copy rebuilt from its row (equal fields, not the same
+    object; a copied task links to no attempt: the attempts' copies carry `live` and
+    `finished_task`).
+    """
+
+    __slots__ = ("log", "open", "columns", "size", "_copy")
+
+    def __init__(
+        self, log: Log, fields: dict[str, tuple[str, object]], copy: Callable[[Log, int], R]
+    ) -> None:
+        self.log = log
+        self.open: list[R] = []
+        self.columns = Columns(fields)
+        self.size = 0
+        self._copy = copy
+
+    def append(self, record: R) -> None:
+        record.row = self.size
+        self.size += 1
+        self.open.append(record)
+        log = self.log
+        log.unfrozen += 1
+        if log.unfrozen >= log.freeze_at:
+            log.freeze()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    @overload
+    def __getitem__(self, i: int) -> R: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[R]: ...
+    def __getitem__(self, i: int | slice) -> R | list[R]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.size))]
+        row = i + self.size if i < 0 else i
+        if not 0 <= row < self.size:
+            raise IndexError("record index out of range")
+        open_ = self.open
+        k = _bisect_rows(open_, row)
+        if k < len(open_) and open_[k].row == row:
+            return open_[k]
+        return self._copy(self.log, row)
+
+    def __iter__(self) -> Iterator[R]:
+        open_ = iter(self.open)
+        nxt = next(open_, None)
+        for row in range(self.size):
+            if nxt is not None and nxt.row == row:
+                yield nxt
+                nxt = next(open_, None)
+            else:
+                yield self._copy(self.log, row)
+
+    def nbytes(self) -> int:
+        """Bytes the columns hold (the open objects not counted)."""
+        return self.columns.nbytes()
+
+
+def _bisect_rows(records: list[R], row: int) -> int:
+    lo, hi = 0, len(records)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if records[mid].row < row:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 class Log:
     """Everything one run records, appended to as the simulation goes."""
 
-    tasks: list[Task] = field(default_factory=list)  # in submission order (= task id order)
-    attempts: list[Attempt] = field(default_factory=list)  # in assignment order
-    # (runner, kind, start, end), logged at the start with the planned end.
-    faults: list[tuple[str, str, float, float]] = field(default_factory=list)
-    # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (no reply: the request
-    # never reached the service, or the reply never reached the runner), and of those lost, the
-    # ones whose reply was lost (handled by the service all the same).
-    calls: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    throttled: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    lost: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    lost_replies: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    stale_status_accepted: int = 0  # SetTaskStatus calls from superseded runners that took effect
-    runners: list[RunnerRecord] = field(default_factory=list)  # in launch order
+    #: Open records (tasks + attempts) that make the log look for ones to freeze; after a look
+    #: it waits for twice as many as stayed open, so each record is looked at a few times at most.
+    FREEZE_AFTER = 65_536
 
+    def __init__(self) -> None:
+        # Tasks in submission order (= task id order); attempts in assignment order.
+        self.tasks: Records[Task] = Records(self, TASK_FIELDS, _task_copy)
+        self.attempts: Records[Attempt] = Records(self, ATTEMPT_FIELDS, _attempt_copy)
+        # (runner, kind, start, end), logged at the start with the planned end.
+        self.faults: list[tuple[str, str, float, float]] = []
+        # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (no reply: the
+        # request never reached the service, or the reply never reached the runner), and of
+        # those lost, the ones whose reply was lost (handled by the service all the same).
+        self.calls = [0, 0, 0, 0]
+        self.throttled = [0, 0, 0, 0]
+        self.lost = [0, 0, 0, 0]
+        self.lost_replies = [0, 0, 0, 0]
+        # SetTaskStatus calls from superseded runners that took effect.
+        self.stale_status_accepted = 0
+        self.runners: list[RunnerRecord] = []  # in launch order
+        # Codes of the frozen rows' categorical fields.
+        self.kinds: Codes = Codes()
+        self.runner_names: Codes = Codes()
+        self.statuses: Codes = Codes(STATUSES)
+        self.outcomes: Codes = Codes(OUTCOMES)
+        self.runner_outcomes: Codes = Codes(RUNNER_OUTCOMES)
+        self.unfrozen = 0  # open records
+        self.freeze_at = self.FREEZE_AFTER
+
+    # --- freezing -----------------------------------------------------------------------------
+
+    def freeze(self, everything: bool = False) -> int:
+        """Freeze every task that nothing but the log (and its own attempts) refers to, with its
+        attempts, into the columns; `everything`: all of them (the run is over). Returns how many
+        records were frozen.
+
+        A record is changed only through a reference to it, so one that nothing in the model
+        refers to (no queue, timer, thread, poll or frame of running code) stays as it is: the
+        reference counts tell, and the references inside a task's own records (`Task.live`,
+        `finished_by`, `Attempt.task`, `fast`, `timer`) are told apart from the others.
+        """
+        tasks, attempts = self.tasks.open, self.attempts.open
+        if everything:
+            done_tasks, open_tasks = tasks, []
+            done_attempts, open_attempts = attempts, []
+        else:
+            links, reached = _reached(attempts)
+            free = _free(tasks, links, reached)
+            done_tasks, open_tasks, done_attempts, open_attempts = [], [], [], []
+            for t in tasks:
+                (done_tasks if id(t) in free else open_tasks).append(t)
+            for a in attempts:
+                (done_attempts if id(a.task) in free else open_attempts).append(a)
+        self.tasks.columns.reserve(self.tasks.size)
+        self.attempts.columns.reserve(self.attempts.size)
+        self._put_tasks(self.tasks.columns.arrays, done_tasks)
+        self._put_attempts(self.attempts.columns.arrays, done_attempts)
+        if not everything:
+            # Unlinked, they are freed by reference counting (the cyclic collector is paused
+            # during a run); nothing else refers to them.
+            for attempt in done_attempts:
+                attempt.fast = None
+                attempt.timer = None
+            for task in done_tasks:
+                task.live = None
+                task.finished_by = None
+        self.tasks.open, self.attempts.open = open_tasks, open_attempts
+        self.unfrozen = len(open_tasks) + len(open_attempts)
+        self.freeze_at = max(self.FREEZE_AFTER, 2 * self.unfrozen)
+        return len(done_tasks) + len(done_attempts)
+
+    def close(self) -> None:
+        """The run is over: freeze every record. Those that nothing refers to are unlinked (their
+        cycles would outlive them); the others are left as they are, to the model."""
+        self.freeze()
+        self.freeze(everything=True)
+
+    def _put_tasks(self, arrays: dict[str, np.ndarray], tasks: list[Task]) -> None:
+        """Write these tasks' fields into their rows of `arrays`."""
+        if not tasks:
+            return
+        rows = np.fromiter((t.row for t in tasks), dtype=np.int64, count=len(tasks))
+        kinds, statuses = self.kinds, self.statuses
+        arrays["id"][rows] = [t.id for t in tasks]
+        arrays["kind"][rows] = [kinds[t.kind] for t in tasks]
+        arrays["status"][rows] = [statuses[t.status] for t in tasks]
+        for name in ("submitted_at", "work", "first_assigned_at", "ended_at", "attempt_number",
+                     "retries_used", "attempts", "reassignments"):  # fmt: skip
+            arrays[name][rows] = [getattr(t, name) for t in tasks]
+
+    def _put_attempts(self, arrays: dict[str, np.ndarray], attempts: list[Attempt]) -> None:
+        """Write these attempts' fields into their rows of `arrays`."""
+        if not attempts:
+            return
+        n = len(attempts)
+        rows = np.fromiter((a.row for a in attempts), dtype=np.int64, count=n)
+        task = np.fromiter((a.task.row for a in attempts), dtype=np.int64, count=n)
+        if np.any(task < 0):
+            raise ValueError("log inconsistent: every attempt's task must be in Log.tasks")
+        arrays["task"][rows] = task
+        names, outcomes, runner_outcomes = self.runner_names, self.outcomes, self.runner_outcomes
+        arrays["runner"][rows] = [names[a.runner] for a in attempts]
+        arrays["outcome"][rows] = [outcomes[a.outcome] for a in attempts]
+        arrays["runner_outcome"][rows] = [runner_outcomes[a.runner_outcome] for a in attempts]
+        for name in ("number", "thread", *TIMES, "reports", "expired_alive"):
+            arrays[name][rows] = [getattr(a, name) for a in attempts]
+        arrays["live"][rows] = [a.task.live is a for a in attempts]
+        arrays["finished_task"][rows] = [a.task.finished_by is a for a in attempts]
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def task_columns(self) -> dict[str, np.ndarray]:
+        """Every task's fields as arrays in row order (copies; codes for kind and status)."""
+        return self._columns(self.tasks, self._put_tasks)
+
+    def attempt_columns(self) -> dict[str, np.ndarray]:
+        """Every attempt's fields as arrays in row order (copies; `task` is the task's row;
+        codes for runner, outcome and runner_outcome)."""
+        return self._columns(self.attempts, self._put_attempts)
+
+    @staticmethod
+    def _columns(
+        records: Records[R], put: Callable[[dict[str, np.ndarray], list[R]], None]
+    ) -> dict[str, np.ndarray]:
+        n = records.size
+        columns = records.columns
+        columns.reserve(n)
+        arrays = {name: array[:n].copy() for name, array in columns.arrays.items()}
+        put(arrays, records.open)  # the open records as they are now
+        return arrays
+
+
+def _reached(attempts: list[Attempt]) -> tuple[dict[int, int], set[int]]:
+    """For the open attempts: per task (by `id`), how many of them refer to it; and the tasks one
+    of whose attempts something outside its task's records refers to."""
+    getrefcount = sys.getrefcount
+    links: dict[int, int] = {}
+    reached: set[int] = set()
+    for a in attempts:
+        task = a.task
+        key = id(task)
+        links[key] = links.get(key, 0) + 1
+        inside = (task.live is a) + (task.finished_by is a)
+        # Its bulk-report schedule and its lease timer refer back to it: inside too, when
+        # nothing but the attempt refers to them (a pending timer is in SimPy's queue).
+        fast = a.fast
+        if fast is not None and fast.attempt is a and getrefcount(fast) == REFERENCES:
+            inside += 1
+        timer = a.timer
+        if (
+            timer is not None
+            and getattr(timer, "attempt", None) is a
+            and getrefcount(timer) == REFERENCES
+        ):
+            inside += 1
+        if getrefcount(a) != REFERENCES + inside:
+            reached.add(key)
+    return links, reached
+
+
+def _free(tasks: list[Task], links: dict[int, int], reached: set[int]) -> set[int]:
+    """The open tasks (by `id`) that nothing refers to but the log and their own attempts."""
+    getrefcount = sys.getrefcount
+    free: set[int] = set()
+    for t in tasks:
+        key = id(t)
+        if key not in reached and getrefcount(t) == REFERENCES + links.get(key, 0):
+            free.add(key)
+    return free
+
+
+def _task_copy(log: Log, row: int) -> Task:
+    """A frozen task rebuilt from its row."""
+    c = log.tasks.columns.arrays
+    task = Task(int(c["id"][row]), log.kinds.values[c["kind"][row]], float(c["submitted_at"][row]),
+                float(c["work"][row]))  # fmt: skip
+    task.row = row
+    task.first_assigned_at = float(c["first_assigned_at"][row])
+    task.ended_at = float(c["ended_at"][row])
+    task.status = log.statuses.values[c["status"][row]]
+    for name in ("attempt_number", "retries_used", "attempts", "reassignments"):
+        setattr(task, name, int(c[name][row]))
+    return task
+
+
+def _attempt_copy(log: Log, row: int) -> Attempt:
+    """A frozen attempt rebuilt from its row, with a copy of its task (linked to it as its live
+    or finishing attempt when it was one)."""
+    c = log.attempts.columns.arrays
+    task = log.tasks[int(c["task"][row])]
+    a = Attempt(task, int(c["number"][row]), log.runner_names.values[c["runner"][row]],
+                int(c["thread"][row]), float(c["assigned_at"][row]))  # fmt: skip
+    a.row = row
+    for name in TIMES[1:]:
+        setattr(a, name, float(c[name][row]))
+    a.outcome = log.outcomes.values[c["outcome"][row]]
+    a.runner_outcome = log.runner_outcomes.values[c["runner_outcome"][row]]
+    a.reports = int(c["reports"][row])
+    a.expired_alive = bool(c["expired_alive"][row])
+    if c["live"][row] and task.live is None:
+        task.live = a
+    if c["finished_task"][row] and task.finished_by is None:
+        task.finished_by = a
+    return a

@@ -173,10 +173,9 @@ class Simulation:
             runner.finish(until)
         if checks is not None:
             checks.at_end()
-        # The log outlives the model: its pending lease timers are the only references it holds
-        # to it, and would keep the whole simulation alive as long as a result is kept.
-        for attempt in self.log.attempts:
-            attempt.timer = None
+        # The log outlives the model: frozen into its columns, it refers to none of the model's
+        # objects, which would keep the whole simulation alive as long as a result is kept.
+        self.log.close()
         return self.log
 
     @property

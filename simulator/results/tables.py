@@ -116,10 +116,11 @@ def tables(log: Log, duration: float) -> dict[str, pd.DataFrame]:
     """The four tables of one run lasting `duration` s, keyed attempts, tasks, faults, calls."""
     with paused():  # row tuples by the million: the collector's scans would only slow this down
         pauses = _pauses_by_runner(log.faults, duration)
-        attempts, spans = _attempts(log, duration, pauses)
+        tasks = log.task_columns()
+        attempts, spans = _attempts(log, tasks, duration, pauses)
         return {
             "attempts": attempts,
-            "tasks": _tasks(log, attempts, spans, pauses),
+            "tasks": _tasks(log, tasks, attempts, spans, pauses),
             "faults": _faults(log, duration),
             "calls": _calls(log),
             "runners": runners_table(log),
@@ -200,65 +201,78 @@ class _Spans(NamedTuple):
     end: np.ndarray
 
 
-def _attempts(log: Log, duration: float, pauses: dict[str, _Pauses]) -> tuple[pd.DataFrame, _Spans]:
+def _table(values: Sequence[object]) -> np.ndarray:
+    """`values` as an object array, to look codes up in (each value one shared object)."""
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table
+
+
+def _attempts(
+    log: Log, tasks: dict[str, np.ndarray], duration: float, pauses: dict[str, _Pauses]
+) -> tuple[pd.DataFrame, _Spans]:
     """The attempts frame (rows grouped by task in log order, then assignment order) and spans."""
     # Tasks are logged in id order and attempts in assignment order: a stable sort of the
     # attempts by their task's row groups them by task, in assignment order within each.
-    n, m = len(log.attempts), len(log.tasks)
-    task_ids = np.fromiter((t.id for t in log.tasks), dtype=np.int64, count=m)
-    ids = np.fromiter((a.task.id for a in log.attempts), dtype=np.int64, count=n)
-    rows = np.searchsorted(task_ids, ids)
-    if n and (rows.max() >= m or np.any(task_ids[rows] != ids) or np.any(np.diff(task_ids) <= 0)):
+    cols = log.attempt_columns()
+    m = len(tasks["id"])
+    task_ids = tasks["id"]
+    rows = cols.pop("task")
+    n = len(rows)
+    if n and (rows.max() >= m or rows.min() < 0 or np.any(np.diff(task_ids) <= 0)):
         raise ValueError("log inconsistent: every attempt's task must be in Log.tasks, in id order")
     order = np.argsort(rows, kind="stable")
-    atts = [log.attempts[i] for i in order]
     task_row = rows[order]
+    del rows
     counts = np.bincount(task_row, minlength=m)
     first_row = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each task's first attempts row
     seq = np.arange(n) - first_row[task_row] + 1
+    del first_row
 
-    def floats(values: Iterable[float]) -> np.ndarray:
-        return np.fromiter(values, dtype=float, count=n)
+    def take(name: str) -> np.ndarray:
+        return cols.pop(name)[order]
 
-    runner = [a.runner for a in atts]
-    start = floats(a.work_started_at for a in atts)
-    stop = floats(a.work_ended_at for a in atts)
+    runner_code = take("runner")
+    runner = log.runner_names.decode(runner_code)
+    start = take("work_started_at")
+    stop = take("work_ended_at")
     s, e = _work_spans(start, stop, duration)
-    work_s = _net_work(runner, s, e, pauses)
+    names = log.runner_names.values
+    work_s = _net_work(runner_code, names, s, e, pauses)
     # An attempt still "working" at the end may have finished its work already and be waiting on
     # a slow call (a report or SetTaskStatus in flight, or backing off): its work ended earlier.
-    work = floats(a.task.work for a in atts)
+    work = tasks["work"][task_row]
     over = np.flatnonzero(np.isnan(stop) & (work_s > work + 1e-9))
     # Each pass ends the row or steps back over one of its pauses (the runner clock is flat there).
     for _ in range(10_000):
         if not len(over):
             break
         e[over] -= work_s[over] - work[over]
-        work_s[over] = _net_work([runner[i] for i in over], s[over], e[over], pauses)
+        work_s[over] = _net_work(runner_code[over], names, s[over], e[over], pauses)
         over = over[work_s[over] > work[over] + 1e-9]
+    del work, runner_code
+    workload_of_kind = _table([k.workload for k in log.kinds.values])
     frame = pd.DataFrame(
         {
-            "task_id": np.fromiter((a.task.id for a in atts), dtype=np.int64, count=n),
-            "attempt": np.fromiter((a.number for a in atts), dtype=np.int64, count=n),
+            "task_id": task_ids[task_row],
+            "attempt": take("number").astype(np.int64),
             "seq": seq.astype(np.int64),
             "runner": runner,
-            "thread": np.fromiter((a.thread for a in atts), dtype=np.int64, count=n),
-            "workload": [a.task.kind.workload for a in atts],
-            "assigned_at": floats(a.assigned_at for a in atts),
-            "acked_at": floats(a.acked_at for a in atts),
-            "lease_lost_at": floats(a.lease_lost_at for a in atts),
-            "ended_at": floats(a.ended_at for a in atts),
-            "outcome": [a.outcome for a in atts],
+            "thread": take("thread").astype(np.int64),
+            "workload": workload_of_kind[tasks["kind"][task_row]],
+            "assigned_at": take("assigned_at"),
+            "acked_at": take("acked_at"),
+            "lease_lost_at": take("lease_lost_at"),
+            "ended_at": take("ended_at"),
+            "outcome": log.outcomes.decode(take("outcome")),
             "work_started_at": start,
             "work_ended_at": stop,
-            "runner_outcome": [a.runner_outcome for a in atts],
-            "crashed_at": floats(a.crashed_at for a in atts),
-            "reports": np.fromiter((a.reports for a in atts), dtype=np.int64, count=n),
-            "expired_alive": np.fromiter((a.expired_alive for a in atts), dtype=bool, count=n),
-            "live": np.fromiter((a.task.live is a for a in atts), dtype=bool, count=n),
-            "finished_task": np.fromiter(
-                (a.task.finished_by is a for a in atts), dtype=bool, count=n
-            ),
+            "runner_outcome": log.runner_outcomes.decode(take("runner_outcome")),
+            "crashed_at": take("crashed_at"),
+            "reports": take("reports"),
+            "expired_alive": take("expired_alive"),
+            "live": take("live"),
+            "finished_task": take("finished_task"),
             "work_s": work_s,
         },
         columns=list(COLUMNS["attempts"]),
@@ -278,14 +292,17 @@ def _work_spans(
 
 
 def _net_work(
-    runner: list[str], s: np.ndarray, e: np.ndarray, pauses: dict[str, _Pauses]
-) -> np.ndarray:
-    """Net work seconds per attempt: gross interval [s, e] minus the runner's paused time in it."""
+    runner: np.ndarray, names: Sequence[str], s: np.ndarray, e: np.ndarray,
+    pauses: dict[str, _Pauses],
+) -> np.ndarray:  # fmt: skip
+    """Net work seconds per attempt: gross interval [s, e] minus the runner's paused time in it.
+
+    `runner`: each attempt's runner as a code into `names`.
+    """
     net = e - s
     if pauses and len(runner):
-        codes, names = pd.factorize(pd.Series(runner, dtype=object), sort=False)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        order = np.argsort(runner, kind="stable")
+        bounds = np.searchsorted(runner[order], np.arange(len(names) + 1))
         for code, name in enumerate(names):
             p = pauses.get(name)
             if p is None:
@@ -311,11 +328,11 @@ def _overlap(spans: list[list[tuple[float, float]]]) -> float:
 
 
 def _tasks(
-    log: Log, attempts: pd.DataFrame, spans: _Spans, pauses: dict[str, _Pauses]
-) -> pd.DataFrame:
+    log: Log, tasks: dict[str, np.ndarray], attempts: pd.DataFrame, spans: _Spans,
+    pauses: dict[str, _Pauses],
+) -> pd.DataFrame:  # fmt: skip
     """The tasks frame, with duplicate execution measured from the attempts' work intervals."""
-    tasks = log.tasks
-    m = len(tasks)
+    m = len(tasks["id"])
     task_row, s, e = spans
     worked = e > s
     counts = np.bincount(task_row, minlength=m)
@@ -341,21 +358,21 @@ def _tasks(
                 pieces.append(p.subtract(*gross) if p else [gross])
             overlap[ti] = _overlap(pieces)
 
+    kinds = log.kinds.values
+    kind = tasks["kind"]
     return pd.DataFrame(
         {
-            "task_id": np.fromiter((t.id for t in tasks), dtype=np.int64, count=m),
-            "workload": [t.kind.workload for t in tasks],
-            "worker_group": [t.kind.worker_group for t in tasks],
-            "submitted_at": np.fromiter((t.submitted_at for t in tasks), dtype=float, count=m),
-            "first_assigned_at": np.fromiter(
-                (t.first_assigned_at for t in tasks), dtype=float, count=m
-            ),
-            "ended_at": np.fromiter((t.ended_at for t in tasks), dtype=float, count=m),
-            "status": [t.status for t in tasks],
-            "work": np.fromiter((t.work for t in tasks), dtype=float, count=m),
+            "task_id": tasks["id"],
+            "workload": _table([k.workload for k in kinds])[kind],
+            "worker_group": _table([k.worker_group for k in kinds])[kind],
+            "submitted_at": tasks["submitted_at"],
+            "first_assigned_at": tasks["first_assigned_at"],
+            "ended_at": tasks["ended_at"],
+            "status": log.statuses.decode(tasks["status"]),
+            "work": tasks["work"],
             "attempts": counts,
-            "reassignments": np.fromiter((t.reassignments for t in tasks), dtype=np.int64, count=m),
-            "retries_used": np.fromiter((t.retries_used for t in tasks), dtype=np.int64, count=m),
+            "reassignments": tasks["reassignments"].astype(np.int64),
+            "retries_used": tasks["retries_used"].astype(np.int64),
             "work_s": work_s,
             "overlap_s": overlap,
             "duplicated": overlap > 0,
