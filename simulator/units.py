@@ -21,6 +21,24 @@ class UnitError(ValueError):
     """A value that is not a valid duration or rate."""
 
 
+def _not_text(value: object, expected: str) -> UnitError:
+    """The error for a value that is neither a number nor text (null, a list, a mapping)."""
+    if value is None:
+        return UnitError(f"is empty (null): expected {expected}")
+    shape = {list: "a list", tuple: "a list", dict: "a mapping"}.get(type(value), str(value))
+    return UnitError(f"expected {expected}, not {shape}")
+
+
+def _ascii(value: str, what: str) -> None:
+    """Refuse look-alike characters: Python's float() reads full-width digits ('１０') and other
+    scripts' digits as numbers, which a reader of the file would not expect to work."""
+    if not value.isascii():
+        raise UnitError(
+            f"{value!r} is not {what}: it has characters that only look like digits, signs or "
+            "units (such as full-width digits); type it with ASCII characters"
+        )
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a number of seconds or a string like "90s", "1h30m", "250ms"."""
     if isinstance(value, bool):
@@ -31,6 +49,7 @@ def parse_duration(value: object) -> float:
         except OverflowError:
             raise UnitError(f"{value!r} is too large for a duration") from None
     elif isinstance(value, str):
+        _ascii(value, "a duration")
         text = value.strip().replace(" ", "")
         try:
             seconds = float(text)
@@ -43,9 +62,14 @@ def parse_duration(value: object) -> float:
                 seconds += float(match.group(1)) * SECONDS[match.group(2)]
                 pos, last = match.end(), rank
             if pos != len(text) or not text:
-                raise UnitError(f"{value!r} is not a duration: expected {_ALLOWED}") from None
+                hint = ""
+                if ":" in text:  # 1:30 or 07:00: hours:minutes, or minutes:seconds?
+                    hint = "; a time written with colons is ambiguous: write 1h30m or 7h"
+                raise UnitError(
+                    f"{value!r} is not a duration: expected {_ALLOWED}{hint}"
+                ) from None
     else:
-        raise UnitError(f"expected {_ALLOWED}, got {type(value).__name__} {value!r}")
+        raise _not_text(value, _ALLOWED)
     if not math.isfinite(seconds):
         raise UnitError(f"a duration must be finite, got {value!r}")
     return seconds
@@ -61,6 +85,7 @@ def parse_rate(value: object) -> float:
         except OverflowError:
             raise UnitError(f"{value!r} is too large for a rate") from None
     elif isinstance(value, str):
+        _ascii(value, "a rate")
         count, sep, per = value.replace(" ", "").partition("/")
         try:
             if sep and not per:
@@ -75,7 +100,7 @@ def parse_rate(value: object) -> float:
                 "such as '120/h', '2/s', '1/d', '3/15m'"
             ) from None
     else:
-        raise UnitError(f"expected a rate such as '120/h', got {type(value).__name__} {value!r}")
+        raise _not_text(value, "a rate such as '120/h' or a number per second")
     if not math.isfinite(rate):
         raise UnitError(f"a rate must be finite, got {value!r}")
     return rate

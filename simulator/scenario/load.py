@@ -30,14 +30,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.errors import VALIDATION_ERROR, LeasesimError, ScenarioWarning
+from simulator.errors import FILE_ERROR, VALIDATION_ERROR, LeasesimError, ScenarioWarning
 from simulator.scenario.arrival_files import fill_arrival_files
 from simulator.scenario.empirical import fill_empirical
-from simulator.scenario.files import parse_yaml, plain_copy, read_text
+from simulator.scenario.files import outside_allowed, parse_yaml, plain_copy, read_text
 from simulator.scenario.overrides import apply_override, in_file, parse_override
-from simulator.scenario.paths import shape_of
+from simulator.scenario.paths import human_path, shape_of
+from simulator.scenario.scalars import ambiguous_values, odd_line_break
 from simulator.scenario.schema import Scenario
-from simulator.scenario.source import SourceMap
+from simulator.scenario.source import DataPath, SourceMap
 from simulator.scenario.validation import translate
 from simulator.scenario.warnings import warnings
 
@@ -57,15 +58,20 @@ class LoadedScenario:
 # --- public API -----------------------------------------------------------------------------------
 
 
-def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Scenario:
+def load_scenario(
+    path: str | os.PathLike[str], overrides: Sequence[str] = (), *, allow_outside: bool = False
+) -> Scenario:
     """Read, override, validate and complete the scenario file at `path`.
+
+    Files the scenario names (CSV samples, profiles, traces) must be in its folder or below
+    unless `allow_outside` (the CLI's --allow-outside; docs/scenarios.md, "Files a scenario names").
 
     Raises LeasesimError (FILE_ERROR, USAGE_ERROR or VALIDATION_ERROR) naming file, line and field.
     The scenario's warnings (the ones `leasesim validate` prints, with file and line) are issued
     as Python warnings of category `ScenarioWarning`, once: running the returned scenario does not
     repeat them. `scenario_warnings(scenario)` lists them.
     """
-    loaded = load_scenario_with_source(path, overrides)
+    loaded = load_scenario_with_source(path, overrides, allow_outside=allow_outside)
     remember(loaded)
     announce(loaded.scenario, stacklevel=2)
     return loaded.scenario
@@ -140,14 +146,16 @@ def load_scenario_dict(
 
 
 def load_scenario_with_source(
-    path: str | os.PathLike[str], overrides: Sequence[str] = ()
+    path: str | os.PathLike[str], overrides: Sequence[str] = (), *, allow_outside: bool = False
 ) -> LoadedScenario:
     """Like `load_scenario`, but also returns where each value came from (for warnings)."""
     file = str(path)
     text = read_text(Path(path), file)
+    _check_line_breaks(text, file)
     data, lines = parse_yaml(text, file)
     source = SourceMap(file=file, base_dir=Path(path).resolve().parent, lines=lines)
-    return _complete(data, source, overrides)
+    with outside_allowed(allow_outside):
+        return _complete(data, source, overrides)
 
 
 def load_dict_with_source(
@@ -186,6 +194,9 @@ def _complete(data: dict[str, Any], source: SourceMap, overrides: Sequence[str])
             apply_override(data, segments, value, text, source)
         except LeasesimError as err:
             raise in_file(err, source.file) from None
+    _refuse_ambiguous(data, source)
+    for key in [k for k in data if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)]:
+        del data[key]  # a holder of YAML anchors (docs/scenarios.md, "Anchors and merge keys")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -193,3 +204,45 @@ def _complete(data: dict[str, Any], source: SourceMap, overrides: Sequence[str])
     scenario = fill_empirical(scenario, data, source)
     scenario = fill_arrival_files(scenario, data, source)
     return LoadedScenario(scenario, source)
+
+
+EXTENSION_PREFIX = "x-"  # top-level keys the loader ignores: `x-defaults: &defaults {...}`
+
+
+def _check_line_breaks(text: str, file: str) -> None:
+    """Refuse line breaks other than LF and CRLF: YAML breaks lines at a lone CR (old Mac files),
+    NEL, U+2028 and U+2029, most editors and tools do not, so what the file says would differ
+    from what it shows (a setting after a lone CR looks like part of the comment before it)."""
+    found = odd_line_break(text)
+    if found is None:
+        return
+    line, what = found
+    message = (
+        f"{file!r}, line {line}: the file contains {what}, which YAML reads as a line break but "
+        "most editors and tools do not, so the scenario would not say what it shows. Save the "
+        "file with LF (Unix) or CRLF (Windows) line endings."
+    )
+    detail = {"field": None, "message": message, "file": file, "line": line}
+    raise LeasesimError(FILE_ERROR, message, [detail])
+
+
+def _refuse_ambiguous(data: dict[str, Any], source: SourceMap) -> None:
+    """Refuse values that YAML 1.1 and 1.2 read differently (010, 0x10, 1:30:00; see `scalars`),
+    each named by field and line (or --set), the one where it is written first."""
+    first: dict[int, tuple[int, DataPath, Any]] = {}  # merged values appear twice: report once
+    for path, value in ambiguous_values(data):
+        line = source.locate(path)[0] or 0
+        if id(value) not in first or line < first[id(value)][0]:
+            first[id(value)] = (line, path, value)
+    if not first:
+        return
+    details = [
+        source.detail(path, human_path(path, data), value.problem)
+        for _, path, value in sorted(first.values(), key=lambda item: item[0])
+    ]
+    n = len(details)
+    message = (
+        f"{source.file} is not a valid scenario: {n} problem{'s' if n != 1 else ''} found, "
+        "listed below with the field and the line (or --set) to fix."
+    )
+    raise LeasesimError(VALIDATION_ERROR, message, details)

@@ -26,9 +26,7 @@ def _is_boolean(value: Any) -> bool:
 def _plain_number(whole: bool) -> Any:
     def check(value: Any) -> Any:
         if _is_boolean(value):
-            raise PydanticCustomError(
-                BOOLEAN, "must be a number, not a boolean", {"whole": whole}
-            )
+            raise PydanticCustomError(BOOLEAN, "must be a number, not a boolean", {"whole": whole})
         if isinstance(value, str | bytes):
             raise PydanticCustomError(TEXT, "must be a number, not text", {"whole": whole})
         return value

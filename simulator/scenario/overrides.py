@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from simulator.errors import USAGE_ERROR, LeasesimError
-from simulator.scenario.files import Loader, yaml_problem
+from simulator.scenario.files import yaml_problem
 from simulator.scenario.paths import (
     did_you_mean,
     entry_label,
@@ -22,8 +22,13 @@ from simulator.scenario.paths import (
     step,
     tag_of,
 )
+from simulator.scenario.scalars import Loader
 from simulator.scenario.schema import Scenario
 from simulator.scenario.source import SourceMap
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+VALUE_BUDGET = 10_000  # values an override may expand to through aliases (a command line is short)
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
@@ -43,7 +48,7 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
             "joined by dots, such as fleet.etl.progress_interval.",
         )
     try:
-        value = yaml.load(value_text, Loader=Loader)  # a safe loader: see Loader
+        value = _load_value(text, value_text)
     except yaml.YAMLError as exc:
         raise usage_error(
             text,
@@ -53,6 +58,69 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
         ) from None
     return segments, value
 
+
+def _load_value(text: str, value_text: str) -> Any:
+    """The override's value, by the rules of a scenario file: a safe loader (`scalars.Loader`:
+    look-alike numbers such as 010 are kept as text for validation to refuse), and a flow
+    mapping may not repeat a key, nor have keys YAML reads as non-text, nor aliases that refer
+    to themselves or expand without bound."""
+    loader = Loader(value_text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = _node_problem(node)
+        if problem is not None:
+            raise usage_error(text, f"--set {text}: {problem}")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _node_problem(root: yaml.Node) -> str | None:
+    """What is wrong with an override's node tree, or None (the checks `files` makes of a
+    scenario file's, for a value of one line)."""
+    expanded = 0
+    on_path: set[int] = set()
+
+    def visit(node: yaml.Node) -> str | None:
+        nonlocal expanded
+        expanded += 1
+        if expanded > VALUE_BUDGET:
+            return f"its aliases (*name) expand to more than {VALUE_BUDGET} values."
+        if id(node) in on_path:
+            return "a YAML alias in it refers to a value that contains it (a recursive alias)."
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return None
+        on_path.add(id(node))
+        seen: set[str] = set()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+            children.append(value)
+            if key.tag == _MERGE_TAG:
+                continue
+            if not isinstance(key, yaml.ScalarNode) or key.tag != _STR_TAG:
+                shown = key.value if isinstance(key, yaml.ScalarNode) else "a non-scalar key"
+                return (
+                    f"the key {shown!r} is not a plain name (YAML reads it as "
+                    f"{key.tag.rsplit(':', 1)[-1]}); field names are words such as 'duration'."
+                )
+            if key.value in seen:
+                return (
+                    f"the key {key.value!r} appears twice in the same mapping; YAML would "
+                    "silently keep only the last one. Give each field once."
+                )
+            seen.add(key.value)
+        for child in children:
+            found = visit(child)
+            if found is not None:
+                return found
+        on_path.discard(id(node))
+        return None
+
+    return visit(root)
 
 
 def usage_error(override: str, message: str) -> LeasesimError:

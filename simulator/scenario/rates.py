@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator import arithmetic, arrival_profile
+from simulator.scenario.leases import timeouts
 from simulator.scenario.schema import (
     Empirical,
     Explicit,
     Exponential,
     Fixed,
+    FleetGroup,
     Lognormal,
     Periodic,
     Poisson,
     Profile,
     Scenario,
+    Service,
     Uniform,
     Workload,
 )
@@ -160,3 +163,20 @@ def spec_mean(spec: Any) -> float | None:
 
 
 share_above = arithmetic.share_above  # P(X > limit), None if unknown
+
+
+def lost_before_work(group: FleetGroup, workload: Workload, service: Service) -> float:
+    """The chance that message loss costs an attempt before its work starts (an estimate).
+
+    Two ways (docs/model.md, "Faults"): the PollForTask reply handing the task over is lost (the
+    thread never hears of it), or every report the runner sends within the acknowledgement
+    window is lost on the way (a lost acknowledgement is not resent; the next report goes out an
+    interval later). The start-up is taken at its mean; partitions, pauses and throttling are
+    left out.
+    """
+    faults = group.faults
+    ack = timeouts(service, workload)[0]
+    startup = spec_mean(group.startup) or 0.0
+    reports = 1 + max(0, math.floor((ack - startup) / group.progress_interval))
+    heard = (1.0 - faults.reply_loss) * (1.0 - faults.request_loss**reports)
+    return 1.0 - heard

@@ -63,8 +63,7 @@ def _sexagesimal_hint(body: str) -> str:
     if len(parts) == 2:
         a, b = (int(float(p)) for p in parts)
         return (
-            f"write a duration with units: {a}h{b}m (hours:minutes) or {a}m{b}s "
-            "(minutes:seconds)"
+            f"write a duration with units: {a}h{b}m (hours:minutes) or {a}m{b}s (minutes:seconds)"
         )
     return "write a duration with units, such as 1h30m"
 

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from simulator import arrival_profile
 from simulator.scenario import profiles
 from simulator.scenario.expect import CheckOptions, Expect
+from simulator.scenario.numbers import Number, Whole
 from simulator.scenario.sweep import Sweep, problem
 from simulator.units import parse_duration, parse_rate
 
@@ -139,11 +140,24 @@ Distribution = Annotated[DistSpec, BeforeValidator(_scalar_is_fixed)]
 class Throttle(Strict):
     """Account-wide API rate limits as token buckets (reference section 1)."""
 
-    burst: float = Field(100, gt=0)
+    burst: Number = 100.0  # at least 1: see _burst
     poll: PerSecond = Field(2.0, gt=0)
     progress: PerSecond = Field(10.0, gt=0)
     status: PerSecond = Field(10.0, gt=0)
     heartbeat: PerSecond = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _burst(self) -> Throttle:
+        # Each call takes one token from a bucket that holds at most `burst`: below one token
+        # the bucket never passes a call, and every call is throttled for ever.
+        if not self.burst >= 1:
+            raise _error_at(
+                ("burst",),
+                f"burst ({self.burst:g}) must be at least 1: each call takes one token from a "
+                "bucket that holds at most `burst` tokens, so a smaller bucket could never pass "
+                "a call and every call would be throttled for ever",
+            )
+        return self
 
 
 class Service(Strict):
@@ -256,8 +270,24 @@ class Faults(Strict):
     partition: Partition | None = None
     # Each message, request or reply, is lost independently with this probability, so a call gets
     # its reply with probability (1 - p)^2; `loss_direction` narrows it to one direction.
-    message_loss: float = Field(0.0, ge=0, le=1)
+    message_loss: Number = Field(0.0, ge=0, le=1)
     loss_direction: Literal["both", "request", "reply"] = "both"
+
+    @model_validator(mode="after")
+    def _not_every_message(self) -> Faults:
+        if self.message_loss >= 1:
+            lost = {
+                "both": "every request and every reply",
+                "request": "every request (no call would reach the service)",
+                "reply": "every reply (the runner would never hear the service)",
+            }[self.loss_direction]
+            raise _error_at(
+                ("message_loss",),
+                f"message_loss 1 loses {lost}: no runner could ever acknowledge or finish a task. "
+                "It is a probability per message: 0.2 loses one message in five; use a value "
+                "below 1",
+            )
+        return self
 
     @property
     def request_loss(self) -> float:
@@ -281,7 +311,7 @@ class ScheduledMinimum(Strict):
     """From `at` (time of day) on, at least `min` runners, until the next entry (daily)."""
 
     at: Seconds = Field(ge=0, lt=86400)
-    min: int = Field(ge=0)
+    min: Whole = Field(ge=0)
 
 
 class Scaling(Strict):
@@ -292,10 +322,10 @@ class Scaling(Strict):
     thread); `utilization`: keep busy threads / threads at `target`.
     """
 
-    min: int = Field(1, ge=0)
-    max: int = Field(ge=1)
+    min: Whole = Field(1, ge=0)
+    max: Whole = Field(ge=1)
     policy: Literal["backlog", "utilization"] = "backlog"
-    target: float = Field(1.0, gt=0)
+    target: Number = Field(1.0, gt=0)
     evaluate_every: Seconds = Field(60.0, gt=0)
     # From the decision to launch to the runner's first poll (an instance booting).
     launch_delay: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=180.0))
@@ -345,8 +375,8 @@ class FleetGroup(Strict):
 
     name: str = Field(min_length=1)
     worker_group: str = Field(min_length=1)
-    runners: int = Field(1, ge=1)
-    threads: int = Field(2, ge=1)
+    runners: Whole = Field(1, ge=1)
+    threads: Whole = Field(2, ge=1)
     progress_interval: Seconds = Field(60.0, gt=0)
     progress_jitter: Seconds = Field(0.0, ge=0)
     runner_heartbeat_interval: Seconds = Field(900.0, gt=0)
@@ -397,7 +427,7 @@ class Periodic(Strict):
 
     kind: Literal["periodic"]
     every: Seconds = Field(gt=0)
-    batch: int = Field(1, ge=1)
+    batch: Whole = Field(1, ge=1)
     offset: Seconds = Field(0.0, ge=0)
 
 
@@ -406,6 +436,16 @@ class Explicit(Strict):
 
     kind: Literal["times"]
     times: tuple[Annotated[Seconds, Field(ge=0)], ...]
+
+    @model_validator(mode="after")
+    def _some_times(self) -> Explicit:
+        if self.kind == "times" and not self.times:  # a trace's times come from its file later
+            raise _error_at(
+                ("times",),
+                "lists no times, so this workload would never submit a task; list at least one, "
+                "such as times: [0s, 10m, 2h]",
+            )
+        return self
 
 
 def _profile_point(value: object) -> object:
@@ -475,8 +515,8 @@ class Workload(Strict):
     worker_group: str = Field(min_length=1)
     arrivals: Arrivals
     duration: Distribution
-    failure_probability: float = Field(0.0, ge=0, le=1)
-    max_retries: int = Field(2, ge=0, le=5)
+    failure_probability: Number = Field(0.0, ge=0, le=1)
+    max_retries: Whole = Field(2, ge=0, le=5)
     retry_delay: Seconds = Field(600.0, ge=0)
     report_progress_timeout: Seconds | None = Field(None, gt=0)
     attempt_timeout: Seconds | None = Field(None, gt=0)
@@ -501,8 +541,8 @@ class Scenario(Strict):
     name: str = Field("scenario", min_length=1)
     description: str = ""
     duration: Seconds = Field(gt=0)
-    seed: int = Field(0, ge=0)
-    replications: int = Field(1, ge=1)
+    seed: Whole = Field(0, ge=0)
+    replications: Whole = Field(1, ge=1)
     # Tasks submitted before `warmup` are left out of the metrics (steady-state statistics).
     warmup: Seconds = Field(0.0, ge=0)
     service: Service = Field(default_factory=Service)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import ValidationError
 
 from simulator.errors import VALIDATION_ERROR, LeasesimError
+from simulator.scenario import numbers
 from simulator.scenario.paths import (
     alternatives,
     did_you_mean,
@@ -111,9 +112,14 @@ def _detail(
         models = models_of(_schema_at(loc[:-1]))
         allowed = list(models[0].model_fields) if len(models) == 1 else []
         parent = human_path(path[:-1], data) or "the top level of a scenario"
-        message = f"unknown field {key!r}.{did_you_mean(key, allowed)}"
+        message = f"unknown field {key!r}.{_suggest(key, allowed)}"
         if allowed:
             message += f" The fields allowed in {parent} are: {', '.join(allowed)}."
+        if isinstance(key, str) and key.startswith("x-"):
+            message += (
+                " Fields named x-... are ignored only at the top level of a scenario, where they "
+                "hold YAML anchors."
+            )
     elif kind == "missing":
         name = loc[-1]
         owner = human_path(path, data) or "the scenario"
@@ -127,7 +133,7 @@ def _detail(
         allowed = [a for alt in alternatives(_schema_at(loc)) for a in get_args(alt)]
         message = (
             f"{shown} is not allowed here; use one of {ctx.get('expected') or allowed}."
-            f"{did_you_mean(value, [str(a) for a in allowed])}"
+            f"{_suggest(value, [str(a) for a in allowed])}"
         )
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         disc = str(ctx.get("discriminator", "")).strip("'")
@@ -139,7 +145,7 @@ def _detail(
                 field_name = human_path(path, data)
             message = (
                 f"{show(ctx.get('tag'))} is not a known {disc}; use one of "
-                f"{quoted_list(tags)}.{did_you_mean(ctx.get('tag'), tags)}{fixed_hint}"
+                f"{quoted_list(tags)}.{_suggest(ctx.get('tag'), tags)}{fixed_hint}"
             )
         else:
             message = (
@@ -156,6 +162,11 @@ def _detail(
         message = "must list at least one entry."
     elif kind in ("bool_parsing", "bool_type"):
         message = f"must be true or false (got {shown})."
+    elif kind in (numbers.BOOLEAN, numbers.TEXT):
+        bounds = _bounds(loc)
+        what = "a whole number" if ctx.get("whole") else "a number"
+        message = f"must be {what}{' ' if bounds else ''}{' and '.join(bounds)} (got {shown})"
+        message += _not_a_number(kind, value if found else error.get("input"))
     elif kind in _NUMBER_KINDS:
         bounds = _bounds(loc)
         what = "a whole number" if kind.startswith("int") else "a number"
@@ -174,6 +185,42 @@ def _detail(
         if not message.endswith((".", ")")):
             message += "."
     return source.detail(path, field_name, message)
+
+
+def _not_a_number(kind: str, value: Any) -> str:
+    """Why a boolean or a text is not the number it may look like, and what to write."""
+    if kind == numbers.BOOLEAN:
+        return (
+            ": a boolean is not a number. YAML reads true/false, yes/no and on/off as booleans; "
+            "write the number itself, such as 0 or 1."
+        )
+    text = str(value).strip()
+    if not text.isascii():
+        return (
+            ": it has characters that only look like digits or signs (such as full-width "
+            "digits); type the number with ASCII digits."
+        )
+    try:
+        float(text)
+    except ValueError:
+        return "."
+    return ": a number in quotes is text; write it without quotes."
+
+
+def _suggest(word: Any, choices: list[str]) -> str:
+    """Did you mean, also for a name in the wrong case or with - for _ ('SQS' -> 'sqs')."""
+    if isinstance(word, str):
+        folded = {_fold(c): c for c in choices}
+        if _fold(word) in folded and folded[_fold(word)] != word:
+            return f" Did you mean {folded[_fold(word)]!r}?"
+        close = did_you_mean(word.lower(), choices)
+        if close:
+            return close
+    return did_you_mean(word, choices)
+
+
+def _fold(name: str) -> str:
+    return name.casefold().replace("-", "").replace("_", "").replace(" ", "")
 
 
 _NUMBER_KINDS = ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type")

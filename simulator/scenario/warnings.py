@@ -16,11 +16,12 @@ from simulator.scenario.rates import (
     arrival_rate,
     as_count,
     call_rates,
+    lost_before_work,
     peak_rate,
     share_above,
     spec_mean,
 )
-from simulator.scenario.schema import Profile, Scenario
+from simulator.scenario.schema import FleetGroup, Profile, Scenario, Workload
 from simulator.scenario.source import DataPath, SourceMap
 from simulator.units import format_duration, format_rate
 
@@ -115,6 +116,9 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                     f"{format_duration(ack)} acknowledgement "
                     "timeout, so those attempts lose their lease before they report.",
                 )
+
+        if served and group.faults.message_loss > 0:
+            _message_loss(scenario, gi, group, served, warn)
 
     for wi, workload in enumerate(scenario.workload):
         if workload.retry_delay < service.retry_delay_floor:
@@ -221,6 +225,39 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                 f"more slowly): {reason} (docs/fast-mode.md).",
             )
     return out
+
+
+USELESS_LOSS = 0.5  # attempts lost before their work starts, at or above which loss is warned of
+
+
+def _message_loss(
+    scenario: Scenario, gi: int, group: FleetGroup, served: list[Workload],
+    warn: Callable[[DataPath, str], None],
+) -> None:  # fmt: skip
+    """A message loss so high that the group loses at least half of its attempts before their
+    work starts: the fleet spends more attempts on loss than on work (`rates.lost_before_work`)."""
+    service = scenario.service
+    lost, workload = max(((lost_before_work(group, w, service), w) for w in served),
+                         key=lambda pair: pair[0])  # fmt: skip
+    if lost < USELESS_LOSS:
+        return
+    faults = group.faults
+    cost = "and is handed out again"
+    if service.on_lease_expiry == "fail_and_retry":
+        forever = lost ** (workload.max_retries + 1)
+        cost = (
+            f"and uses up a try, so about {forever:.0%} of the tasks of workload "
+            f"{workload.name!r} would fail for good (max_retries {workload.max_retries})"
+        )
+    warn(
+        ("fleet", gi, "faults", "message_loss"),
+        f"with message_loss {faults.message_loss:g} (loss_direction {faults.loss_direction}), "
+        f"fleet group {group.name!r} loses about {lost:.0%} of the attempts of workload "
+        f"{workload.name!r} before their work starts (the PollForTask reply handing the task "
+        "over, or every report within the acknowledgement window, lost): each such attempt "
+        f"waits out the acknowledgement window {cost}. message_loss is a probability per "
+        "message: 0.2 loses one message in five.",
+    )
 
 
 def _per_s(rate: float, digits: int = 1) -> str:
