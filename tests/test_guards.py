@@ -14,6 +14,7 @@ import simulator.cli as cli
 from simulator.errors import LeasesimError
 from simulator.experiments.guards import (
     DEFAULT_MAX_EVENTS,
+    REPLICATION_EVENTS,
     Estimate,
     Limits,
     check,
@@ -197,7 +198,9 @@ def _refusal(scenario: Scenario, replications: int, limits: Limits, **kw: object
 def test_too_many_events_are_refused_with_the_estimate_and_ways_forward() -> None:
     scenario = load_scenario(AWS, ["service.throttle=null"])  # fast mode applies without it
     per_rep = estimate(scenario).events
-    err = _refusal(scenario, 10, Limits(max_events=3 * per_rep, max_memory=4e9))
+    # Each replication's fixed cost counts too (a million tiny ones are not free).
+    err = _refusal(scenario, 10, Limits(max_events=3 * (per_rep + REPLICATION_EVENTS),
+                                        max_memory=4e9))  # fmt: skip
     text = err.message
     assert text.startswith("big.yaml: not started: it would schedule about ")
     assert "10 replications x " in text and "progress reports" in text
@@ -216,8 +219,8 @@ def test_too_many_events_are_refused_with_the_estimate_and_ways_forward() -> Non
 
 
 def test_fast_mode_is_not_offered_when_it_cannot_help() -> None:
-    throttled = load_scenario(AWS)  # the throttle keeps every report an event
-    err = _refusal(throttled, 1, Limits(max_events=1000, max_memory=4e9))
+    travelling = load_scenario(AWS, ["service.call_latency=200ms"])  # each report an event
+    err = _refusal(travelling, 1, Limits(max_events=1000, max_memory=4e9))
     assert "simulation.mode=fast" not in err.message
     fast = load_scenario(AWS, ["service.throttle=null", "simulation.mode=fast"])
     err = _refusal(fast, 1, Limits(max_events=1000, max_memory=4e9))
@@ -298,3 +301,121 @@ def test_run_with_a_bad_limit_variable_is_a_usage_error(
     assert cli.main(["run", str(AWS), "--set", "duration=1h"]) == 2
     err = capsys.readouterr().err
     assert "LEASESIM_MAX_MEMORY='plenty'" in err and "Traceback" not in err
+
+
+# --- what the guard missed (issue 19, item 8) ---------------------------------------------------
+
+
+def _throttled_thread(backoff: str, horizon: str) -> Scenario:
+    """One runner, one thread, a progress bucket far below its reports: every report backs off."""
+    data = _one_thread({"kind": "periodic", "every": "10h", "batch": 1}, "10h", horizon)
+    raw = data.model_dump(mode="json")
+    raw["service"]["throttle"] = {"burst": 1, "progress": 1 / 3600}
+    raw["fleet"][0]["backoff"] = {"base": backoff, "cap": backoff, "jitter": False}
+    return load_scenario_dict(raw)
+
+
+def test_throttled_retries_are_counted_and_match_the_model() -> None:
+    scenario = _throttled_thread("2s", "1h")  # a retry every 2 s instead of a report a minute
+    e = estimate(scenario)
+    assert e.events_by_source["throttled retries"] > 1000
+    assert 0.5 <= _ratio(scenario) <= 2.0
+
+
+def test_a_millisecond_back_off_is_refused_not_run_for_ever() -> None:
+    scenario = _throttled_thread("1ms", "1w")  # 600 million retries: days of computing
+    err = _refusal(scenario, 1, Limits(max_events=DEFAULT_MAX_EVENTS, max_memory=4e9))
+    assert "throttled retries" in err.message and "--force" in err.message
+
+
+def test_the_closed_form_report_schedule_is_in_the_memory_estimate() -> None:
+    from simulator.analytic import closed_form_section
+    from simulator.experiments.replicate import replicate
+
+    overrides = ["duration=1h", "service.throttle=null", "fleet.etl.progress_interval=1s"]
+    scenario = load_scenario(AWS, overrides)
+    frame = replicate(scenario, 2, 1, progress=False).summarize(warn=False)
+    tracemalloc.start()
+    try:
+        closed_form_section(scenario, frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 0.5 <= estimate(scenario).memory_by_source["closed-form report schedule"] / peak <= 2
+    fine = load_scenario(AWS, ["service.throttle=null", "simulation.mode=fast",
+                               "fleet.etl.progress_interval=1ms"])  # fmt: skip
+    err = _refusal(fine, 1, Limits(max_events=DEFAULT_MAX_EVENTS, max_memory=8e9))
+    assert "closed-form report schedule" in err.message and "progress_interval" in err.message
+
+
+def test_a_million_tiny_replications_are_refused_for_their_fixed_cost() -> None:
+    scenario = load_scenario(AWS, ["duration=1s"])
+    err = _refusal(scenario, 1_000_000, LOOSE)
+    assert "1,000,000 replications x " in err.message and "set-up" in err.message
+    assert "fewer replications (-n " in err.message
+    assert "events" in err.details[0]["exceeded"]
+
+
+def test_what_replications_keep_adds_up_and_tables_keep_more() -> None:
+    scenario = load_scenario(AWS)
+    summaries, tables = estimate(scenario, 10), estimate(scenario, 10, tables=True)
+    assert tables.kept > 10 * summaries.kept
+    limit = Limits(max_events=1e12, max_memory=summaries.memory + 1000 * summaries.kept)
+    check([estimate(scenario, 900)], limit)
+    with pytest.raises(LeasesimError, match="keep to the end"):
+        check([estimate(scenario, 100_000)], limit)
+
+
+def test_empirical_samples_are_counted_and_saving_them_must_fit_on_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.experiments.guards as guards
+
+    raw = load_scenario(AWS).model_dump(mode="json")
+    values = [float(v) for v in range(1, 100_001)]
+    raw["workload"][0]["duration"] = {"dist": "empirical", "file": "x.csv", "column": "s",
+                                      "values": values}  # fmt: skip
+    scenario = load_scenario_dict(raw)
+    e = estimate(scenario)
+    assert e.memory_by_source["empirical samples"] >= 100_000 * 8
+    assert e.output > 100_000 * 5  # scenario.json holds every sample, per replication
+    monkeypatch.setattr(guards, "_free_space", lambda folder: 10 * e.output)
+    check([estimate(scenario, 5)], LOOSE, out=tmp_path)
+    with pytest.raises(LeasesimError, match="free there") as info:
+        check([estimate(scenario, 20)], LOOSE, out=tmp_path)
+    assert info.value.details[0]["exceeded"] == ["disk"]
+
+
+def test_a_large_sweep_grid_is_estimated_from_a_sample_of_its_points() -> None:
+    from simulator.experiments.guards import SWEEP_SAMPLE, sweep_parts
+
+    base = load_scenario(AWS, ["sweep={fleet.etl.runners: {from: 1, to: 1000, steps: 1000}}"])
+    parts, points = sweep_parts(base, 3)
+    assert points == 1000 and len(parts) <= SWEEP_SAMPLE
+    assert sum(n for _, n in parts) == pytest.approx(3000, rel=0.01)
+    assert parts[-1][0].fleet[0].runners > parts[0][0].fleet[0].runners
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", str(AWS), "-n", "2", "--executor", "serial",
+         "--set", "sweep={fleet.etl.runners: [5, 10]}"],
+        ["report", str(AWS), "-n", "2"],
+        ["recommend", str(AWS), "--vary", "fleet.etl.progress_interval=[30s, 1m]",
+         "--require", "duplicated_fraction<=0.01", "-n", "2"],
+    ],
+    ids=["sweep", "report", "recommend"],
+)  # fmt: skip
+def test_every_simulating_command_is_guarded(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LEASESIM_MAX_EVENTS", "1000")
+    if argv[0] == "report":
+        argv = [*argv, "--out", str(tmp_path / "r.html")]
+    assert cli.main([*argv, "--json"]) == 2
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["error"]["code"] == "LIMIT_EXCEEDED"
+    assert "--force" in payload["error"]["message"]
+    assert "LEASESIM_MAX_EVENTS" in payload["error"]["message"]

@@ -62,6 +62,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "queue_wait.png, attempts.png",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimated events or memory pass the limits "
+                   "(LEASESIM_MAX_EVENTS, LEASESIM_MAX_MEMORY; see docs/errors.md)")
     return p
 
 
@@ -111,6 +114,7 @@ def table(cmp: Comparison) -> list[str]:
 def execute(args: argparse.Namespace) -> int:
     from simulator.calibration.compare import TEST, compare_observed
     from simulator.calibration.measures import MEASURES
+    from simulator.experiments.guards import guard_runs
     from simulator.scenario.load import load_scenario_with_source
 
     if args.plots:  # a bad folder fails before any work, as for run and sweep
@@ -120,6 +124,9 @@ def execute(args: argparse.Namespace) -> int:
         raise LeasesimError(
             "USAGE_ERROR", f"--alpha {args.alpha:g}: expected a number between 0 and 1, e.g. 0.05."
         )
+    # Every replication's tables are kept for the comparison (experiments/guards.py).
+    guard_runs([(loaded.scenario, args.replications)], str(args.scenario), tables=True,
+               force=args.force)  # fmt: skip
     cmp = compare_observed(
         loaded.scenario, args.observed, n=args.replications, seed=args.seed, alpha=args.alpha
     )

@@ -108,7 +108,7 @@ def _figure_path(args: argparse.Namespace) -> Path | None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from simulator.experiments.guards import Limits, guard  # the simulation: to run, not to parse
+    from simulator.experiments.guards import guard_runs  # the simulation: to run, not to parse
     from simulator.recommendation import recommend
     from simulator.scenario.load import load_scenario_with_source
 
@@ -121,10 +121,12 @@ def execute(args: argparse.Namespace) -> int:
     loaded = load_scenario_with_source(args.scenario, overrides=args.overrides)
     scenario = loaded.scenario
     executor = executor_of(args, "processes")
-    if not args.force:
-        workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
-        guard(scenario, args.replications, Limits.from_environment(os.environ),
-              str(args.scenario), workers)  # fmt: skip
+    # The base setting stands for every candidate: at most max_candidates a round, the rounds
+    # of refinement, and the rechecks under other readings (experiments/guards.py).
+    workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
+    runs = args.max_candidates * (1 + args.refine) + (0 if args.no_readings else args.confirm)
+    guard_runs([(scenario, args.replications)] * runs, str(args.scenario), workers=workers,
+               force=args.force)  # fmt: skip
     target = _figure_path(args)
     notes: list[dict[str, Any]] = [asdict(w) for w in loaded.warnings()]
     if not args.json:

@@ -41,6 +41,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='print {"success": true, "data": {...}} instead of a line of text')
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimated events or memory pass the limits "
+                   "(LEASESIM_MAX_EVENTS, LEASESIM_MAX_MEMORY; see docs/errors.md)")
     return p
 
 
@@ -63,6 +66,7 @@ def _check_out(out: Path) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from simulator.experiments.batch import Interrupted  # the simulation: to run, not to parse
+    from simulator.experiments.guards import guard_runs
     from simulator.experiments.replicate import replicate
     from simulator.experiments.runs import run
     from simulator.scenario.files import refuse_overwrite
@@ -74,6 +78,8 @@ def execute(args: argparse.Namespace) -> int:
     n = scenario.replications if args.replications is None else args.replications
     seed = scenario.seed if args.seed is None else args.seed
     _check_out(args.out)
+    # Every replication's tables are kept for the page (experiments/guards.py).
+    guard_runs([(scenario, n)], str(args.scenario), tables=True, force=args.force)
     if not args.json:
         for w in loaded.warnings():
             print(f"warning: {w}", file=sys.stderr)

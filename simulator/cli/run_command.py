@@ -114,7 +114,7 @@ def warmup_note(warmup: float) -> str | None:
 def execute(args: argparse.Namespace) -> int:
     from simulator.analytic import closed_form_section
     from simulator.experiments.batch import Interrupted
-    from simulator.experiments.guards import Limits, guard
+    from simulator.experiments.guards import guard_runs
     from simulator.experiments.replicate import replicate
     from simulator.experiments.store import runs_folder
     from simulator.results.metrics import METRICS
@@ -127,10 +127,11 @@ def execute(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     executor = executor_of(args, "serial")
     precision = precision_of(args)
-    if not args.force:  # refuse runs estimated past the size limits (experiments/guards.py)
-        most = max(n, args.max_replications) if precision is not None else n
-        workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
-        guard(scenario, most, Limits.from_environment(os.environ), str(args.scenario), workers)
+    # Refuse runs estimated past the size limits (experiments/guards.py) unless --force.
+    most = max(n, args.max_replications) if precision is not None else n
+    workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
+    guard_runs([(scenario, most)], str(args.scenario), workers=workers, out=args.out,
+               force=args.force)  # fmt: skip
     notes = [asdict(w) for w in loaded.warnings()]
     shown = [str(w) for w in loaded.warnings()]
     if scenario.sweep is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -80,6 +81,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_executor_options(p, "processes")
     add_precision_options(p)
     plots_option.add_argument(p, plots_option.SWEEP_HELP)
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimated events or memory pass the limits "
+                   "(LEASESIM_MAX_EVENTS, LEASESIM_MAX_MEMORY; see docs/errors.md)")
     p.add_argument("--metrics", metavar="LIST",
                    help="comma-separated metrics to print (default: "
                    f"{','.join(DEFAULT_METRICS)}); `all` for every one")
@@ -164,6 +168,7 @@ def point_table(summary: pd.DataFrame, parameters: list[str], metrics: list[str]
 
 def execute(args: argparse.Namespace) -> int:
     from simulator.experiments.batch import Interrupted
+    from simulator.experiments.guards import guard_runs, sweep_parts
     from simulator.experiments.runs import Failure
     from simulator.experiments.sweep import summarize
     from simulator.scenario.load import load_scenario_with_source
@@ -179,6 +184,11 @@ def execute(args: argparse.Namespace) -> int:
         for w in loaded.warnings():
             print(f"warning: {w}", file=sys.stderr)
     n = scenario.replications if args.replications is None else args.replications
+    # Refuse sweeps estimated past the size limits, every point counted (experiments/guards.py).
+    parts, points = sweep_parts(scenario, max(n, args.max_replications) if precision else n)
+    workers = 1 if executor == "serial" else args.workers or os.cpu_count() or 1
+    guard_runs(parts, str(args.scenario), workers=workers, out=args.out, force=args.force,
+               points=points)  # fmt: skip
     if args.plots is not None:  # a bad folder fails before any run
         plots_option.prepare(args.plots)
     try:

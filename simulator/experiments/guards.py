@@ -1,62 +1,41 @@
-"""Size and time guards: estimate a run's SimPy events and peak memory before starting it.
+"""Size and time guards: refuse, before it starts, a run that would take hours or more memory
+than the machine has.
 
 A scenario of a few lines can ask for a week of 50,000 runners: hours of simulation and more
-memory than the machine has. `guard` estimates, from the scenario alone, how many SimPy events one
-replication schedules and how much memory it holds at its peak, and refuses (a `LeasesimError`
-with code LIMIT_EXCEEDED) when the run would pass the `Limits`, saying what the estimate is made of
-and how to proceed. Commands call it before running; `--force` skips it.
-
-The estimate follows the model's own event sources (see `simulator.model`): a working thread wakes
-once per progress interval, an idle one holds a long poll (a timer and a reply), every attempt
-has a handful of timers (start-up, lease, the end of its work), each lease timer re-arms once per
-lease length, runners send heartbeats, faults strike and interrupt. It is calibrated against real
-runs of the shipped scenarios (tests/test_guards.py holds it within a factor of 2). Memory is
-per-runner process state plus about 500 bytes per task or attempt record (the log, then its
-tables), measured with tracemalloc.
+memory than the machine has. Every command that simulates (run, sweep, report, check, recommend,
+compare) calls `guard_runs` with what it will run: each scenario (a sweep's points) and its
+replications. It estimates, from the scenarios alone (`simulator.experiments.run_cost`), the
+SimPy events and the peak memory, and refuses (a `LeasesimError` with code LIMIT_EXCEEDED, exit
+status 2) when the run would pass the `Limits`, saying which limit, what the estimate is made of
+and how to proceed, the flag that overrides it (`--force`) included.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, get_args
 
-from simulator import arrival_profile
-from simulator.arithmetic import explicit_times, mean, periodic_batches, share_above
 from simulator.errors import LIMIT_EXCEEDED, USAGE_ERROR, LeasesimError
-from simulator.scenario.leases import timeouts
-from simulator.scenario.modes import fallbacks
-from simulator.scenario.schema import (
-    Explicit,
-    FleetGroup,
-    Periodic,
-    Poisson,
-    Profile,
-    Scenario,
-    SimulationOptions,
+from simulator.experiments.run_cost import (  # noqa: F401  (public here: the guards' estimate)
+    BASE_BYTES,
+    EVENTS_PER_SECOND,
+    RECORD_BYTES,
+    REPLICATION_EVENTS,
+    Estimate,
+    _whole,
+    estimate,
 )
+from simulator.scenario.schema import Scenario, SimulationOptions
 from simulator.units import format_duration
 
-# --- calibration constants (see the module docstring and tests/test_guards.py) --------------------
-
-#: Timers and replies per attempt besides its progress reports: the reply to a held poll, the
-#: start-up timer, the end of the work, the acknowledgement lease timer and its last firing.
-EVENTS_PER_ATTEMPT = 5.0
-#: Events a pause or crash adds per thread of the runner (an interrupt, then a resume or restart).
-EVENTS_PER_INTERRUPTED_PROCESS = 2.0
-RUNNER_BYTES = 12_000  # a runner: its SimPy processes, generators and random streams
-THREAD_BYTES = 2_000  # one poll thread's process and generator frames
-FAULT_PROCESS_BYTES = 2_000  # one fault process of one runner, with its random stream
-RECORD_BYTES = 500  # one task or attempt: the log's object, then its rows in the tables
-FAULT_RECORD_BYTES = 300  # one fault record and its row
-BASE_BYTES = 1_000_000  # the environment, the service, the queues
-#: A rough speed, only to put the event count in hours: measured 250,000 to 400,000 events/s.
-EVENTS_PER_SECOND = 300_000
-
-DEFAULT_MAX_EVENTS = 300_000_000  # about a quarter of an hour at EVENTS_PER_SECOND
+DEFAULT_MAX_EVENTS = 300_000_000  # about half an hour at EVENTS_PER_SECOND
 FALLBACK_MAX_MEMORY = 4_000_000_000  # when the machine's memory cannot be read
 MAX_EVENTS_VARIABLE = "LEASESIM_MAX_EVENTS"
 MAX_MEMORY_VARIABLE = "LEASESIM_MAX_MEMORY"
@@ -121,269 +100,6 @@ def _parse_amount(variable: str, text: str, units: Mapping[str, float]) -> float
     return value
 
 
-# --- the estimate ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What one replication of a scenario is expected to cost, and how many will run.
-
-    `events` and `memory` (bytes, at the peak) are per replication; `events_by_source` and
-    `memory_by_source` say where they come from, largest first.
-    """
-
-    replications: int
-    events: float
-    memory: float
-    tasks: float
-    attempts: float
-    events_by_source: dict[str, float]
-    memory_by_source: dict[str, float]
-
-    @property
-    def total_events(self) -> float:
-        return self.events * self.replications
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe, for error details and `--json` output."""
-        return {
-            "replications": self.replications,
-            "events_per_replication": _whole(self.events),
-            "total_events": _whole(self.total_events),
-            "memory_bytes_per_replication": _whole(self.memory),
-            "tasks": _whole(self.tasks),
-            "attempts": _whole(self.attempts),
-            "events_by_source": {k: _whole(v) for k, v in self.events_by_source.items()},
-            "memory_by_source": {k: _whole(v) for k, v in self.memory_by_source.items()},
-        }
-
-
-def _whole(x: float) -> int | None:
-    """A count for JSON: rounded, or None (null) past any float."""
-    return round(x) if math.isfinite(x) else None
-
-
-@dataclass
-class _Group:
-    """One fleet group's share of the work, filled in while estimating."""
-
-    config: FleetGroup
-    busy: float = 0.0  # thread-seconds spent on attempts
-    attempts: float = 0.0
-    renew: float = math.inf  # the shortest lease of the workloads it serves
-
-    @property
-    def threads(self) -> int:
-        return self.config.runners * self.config.threads
-
-
-def estimate(scenario: Scenario, replications: int = 1) -> Estimate:
-    """The events and peak memory of one replication of `scenario`, and the replication count."""
-    try:
-        found = _estimate(scenario, replications)
-        if not (math.isnan(found.events) or math.isnan(found.memory)):
-            return found
-    except OverflowError:  # e.g. runners: 10**400, valid to the schema but beyond any float
-        pass
-    # Past any float (inf * 0 is NaN): too big to estimate, hence too big to run unasked.
-    inf = math.inf
-    return Estimate(replications, inf, inf, inf, inf, {"everything": inf}, {"everything": inf})
-
-
-class _Tally:
-    """Events and bytes by source, as the estimate adds them up."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, float] = {}
-        self.memory: dict[str, float] = {}
-
-    @staticmethod
-    def _add(table: dict[str, float], source: str, amount: float) -> None:
-        if math.isnan(amount):  # inf * 0 on the way: some count is beyond any float
-            amount = math.inf
-        if amount > 0:
-            table[source] = table.get(source, 0.0) + amount
-
-    def event(self, source: str, amount: float) -> None:
-        self._add(self.events, source, amount)
-
-    def byte(self, source: str, amount: float) -> None:
-        self._add(self.memory, source, amount)
-
-
-def _estimate(scenario: Scenario, replications: int) -> Estimate:
-    groups = [_Group(g) for g in scenario.fleet]
-    tally = _Tally()
-    tasks, attempts = _workloads(scenario, groups, tally)
-    exact = _exact_groups(scenario)
-    for group in groups:
-        _fleet_group(scenario, group, group.config.name in exact, tally)
-    tally.byte("task and attempt records", (tasks + attempts) * RECORD_BYTES)
-    tally.byte("simulation", BASE_BYTES)
-    return Estimate(
-        replications=replications,
-        events=sum(tally.events.values()),
-        memory=sum(tally.memory.values()),
-        tasks=tasks,
-        attempts=attempts,
-        events_by_source=dict(sorted(tally.events.items(), key=lambda kv: -kv[1])),
-        memory_by_source=dict(sorted(tally.memory.items(), key=lambda kv: -kv[1])),
-    )
-
-
-def _workloads(scenario: Scenario, groups: list[_Group], tally: _Tally) -> tuple[float, float]:
-    """(tasks, attempts) of the run; fills each group's busy time, attempts and shortest lease.
-
-    A worker group's threads share its work in proportion to their number, up to all of their
-    time: an overloaded group leaves tasks queued, and those are never attempted.
-    """
-    horizon, service = scenario.duration, scenario.service
-    tasks_total = attempts_total = 0.0
-    offered: dict[str, list[tuple[float, float]]] = {}  # worker group: (attempts, work) each
-    for w in scenario.workload:
-        serving = [g for g in groups if g.config.worker_group == w.worker_group]
-        threads = sum(g.threads for g in serving) or 1
-        startup = sum(_mean(g.config.startup) * g.threads for g in serving) / threads
-        ack, first, renew = timeouts(service, w)
-        for g in serving:
-            g.renew = min(g.renew, first, renew)
-        # An attempt fails on its own, or because its start-up outlasts the acknowledgement window
-        # (the lease runs out before the first report); each failure costs one more attempt.
-        late = max((share_above(g.config.startup, ack) or 0.0) for g in serving) if serving else 0
-        fail = 1 - (1 - w.failure_probability) * (1 - late)
-        per_task = sum(fail**k for k in range(w.max_retries + 1))
-        tasks, arrival_events, work = _arrivals(
-            w.arrivals, horizon, per_task * (startup + _mean(w.duration))
-        )
-        tally.event("arrivals", arrival_events)
-        offered.setdefault(w.worker_group, []).append((tasks * per_task, work))
-        if w.attempt_timeout is not None:
-            tally.event("attempt timeouts", tasks * per_task)
-        if max(w.retry_delay, service.retry_delay_floor) > 0:
-            tally.event("retry delays", tasks * (per_task - 1))
-        tasks_total += tasks
-
-    for worker_group, streams in offered.items():
-        serving = [g for g in groups if g.config.worker_group == worker_group]
-        threads = sum(g.threads for g in serving)
-        demand = sum(work for _, work in streams)
-        busy = min(demand, threads * horizon)
-        served = busy / demand if demand > 0 else 1.0
-        attempts = sum(a for a, _ in streams) * served
-        attempts_total += attempts
-        for g in serving:
-            g.busy += busy * g.threads / threads
-            g.attempts += attempts * g.threads / threads
-    return tasks_total, attempts_total
-
-
-def _fleet_group(scenario: Scenario, g: _Group, exact: bool, tally: _Tally) -> None:
-    """The events and memory of one fleet group's runners, given its busy time and attempts."""
-    c, service, horizon = g.config, scenario.service, scenario.duration
-    idle = max(g.threads * horizon - g.busy, 0.0)
-    reports = g.busy / c.progress_interval
-    polls = idle / service.long_poll
-    heartbeats = c.runners * horizon / c.runner_heartbeat_interval
-    rearms = g.busy / g.renew if math.isfinite(g.renew) else 0.0
-    if exact:
-        tally.event("progress reports", reports)
-        tally.event("idle polls", 2 * polls)  # the hold's timer and the (empty) reply
-        tally.event("heartbeats", heartbeats)
-        tally.event("lease timers", rearms)
-    else:
-        # Fast mode counts a healthy runner's calls in bulk: a working thread wakes only for a
-        # report that message loss drops (its lease needs no timer meanwhile), an idle one once
-        # per idle spell when loss cannot cut its polls short, and heartbeats are events only
-        # when they renew leases.
-        loss = c.faults.message_loss
-        tally.event("progress reports", reports * loss)
-        tally.event("idle polls", 2 * polls if loss else g.attempts)
-        tally.event("heartbeats", heartbeats if service.heartbeat_renews_leases else 0.0)
-        tally.event("lease timers", rearms * loss)
-    tally.event("task hand-outs and ends", g.attempts * EVENTS_PER_ATTEMPT)
-    if _mean(service.call_latency) > 0:  # every call travels: a timer for the trip, a reply
-        tally.event("call latency", 2 * (reports + polls + 3 * g.attempts + heartbeats))
-    faults, processes, records = _faults(c, horizon)
-    tally.event("faults", faults)
-    tally.event("process starts", c.runners * (c.threads + 1 + processes))
-    tally.byte("runners", c.runners * (RUNNER_BYTES + c.threads * THREAD_BYTES))
-    tally.byte("runners", c.runners * processes * FAULT_PROCESS_BYTES)
-    tally.byte("fault records", records * FAULT_RECORD_BYTES)
-
-
-def _mean(spec: Any) -> float:
-    """The mean in seconds; 0 for an empirical distribution whose samples are not read yet."""
-    if getattr(spec, "dist", None) == "empirical" and not spec.values:
-        return 0.0
-    return mean(spec)
-
-
-def _exact_groups(scenario: Scenario) -> set[str]:
-    """Names of the fleet groups whose every progress report is an event."""
-    names = {g.name for g in scenario.fleet}
-    if scenario.simulation.mode != "fast":
-        return names
-    why = fallbacks(scenario)
-    return names if "*" in why else names & set(why)
-
-
-def _arrivals(arrivals: Any, horizon: float, hold: float) -> tuple[float, float, float]:
-    """(tasks, timer events, thread-seconds of work) an arrival process brings before `horizon`.
-
-    A task arriving at t occupies a thread for `hold` seconds, but only until the run ends: it
-    contributes min(hold, horizon - t).
-    """
-    if isinstance(arrivals, Poisson):
-        tasks = arrivals.rate * horizon
-        if hold <= horizon:  # rate * integral over s in [0, T] of min(hold, s)
-            work = arrivals.rate * (hold * horizon - hold**2 / 2)
-        else:
-            work = arrivals.rate * horizon**2 / 2
-        return tasks, tasks, work
-    if isinstance(arrivals, Periodic):
-        span = horizon - arrivals.offset
-        if span <= 0:
-            return 0.0, 0.0, 0.0
-        batches = periodic_batches(arrivals, horizon)  # as the model's clock reaches them
-        # The first `full` batches run for all of `hold`; the rest are cut off by the horizon.
-        full = min(batches, math.floor((span - hold) / arrivals.every) + 1) if span >= hold else 0
-        cut = batches - full
-        rest = cut * span - arrivals.every * (full + batches - 1) * cut / 2
-        return arrivals.batch * batches, batches, arrivals.batch * (full * hold + rest)
-    if isinstance(arrivals, Profile):  # expected arrivals, plus a timer at each segment start
-        period, points = arrivals.period, arrivals.rates
-        tasks = float(arrival_profile.expected_before(period, points, [horizon])[0])
-        events = tasks + arrival_profile.boundaries_before(period, points, horizon)
-        return tasks, events, arrival_profile.held_work(period, points, horizon, hold)
-    assert isinstance(arrivals, Explicit)
-    times = explicit_times(arrivals, horizon)
-    work = sum(min(hold, horizon - t) for t in times)
-    return float(len(times)), float(len(set(times))), work
-
-
-def _faults(group: FleetGroup, horizon: float) -> tuple[float, int, float]:
-    """(events, fault processes per runner, fault records) of one fleet group's faults."""
-    faults = group.faults
-    events = records = 0.0
-    processes = 0
-    interrupted = EVENTS_PER_INTERRUPTED_PROCESS * (group.threads + 1)
-    for spec, cost in (
-        (faults.crash, 2 + interrupted),  # the strike, the restart, every process interrupted
-        (faults.pause, 2 + interrupted),  # the strike, the end, every process frozen and resumed
-        (faults.progress_stall, 2.0),
-        (faults.heartbeat_stall, 2.0),
-        (faults.partition, 2.0),
-    ):
-        if spec is None:
-            continue
-        group_wide = getattr(spec, "scope", "runner") == "group"
-        strikes = spec.rate * horizon * (1 if group_wide else group.runners)
-        events += strikes * cost
-        records += strikes * (group.runners if group_wide else 1)
-        processes += 0 if group_wide else 1
-    return events, processes, records
-
-
 # --- the guard ------------------------------------------------------------------------------------
 
 
@@ -393,15 +109,66 @@ def guard(
     limits: Limits | None = None,
     source: str | None = None,
     workers: int = 1,
+    tables: bool = False,
+    out: str | os.PathLike[str] | None = None,
 ) -> Estimate:
     """The estimate of running `replications` of `scenario`; LIMIT_EXCEEDED past `limits`.
 
     `workers` replications run at once (each holds its own memory); `source` names the scenario
-    (its file) in the message.
+    (its file) in the message; `tables`: every replication's tables are kept to the end; `out`:
+    each replication is saved under this folder.
     """
-    found = estimate(scenario, replications)
-    check([found], limits or Limits(), source, workers, scenario)
+    found = estimate(scenario, replications, tables)
+    check([found], limits or Limits(), source, workers, scenario, out=out)
     return found
+
+
+def guard_runs(
+    parts: Sequence[tuple[Scenario, int]],
+    source: str | None,
+    *,
+    workers: int = 1,
+    tables: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    points: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Estimate]:
+    """The one guard of every command that simulates: each part is a scenario (a sweep point, a
+    candidate, a checked file) and its replications; LIMIT_EXCEEDED when all of them together
+    pass the limits (LEASESIM_MAX_EVENTS, LEASESIM_MAX_MEMORY from `environ`, default the
+    process's), unless `force`. `points`: how many parts they stand for (a sample of a grid)."""
+    found = [estimate(scenario, n, tables) for scenario, n in parts]
+    if not force:
+        limits = Limits.from_environment(os.environ if environ is None else environ)
+        check(found, limits, source, workers, parts[0][0] if len(parts) == 1 else None,
+              points=points, out=out)  # fmt: skip
+    return found
+
+
+#: A sweep of more points than this is estimated from this many, evenly spread over its grid.
+SWEEP_SAMPLE = 200
+
+
+def sweep_parts(base: Scenario, replications: int) -> tuple[list[tuple[Scenario, int]], int]:
+    """(scenario, replications) of the points of `base`'s sweep grid, and the number of points;
+    past SWEEP_SAMPLE points, a sample of them each standing for its share of the grid."""
+    from simulator.scenario.load import load_scenario_dict, scenario_to_dict
+    from simulator.scenario.sweep import grid as expand
+
+    if base.sweep is None:
+        return [(base, replications)], 1
+    grid = expand(base, base.sweep)
+    count = len(grid.points)
+    step = max(1, math.ceil(count / SWEEP_SAMPLE))
+    data = scenario_to_dict(base)
+    data["sweep"] = None
+    parts = []
+    for values in grid.points[::step]:
+        sets = [f"{path}={json.dumps(value)}" for path, value in values.items()]
+        scenario = load_scenario_dict(data, source="the sweep grid", overrides=sets)
+        parts.append((scenario, replications * step))
+    return parts, count
 
 
 def check(
@@ -410,54 +177,90 @@ def check(
     source: str | None = None,
     workers: int = 1,
     scenario: Scenario | None = None,
+    points: int | None = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> None:
     """Refuse a run of several parts (e.g. sweep points) past `limits`; events add up over the
-    parts, and memory is the largest part's times the replications running at once."""
+    parts; memory is the largest part's times the replications running at once, plus what every
+    replication keeps to the end; with `out`, what is saved must fit in the disk's free space."""
     if not estimates:
         return
     total = sum(e.total_events for e in estimates)
     at_once = max(1, min(workers, sum(e.replications for e in estimates)))
-    peak = max(e.memory for e in estimates) * at_once
+    kept = sum(e.kept * e.replications for e in estimates)
+    peak = max(e.memory for e in estimates) * at_once + kept
+    written = sum(e.output * e.replications for e in estimates) if out is not None else 0.0
+    free = _free_space(Path(out)) if out is not None else math.inf
     over_events, over_memory = total > limits.max_events, peak > limits.max_memory
-    if not (over_events or over_memory):
+    over_disk = written > free
+    if not (over_events or over_memory or over_disk):
         return
     largest = max(estimates, key=lambda e: e.total_events)
+    several = points if points is not None else len(estimates)
     parts = [f"{source}: not started" if source else "not started"]
     reasons = []
     if over_events:
         reasons.append(
             f"it would schedule {_about(total)} SimPy events"
-            f"{_events_breakdown(estimates)}, more than the limit of {_count(limits.max_events)} "
-            f"({MAX_EVENTS_VARIABLE}); {_computing(total)}"
+            f"{_events_breakdown(estimates, several)}, more than the limit of "
+            f"{_count(limits.max_events)} ({MAX_EVENTS_VARIABLE}); {_computing(total)}"
         )
     if over_memory:
         biggest = max(estimates, key=lambda e: e.memory)
         each = f"{_bytes(biggest.memory)} per replication x {at_once} running at once: "
+        runs = sum(e.replications for e in estimates)
+        held = (f", and {_bytes(kept)} that its {_count(runs)} replications keep to the end"
+                if kept >= 0.1 * peak else "")  # fmt: skip
         reasons.append(
             f"it would hold {_about(peak, _bytes)} of memory at its peak ("
-            f"{each if at_once > 1 else ''}{_sources(biggest.memory_by_source, _bytes)}), more "
-            f"than the limit of {_bytes(limits.max_memory)} ({MAX_MEMORY_VARIABLE})"
+            f"{each if at_once > 1 else ''}{_sources(biggest.memory_by_source, _bytes)}{held}), "
+            f"more than the limit of {_bytes(limits.max_memory)} ({MAX_MEMORY_VARIABLE})"
+        )
+    if over_disk:
+        reasons.append(
+            f"it would write {_about(written, _bytes)} under {out} (each replication's "
+            f"scenario.json and tables), more than the {_bytes(free)} free there"
         )
     parts[0] += ": " + "; and ".join(reasons) + "."
-    parts.append(_how_to_proceed(largest, total, peak, limits, scenario, len(estimates) > 1))
+    parts.append(_how_to_proceed(largest, total, (peak, at_once, kept), limits, scenario,
+                                 several > 1, over_disk))  # fmt: skip
     message = " ".join(parts)
     detail = {
         "field": None, "message": message, "file": source, "line": None,
         "estimate": [e.to_dict() for e in estimates] if len(estimates) > 1
         else estimates[0].to_dict(),
         "limits": {"max_events": limits.max_events, "max_memory_bytes": limits.max_memory},
+        "exceeded": [name for name, over in (("events", over_events), ("memory", over_memory),
+                                             ("disk", over_disk)) if over],
+        "total_events": _whole(total), "peak_memory_bytes": _whole(peak),
     }  # fmt: skip
+    if out is not None:
+        detail.update({"output_bytes": _whole(written), "free_bytes": _whole(free)})
     raise LeasesimError(LIMIT_EXCEEDED, message, [detail])
 
 
-def _events_breakdown(estimates: Sequence[Estimate]) -> str:
-    if len(estimates) > 1:
-        return f" over {len(estimates)} points"
+def _free_space(folder: Path) -> float:
+    """Free bytes on the disk that holds `folder` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.resolve().parents):
+        if candidate.exists():
+            try:
+                return float(shutil.disk_usage(candidate).free)
+            except OSError:
+                return math.inf
+    return math.inf
+
+
+def _events_breakdown(estimates: Sequence[Estimate], points: int) -> str:
+    if points > 1:
+        return f" over {points:,} points"
     e = estimates[0]
     if not math.isfinite(e.events):
         return ""
-    per = f"{e.replications} replications x {_count(e.events)}: " if e.replications > 1 else ""
-    return f" ({per}{_sources(e.events_by_source, _count)})"
+    each = e.events + e.overhead
+    per = f"{e.replications:,} replications x {_count(each)}: " if e.replications > 1 else ""
+    # The fixed cost of each replication counts as events: it is what a million tiny ones cost.
+    table = {**e.events_by_source, "for each one's set-up, tables and summary": e.overhead}
+    return f" ({per}{_sources(dict(sorted(table.items(), key=lambda kv: -kv[1])), _count)})"
 
 
 def _sources(table: Mapping[str, float], show: Any) -> str:
@@ -470,27 +273,38 @@ def _sources(table: Mapping[str, float], show: Any) -> str:
 
 
 def _how_to_proceed(
-    e: Estimate, total: float, peak: float, limits: Limits, scenario: Scenario | None,
-    several: bool,
+    e: Estimate, total: float, memory: tuple[float, int, float], limits: Limits,
+    scenario: Scenario | None, several: bool, over_disk: bool,
 ) -> str:  # fmt: skip
-    """Concrete ways to get under the limits, with the numbers they would give."""
+    """Concrete ways to get under the limits, with the numbers they would give; `memory` is the
+    peak, the replications running at once and the bytes all replications keep to the end."""
     ways = []
-    at_once = peak / e.memory if e.memory > 0 else 1.0
-    if scenario is not None:
+    peak, at_once, kept = memory
+    if scenario is not None and e.overhead < e.events:  # a shorter run cuts the events
         share = min(limits.max_events / total, 1.0)
         if peak > limits.max_memory:
             # Records grow with the simulated time; the runners' own state does not.
             growing = sum(e.memory_by_source.get(k, 0.0) for k in _GROWING)
-            room = limits.max_memory / at_once - (e.memory - growing)
+            room = (limits.max_memory - kept) / at_once - (e.memory - growing)
             share = min(share, room / growing if growing > 0 else 0.0)
         fits = _round_down(scenario.duration * share * 0.9) if share > 0 else None
         if fits is not None:
             ways.append(f"a shorter simulated time (--set duration={fits} fits)")
-    if total > limits.max_events and not several:
-        reps = math.floor(limits.max_events / e.events) if e.events > 0 else 0
+    if not several and (total > limits.max_events or kept > 0.1 * peak or over_disk):
+        reps = e.replications
+        if e.events + e.overhead > 0:
+            reps = min(reps, math.floor(limits.max_events / (e.events + e.overhead)))
+        if e.kept > 0:
+            reps = min(reps, math.floor((limits.max_memory - e.memory * at_once) / e.kept))
         if 1 <= reps < e.replications:
             ways.append(f"fewer replications (-n {reps} fits)")
-    if peak > limits.max_memory:
+    if several and total > limits.max_events:
+        ways.append("fewer points or replications")
+    if peak > limits.max_memory and max(e.memory_by_source, key=e.memory_by_source.get,
+                                        default="") == "closed-form report schedule":
+        ways.append("a longer progress_interval (the closed-form estimates hold a point per "
+                    "report of the longest task)")  # fmt: skip
+    elif peak > limits.max_memory:
         ways.append("fewer runners or tasks (memory grows with both)")
         if at_once > 1:
             ways.append("fewer replications running at once")
