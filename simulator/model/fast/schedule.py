@@ -12,6 +12,7 @@ so fast mode's results have exactly exact mode's distribution.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Protocol
 
 from simulator.model.clock import due, ticks_before, ticks_by
@@ -32,8 +33,9 @@ class Reporter(Protocol):
 class FastSchedule:
     """Reports at start, start + interval, ... each renewing the lease for `renew` seconds.
 
-    `lost`: the first report that message loss drops (drawn once when the schedule begins, see
-    `FastThread._bulk`; inf without loss). Every report before it is known to arrive. It is the
+    `lost`: which reports message loss drops, as offsets 0, 1, ... from `start`, ascending
+    (drawn when the schedule begins, see `FastThread._bulk`; empty without loss). A lost report
+    renews nothing, so the lease's deadline comes from the last report that arrived. It is the
     `log.BulkReports` of its attempt (`Attempt.fast`) while it runs.
     """
 
@@ -41,14 +43,14 @@ class FastSchedule:
 
     def __init__(
         self, start: float, interval: float, renew: float, thread: Reporter, attempt: Attempt,
-        lost: float = math.inf,
+        lost: list[int] | None = None,
     ) -> None:  # fmt: skip
         self.start = start
         self.interval = interval
         self.renew = renew
         self.thread = thread
         self.attempt = attempt
-        self.lost = lost
+        self.lost: list[int] = [] if lost is None else lost
 
     def sent_before(self, t: float) -> int:
         """Reports sent strictly before `t` (a report at `t` itself is still to come)."""
@@ -61,9 +63,41 @@ class FastSchedule:
     def deadline_at(self, t: float) -> float:
         """The lease deadline at `t`, counting a report sent at `t` (handled before expiry)."""
         k = ticks_by(t, self.start, self.interval)
+        lost = self.lost
+        if lost:  # the last report by `t` that arrived
+            i = bisect_right(lost, k - 1) - 1
+            while i >= 0 and lost[i] == k - 1:
+                k -= 1
+                i -= 1
         if k == 0:
             return -math.inf
         return self.start + (k - 1) * self.interval + self.renew
+
+    def arrived(self, n: int) -> int:
+        """How many of the first `n` reports arrived (were not lost)."""
+        return n - bisect_left(self.lost, n) if self.lost else n
+
+    def gap_expiry(self, deadline: float, end: float) -> float:
+        """When the lease runs out in a gap that lost reports leave before `end` (the work's end,
+        when SetTaskStatus goes out), or inf; `deadline`: the lease's deadline before `start`.
+
+        A run of lost reports a..b leaves the lease at the deadline the report before a set, until
+        report b + 1 (or `end`): it runs out if that comes later (a report at the deadline itself
+        is handled first, `lease.LATE`).
+        """
+        lost, start, interval, renew = self.lost, self.start, self.interval, self.renew
+        i, n = 0, len(lost)
+        while i < n:
+            first = last = lost[i]
+            i += 1
+            while i < n and lost[i] == last + 1:
+                last += 1
+                i += 1
+            held = deadline if first == 0 else max(deadline, start + (first - 1) * interval + renew)
+            renewed = min(start + (last + 1) * interval, end)
+            if not due(renewed, held):
+                return held
+        return math.inf
 
     def superseded(self) -> None:
         """The lease ended (the service's `_end_attempt`): the thread's next report hears of it."""
@@ -74,4 +108,3 @@ class FastSchedule:
         if not due(self.start, t):
             return self.start
         return self.start + ticks_by(t, self.start, self.interval) * self.interval
-
