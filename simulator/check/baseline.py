@@ -35,7 +35,7 @@ from typing import Any
 
 from simulator.errors import FILE_ERROR, RUN_ERROR, LeasesimError
 from simulator.io import atomic_write_text, json_text
-from simulator.scenario.files import FileRefused, parse_json, read_regular, size_text
+from simulator.scenario.files import FileRefused, parse_json, read_regular
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 from simulator.versions import dependency_versions, leasesim_version
@@ -189,8 +189,7 @@ def load(path: Path, scenario_file: str = "") -> Baseline:
     try:
         data = parse_json(read_regular(path, MAX_BYTES).decode("utf-8"), MAX_DEPTH)
     except FileRefused as exc:
-        limit = f" (baselines: {size_text(MAX_BYTES)})" if "limit" in exc.reason else ""
-        raise _bad(path, f"{exc.reason}{limit}.{fix}") from None
+        raise _bad(path, f"{exc.reason}.{fix}") from None
     except UnicodeDecodeError:
         raise _bad(path, f"is not UTF-8 text, so not a baseline.{fix}") from None
     try:
