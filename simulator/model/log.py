@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Generic, Protocol, TypeVar, overload
 
 import numpy as np
@@ -352,33 +353,43 @@ class Log:
         """Write these tasks' fields into their rows of `arrays`."""
         if not tasks:
             return
-        rows = np.fromiter((t.row for t in tasks), dtype=np.int64, count=len(tasks))
-        kinds, statuses = self.kinds, self.statuses
-        arrays["id"][rows] = [t.id for t in tasks]
-        arrays["kind"][rows] = [kinds[t.kind] for t in tasks]
-        arrays["status"][rows] = [statuses[t.status] for t in tasks]
-        for name in ("submitted_at", "work", "first_assigned_at", "ended_at", "attempt_number",
-                     "retries_used", "attempts", "reassignments"):  # fmt: skip
-            arrays[name][rows] = [getattr(t, name) for t in tasks]
+        n = len(tasks)
+        rows = _values(tasks, "row", np.dtype(np.int64))
+        arrays["kind"][rows] = np.fromiter(map(self.kinds.__getitem__, _fields(tasks, "kind")),
+                                           dtype=np.int32, count=n)  # fmt: skip
+        arrays["status"][rows] = np.fromiter(
+            map(self.statuses.__getitem__, _fields(tasks, "status")), dtype=np.int8, count=n
+        )
+        for name in ("id", "submitted_at", "work", "first_assigned_at", "ended_at",
+                     "attempt_number", "retries_used", "attempts", "reassignments"):  # fmt: skip
+            column = arrays[name]
+            column[rows] = _values(tasks, name, column.dtype)
 
     def _put_attempts(self, arrays: dict[str, np.ndarray], attempts: list[Attempt]) -> None:
         """Write these attempts' fields into their rows of `arrays`."""
         if not attempts:
             return
         n = len(attempts)
-        rows = np.fromiter((a.row for a in attempts), dtype=np.int64, count=n)
+        rows = _values(attempts, "row", np.dtype(np.int64))
         task = np.fromiter((a.task.row for a in attempts), dtype=np.int64, count=n)
         if np.any(task < 0):
             raise ValueError("log inconsistent: every attempt's task must be in Log.tasks")
         arrays["task"][rows] = task
-        names, outcomes, runner_outcomes = self.runner_names, self.outcomes, self.runner_outcomes
-        arrays["runner"][rows] = [names[a.runner] for a in attempts]
-        arrays["outcome"][rows] = [outcomes[a.outcome] for a in attempts]
-        arrays["runner_outcome"][rows] = [runner_outcomes[a.runner_outcome] for a in attempts]
+        for name, codes in (("runner", self.runner_names), ("outcome", self.outcomes),
+                            ("runner_outcome", self.runner_outcomes)):  # fmt: skip
+            column = arrays[name]
+            column[rows] = np.fromiter(
+                map(codes.__getitem__, _fields(attempts, name)), dtype=column.dtype, count=n
+            )
         for name in ("number", "thread", *TIMES, "reports", "expired_alive"):
-            arrays[name][rows] = [getattr(a, name) for a in attempts]
-        arrays["live"][rows] = [a.task.live is a for a in attempts]
-        arrays["finished_task"][rows] = [a.task.finished_by is a for a in attempts]
+            column = arrays[name]
+            column[rows] = _values(attempts, name, column.dtype)
+        arrays["live"][rows] = np.fromiter(
+            (a.task.live is a for a in attempts), dtype=np.bool_, count=n
+        )
+        arrays["finished_task"][rows] = np.fromiter(
+            (a.task.finished_by is a for a in attempts), dtype=np.bool_, count=n
+        )
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -401,6 +412,15 @@ class Log:
         arrays = {name: array[:n].copy() for name, array in columns.arrays.items()}
         put(arrays, records.open)  # the open records as they are now
         return arrays
+
+
+def _fields(records: list[Task] | list[Attempt], name: str) -> Iterator[object]:
+    return map(attrgetter(name), records)
+
+
+def _values(records: list[Task] | list[Attempt], name: str, dtype: np.dtype) -> np.ndarray:
+    """Field `name` of each record, as an array."""
+    return np.fromiter(map(attrgetter(name), records), dtype=dtype, count=len(records))
 
 
 def _reached(attempts: list[Attempt]) -> tuple[dict[int, int], set[int]]:
