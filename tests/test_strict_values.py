@@ -415,3 +415,12 @@ def test_other_unknown_top_level_keys_are_still_refused(tmp_path: Path) -> None:
 def test_x_keys_are_ignored_in_python_data_too() -> None:
     data = {**scenario_to_dict(make_scenario()), "x-defaults": {"runners": 2}}
     assert load_scenario_dict(data) == make_scenario()
+
+
+def test_a_look_alike_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
+    text = edit("duration: 2h\n", "duration: 2h\ndescription: 1:30\n")
+    detail = only_detail(refusal(tmp_path, text))
+    assert detail["field"] == "description"
+    assert str(detail["message"]).endswith("If you meant it as text, put it in quotes.")
+    scenario = load(tmp_path, edit("duration: 2h\n", "duration: 2h\ndescription: '1:30'\n"))
+    assert scenario.description == "1:30"

@@ -35,7 +35,7 @@ from simulator.scenario.arrival_files import fill_arrival_files
 from simulator.scenario.empirical import fill_empirical
 from simulator.scenario.files import outside_allowed, parse_yaml, plain_copy, read_text
 from simulator.scenario.overrides import apply_override, in_file, parse_override
-from simulator.scenario.paths import human_path, shape_of
+from simulator.scenario.paths import alternatives, human_path, shape_of, step
 from simulator.scenario.scalars import ambiguous_values, odd_line_break
 from simulator.scenario.schema import Scenario
 from simulator.scenario.source import DataPath, SourceMap
@@ -237,7 +237,7 @@ def _refuse_ambiguous(data: dict[str, Any], source: SourceMap) -> None:
     if not first:
         return
     details = [
-        source.detail(path, human_path(path, data), value.problem)
+        source.detail(path, human_path(path, data), value.problem + _text_hint(path, data))
         for _, path, value in sorted(first.values(), key=lambda item: item[0])
     ]
     n = len(details)
@@ -246,3 +246,13 @@ def _refuse_ambiguous(data: dict[str, Any], source: SourceMap) -> None:
         "listed below with the field and the line (or --set) to fix."
     )
     raise LeasesimError(VALIDATION_ERROR, message, details)
+
+
+def _text_hint(path: DataPath, data: dict[str, Any]) -> str:
+    """' Quote it ...' for a look-alike written where text belongs (a name, a description)."""
+    tp: Any = Scenario
+    node: Any = data
+    for element in path:
+        tp = step(tp, element, node)
+        node = node[element]
+    return " If you meant it as text, put it in quotes." if str in alternatives(tp) else ""
