@@ -458,11 +458,12 @@ def test_outputs_named_by_the_user_may_go_anywhere(
 
 # --- control characters in names and field names -------------------------------------------------
 
-EVIL = "evil\x1b[2J\x1b[32mall checks passed\x1b[0m\u202e\x7f"
+EVIL = "evil\x1b[2J\x1b[32mall checks passed\x1b[0m\u202e\x7f\rfake\nline"
 
 
 def _escape_free(text: str) -> None:
-    assert "\x1b" not in text and "\u202e" not in text and "\x7f" not in text, repr(text)
+    for char in ("\x1b", "\u202e", "\x7f", "\r", "fake\nline"):
+        assert char not in text, repr(text)
 
 
 def test_control_characters_in_a_name_are_shown_escaped(

@@ -145,16 +145,17 @@ def emit(payload: dict[str, Any]) -> None:
 class TerminalText:
     """A text stream that shows control characters escaped (`errors.printable`): what a command
     prints may hold names and text from scenario files, and an escape sequence in a name must
-    not clear the screen or colour a fake "all checks passed". Newlines, tabs and carriage
-    returns (progress bars) pass through."""
+    not clear the screen or colour a fake "all checks passed". Newlines and tabs pass through,
+    and a carriage return that starts a write (how a progress bar redraws its line)."""
 
-    KEEP = "\n\t\r"
+    KEEP = "\n\t"
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        self.stream.write(printable(text, self.KEEP))
+        lead = "\r" if text.startswith("\r") else ""
+        self.stream.write(lead + printable(text[len(lead):], self.KEEP))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, ...

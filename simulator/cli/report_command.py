@@ -13,7 +13,7 @@ from typing import Any
 from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
 from simulator.cli.experiment_options import failure_error, printed_warnings
 from simulator.cli.output import emit, plural
-from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError, printable
 from simulator.units import format_duration
 
 
@@ -138,7 +138,7 @@ def execute(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         emit({"success": True, "data": data})
         return EXIT_OK
-    print(f"{scenario.name}: {plural(len(reps), 'replication')} of "
+    print(f"{printable(scenario.name)}: {plural(len(reps), 'replication')} of "
           f"{format_duration(scenario.duration)} simulated time, seed {seed} "
           f"(wall time {wall:.2f} s)")  # fmt: skip
     for f in flags:

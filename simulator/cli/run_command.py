@@ -33,7 +33,7 @@ from simulator.cli.output import (
     throttled_table,
     warning_dict,
 )
-from simulator.errors import INTERRUPTED, LeasesimError
+from simulator.errors import INTERRUPTED, LeasesimError, printable
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
 
@@ -196,8 +196,9 @@ def execute(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         emit({"success": True, "data": data})
         return EXIT_OK
-    print(f"{scenario.name}: {plural(n, 'replication')} of {format_duration(scenario.duration)} "
-          f"simulated time, seed {seed} (wall time {wall:.2f} s)")  # fmt: skip
+    print(f"{printable(scenario.name)}: {plural(n, 'replication')} of "
+          f"{format_duration(scenario.duration)} simulated time, seed {seed} "
+          f"(wall time {wall:.2f} s)")  # fmt: skip
     if scenario.description:
         print(scenario.description.strip().splitlines()[0])
     if args.overrides:

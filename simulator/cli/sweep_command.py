@@ -25,7 +25,7 @@ from simulator.cli.experiment_options import (
 )
 from simulator.cli.output import emit, number, plural, wrap
 from simulator.cli.run_command import warmup_note
-from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError
+from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError, printable
 from simulator.units import format_duration, format_rate, human_duration
 from simulator.versions import leasesim_version
 
@@ -252,7 +252,7 @@ def execute(args: argparse.Namespace) -> int:
         return EXIT_OK
     per_point = (plural(attrs['replications'], 'replication') if attrs["precision"] is None
                  else "replications by precision")  # fmt: skip
-    print(f"{scenario.name}: {plural(attrs['points'], 'point')} x {per_point} = "
+    print(f"{printable(scenario.name)}: {plural(attrs['points'], 'point')} x {per_point} = "
           f"{plural(runs, 'run')} of {format_duration(scenario.duration)} simulated time, "
           f"{seed_text} (wall time {attrs['wall_time_s']:.2f} s, {attrs['executor']})")  # fmt: skip
     if args.overrides:

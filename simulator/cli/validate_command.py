@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator.cli.arguments import EXIT_INVALID, EXIT_OK
 from simulator.cli.output import emit, plural
-from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError
+from simulator.errors import USAGE_ERROR, VALIDATION_ERROR, LeasesimError, printable
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -78,7 +78,7 @@ def execute(args: argparse.Namespace) -> int:
             "warnings": [asdict(w) for w in notes],
         })  # fmt: skip
         if not args.json:
-            print(f"{path}: ok ({loaded.scenario.name})")
+            print(f"{path}: ok ({printable(loaded.scenario.name)})")  # names: one line
             for w in notes:
                 print(f"  warning: {w}")
     total, bad = len(report), len(failures)
