@@ -424,3 +424,20 @@ def test_a_look_alike_where_text_belongs_says_to_quote_it(tmp_path: Path) -> Non
     assert str(detail["message"]).endswith("If you meant it as text, put it in quotes.")
     scenario = load(tmp_path, edit("duration: 2h\n", "duration: 2h\ndescription: '1:30'\n"))
     assert scenario.description == "1:30"
+
+
+@pytest.mark.parametrize(
+    ("check", "field"),
+    [
+        ("{tolerance: {default: {absolute: yes}}}", "check.tolerance.default.absolute"),
+        ("{tolerance: {default: {relative: on}}}", "check.tolerance.default.relative"),
+        ("{max_replications: true}", "check.max_replications"),
+        ("{quick: {replications: '4'}}", "check.quick.replications"),
+    ],
+)
+def test_the_check_block_takes_numbers_as_numbers_too(
+    tmp_path: Path, check: str, field: str
+) -> None:
+    text = BASE + f"check: {check}\n"
+    detail = only_detail(refusal(tmp_path, text))
+    assert detail["field"] == field and detail["line"] == line_of(text, "check:")

@@ -41,6 +41,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from simulator.scenario.numbers import Number, Whole
 from simulator.scenario.outputs import FLAG_NAMES, METRIC_UNITS, metric_value
 from simulator.scenario.paths import did_you_mean, shape_of
 from simulator.units import parse_duration
@@ -260,6 +261,8 @@ class Expect(_Keyed):
 
 def _fraction(value: Any) -> Any:
     """0.05 or "5%" -> 0.05 (other values are left to the field's own checks)."""
+    if isinstance(value, bool):  # YAML's yes/on too: not 100 %
+        raise ValueError(f"{str(value).lower()} is not a fraction; write e.g. 5% or 0.05")
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -289,7 +292,7 @@ class Tolerance(_Strict):
     relative: Annotated[float | None, BeforeValidator(_fraction)] = Field(
         None, ge=0, allow_inf_nan=False
     )
-    absolute: float | None = Field(None, ge=0, allow_inf_nan=False)
+    absolute: Number | None = Field(None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _given(self) -> Tolerance:
@@ -338,15 +341,15 @@ class Tolerances(_Keyed):
 class Quick(_Strict):
     """`check.quick`: a shorter check for pre-commit use (`leasesim check --quick`)."""
 
-    replications: int | None = Field(None, ge=2)
+    replications: Whole | None = Field(None, ge=2)
     duration: Seconds | None = Field(None, gt=0)
-    max_replications: int | None = Field(None, ge=2, le=10_000)
+    max_replications: Whole | None = Field(None, ge=2, le=10_000)
 
 
 class CheckOptions(_Strict):
     """The `check:` block: how `leasesim check` runs and compares this scenario."""
 
-    max_replications: int = Field(DEFAULT_MAX_REPLICATIONS, ge=2, le=10_000)
+    max_replications: Whole = Field(DEFAULT_MAX_REPLICATIONS, ge=2, le=10_000)
     tolerance: Tolerances = Field(default_factory=Tolerances)
     quick: Quick | None = None
     baseline: str | None = Field(None, min_length=1)
