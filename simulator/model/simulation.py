@@ -12,6 +12,7 @@ from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
 from simulator.model.fast.runner import FastRunner
 from simulator.model.fast.service import FastService
+from simulator.model.fast.throttle import BoundedRunner, MayThrottle, ThrottledService
 from simulator.model.invariants import Invariants
 from simulator.model.log import Log, RunnerRecord
 from simulator.model.runner import GroupState, Runner
@@ -30,7 +31,9 @@ class Simulation:
     differ in one setting share all other draws.
     """
 
-    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+    def __init__(self, scenario: Scenario, streams: Streams, exact: str | None = None) -> None:
+        """`exact`: run exact although fast mode is asked for, for this reason (a replication that
+        fast mode could not prove equal to exact mode, run again: `simulate`)."""
         self.scenario = scenario
         self.env = env = Environment()
         self.log = log = Log()
@@ -42,14 +45,22 @@ class Simulation:
         )
         fast = scenario.simulation.mode == "fast"
         #: Why fleet groups ("*": all) run exact although fast mode was asked for.
-        self.fallbacks = fallbacks(scenario) if fast else {}
+        self.fallbacks = (fallbacks(scenario) if exact is None else {"*": exact}) if fast else {}
+        #: Events of a fast run given up for this exact one (`simulate`), counted in `events`.
+        self.abandoned_events = 0
         # Fast mode is a layer of subclasses, chosen here: the service's if any group runs fast
         # (it answers the others as the exact service does), the runners' per fleet group.
         fast_groups = {
             g.name for g in scenario.fleet if fast and "*" not in self.fallbacks
             and g.name not in self.fallbacks
         }  # fmt: skip
-        service_class = FastService if fast_groups else Service
+        # Under the account's rate limits, the fast layer proves as it goes that no call is
+        # throttled (`fast.throttle`), and stops where it cannot.
+        throttled = scenario.service.throttle is not None
+        service_class = (
+            (ThrottledService if throttled else FastService) if fast_groups else Service
+        )
+        self.fast_runner = BoundedRunner if throttled else FastRunner
         self.service = service = service_class(
             env, scenario.service, log, groups, streams.stream("service", "dispatch"), self.checks
         )
@@ -103,7 +114,7 @@ class Simulation:
         offset = start.uniform(0, spread) if spread > 0 else 0.0
         ranks = start.random(g.threads).tolist()
         skips = g.name in self.fast_groups
-        runner_class = FastRunner if skips else Runner
+        runner_class = self.fast_runner if skips else Runner
         extra = {"fast_stream": stream("fast")} if skips else {}
         runner = runner_class(
             self.env, name, g, state, self.service, self.log,
@@ -190,12 +201,27 @@ class Simulation:
     @property
     def events(self) -> int:
         """Events scheduled so far (SimPy numbers every scheduled event)."""
-        return next(self.env._eid) - 1  # type: ignore[attr-defined]
+        return next(self.env._eid) - 1 + self.abandoned_events  # type: ignore[attr-defined]
 
 
 def simulate(scenario: Scenario, streams: Streams) -> Simulation:
-    """Build and run one simulation; the returned object holds the log and the event count."""
+    """Build and run one simulation; the returned object holds the log and the event count.
+
+    A fast run under the account's rate limits stops where it cannot prove that no call would be
+    throttled (`fast.throttle.MayThrottle`); the replication is then run again, exact, from the
+    same streams, and says so in its `fallbacks` (docs/fast-mode.md).
+    """
     with paused():  # building thousands of runners while earlier results are alive, too
         simulation = Simulation(scenario, streams)
-        simulation.run()
+        try:
+            simulation.run()
+            if isinstance(simulation.service, ThrottledService):
+                simulation.service.audit()
+        except MayThrottle as why:
+            spent = simulation.events
+            simulation = Simulation(
+                scenario, streams, exact=f"fast mode ran this replication again exact: {why}"
+            )
+            simulation.abandoned_events = spent
+            simulation.run()
     return simulation

@@ -1,0 +1,263 @@
+"""Fast mode under the account rate limits: a proof, kept as the run goes, that none is throttled.
+
+Exact mode takes a token from the account's bucket of an operation (`throttle.TokenBucket`: rate
+r, burst b) for every call that reaches the service. Fast mode counts calls in bulk, so no bucket
+sees them one by one. But while no call of the run could be throttled in exact mode, the buckets
+change nothing, and a fast run is then the exact run (event for event, where both modes draw the
+same numbers). `BucketBound` keeps a lower bound of the tokens exact mode's bucket would hold, from
+what fast mode knows without simulating the skipped calls; while the bound stays at or above one
+spare token, no call can have been throttled. The moment it cannot be proved, the fast run stops
+(`MayThrottle`), and `simulation.simulate` runs the replication again in exact mode from the
+same seed: its result is then exact mode's.
+
+The bound. A stream of calls counted in bulk (a working thread's reports, an idle thread's standing
+polls, a runner's heartbeats) sends one call every `interval` from its first call `first`. Charge
+it as a fluid: at `1/interval` tokens per second from the moment the stream begins (`now`), plus
+`1 - (first - now) / interval` at once (0 to 1 token: the fluid the stream would have drawn since
+`first - interval`). Then, in every window of time, the stream's calls exceed its fluid by at
+most one, and only if the stream was running at the window's start. Exact mode's tokens after
+the calls at t are
+
+    T(t) = min over s <= t of [b + r (t - s) - calls in [s, t]],
+
+so T(t) >= V(t) = min over s of [b - N(s) + r (t - s) - calls counted one by one in [s, t]
+- fluid in [s, t]], with N(s) the streams running at s. V is a fluid bucket whose ceiling is
+b - N, refilled at r, drained at the sum of the running streams' rates, less one token per call
+counted one by one: piecewise linear between the instants it is brought up to date (a call, a
+stream's start or end), so checking it there checks it everywhere. Where V >= 1 (`MARGIN`: one
+token to spare, far above float rounding) after every update, every call found at least two
+tokens in exact mode's bucket.
+
+The fast layer's classes here (`ThrottledService`, `BoundedRunner`, `BoundedThread`,
+`BoundedHeartbeat`, `BoundedWorkerGroup`) override the hooks where streams begin and end, and
+the service's `handle`, which every call that reaches the service goes through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from simpy import Environment, Event
+
+from simulator.model.fast.runner import FastHeartbeat, FastRunner, FastThread
+from simulator.model.fast.schedule import FastSchedule
+from simulator.model.fast.service import FastService, FastWorkerGroup, StandingClient, StandingPoll
+from simulator.model.invariants import Invariants
+from simulator.model.log import HEARTBEAT, OPERATIONS, POLL, PROGRESS, Attempt, Log
+from simulator.model.service import WorkerGroup
+from simulator.scenario.schema import Service as ServiceConfig
+from simulator.seeds import Stream
+from simulator.units import format_duration
+
+#: Tokens the bound must keep to spare: a call then finds two tokens where it needs one.
+MARGIN = 1.0
+
+
+class MayThrottle(Exception):  # noqa: N818 - a signal to `simulate`, not an error of the user's
+    """Fast mode cannot prove that no call would be throttled: run the replication exact."""
+
+
+class BucketBound:
+    """A lower bound of the tokens in exact mode's bucket of one operation (module docstring)."""
+
+    __slots__ = ("op", "rate", "burst", "level", "updated", "drain", "streams", "fluid", "counted")
+
+    def __init__(self, op: int, rate: float, burst: float) -> None:
+        self.op = op
+        self.rate = rate
+        self.burst = burst
+        self.level = burst  # V: the bucket starts full, as `TokenBucket` does
+        self.updated = 0.0
+        self.drain = 0.0  # the fluid rate of the streams running: sum of 1 / interval
+        self.streams = 0  # N: streams running
+        self.fluid = 0.0  # tokens charged to streams so far (`ThrottledService.audit`)
+        self.counted = 0  # calls counted one by one so far
+
+    def _sync(self, now: float) -> None:
+        dt = now - self.updated
+        if dt > 0.0:
+            level = self.level + (self.rate - self.drain) * dt
+            ceiling = self.burst - self.streams
+            self.level = level if level < ceiling else ceiling
+            self.fluid += self.drain * dt
+            self.updated = now
+
+    def _check(self, now: float) -> None:
+        if self.level < MARGIN:
+            raise MayThrottle(
+                f"the account's {OPERATIONS[self.op]} token bucket ({self.rate:g}/s, burst "
+                f"{self.burst:g}) could have run dry at {format_duration(now)}"
+            )
+
+    def take(self, now: float) -> None:
+        """A call reaches the service, counted one by one: one token."""
+        self._sync(now)
+        self.level -= 1.0
+        self.counted += 1
+        if self.level < MARGIN:
+            self._check(now)
+
+    def begin(self, now: float, first: float, interval: float) -> None:
+        """A stream of calls counted in bulk begins: one every `interval` from `first` (>= now)."""
+        self._sync(now)
+        lump = 1.0 - (first - now) / interval
+        lump = 0.0 if lump < 0.0 else 1.0 if lump > 1.0 else lump
+        self.streams += 1
+        self.drain += 1.0 / interval
+        self.fluid += lump
+        level = self.level - lump
+        ceiling = self.burst - self.streams
+        self.level = level if level < ceiling else ceiling
+        self._check(now)
+
+    def end(self, now: float, interval: float) -> None:
+        """A stream ends at `now`: its calls before `now` were all it sent."""
+        self._sync(now)
+        self.streams -= 1
+        # Back to exactly 0 when none runs: sums and differences of 1/interval leave float dust.
+        self.drain = self.drain - 1.0 / interval if self.streams else 0.0
+        self._check(now)
+
+    def close(self, now: float) -> None:
+        """The run ends at `now`: the bound must hold up to it."""
+        self._sync(now)
+        self._check(now)
+
+
+class BoundedWorkerGroup(FastWorkerGroup):
+    """A worker group whose standing cycles draw on the PollForTask bound: each is a stream of
+    polls, one every `long_poll` after its first (which was counted one by one)."""
+
+    __slots__ = ("bound", "env")
+
+    def stand(self, thread: StandingClient, now: float, event: Event) -> StandingPoll:
+        self.bound.begin(now, now + self.cycle, self.cycle)
+        return super().stand(thread, now, event)
+
+    def pop_poll(self, now: float) -> object:  # type: ignore[override]
+        poll = super().pop_poll(now)
+        if poll.__class__ is StandingPoll:  # handed a task: the cycle ends
+            self.bound.end(now, self.cycle)
+        return poll
+
+    def remove(self, standing: StandingPoll) -> None:
+        before = len(self.standing)
+        super().remove(standing)
+        if len(self.standing) < before:
+            self.bound.end(self.env.now, self.cycle)
+
+
+class ThrottledService(FastService):
+    """The fast service when the account's rate limits are on (`service.throttle`).
+
+    Its buckets are `BucketBound`s instead of `TokenBucket`s: no call is throttled, and the run
+    stops (`MayThrottle`) if one could have been. The runners see no bucket (`Runner.direct`), so
+    their calls take exact mode's path for a call that is not throttled.
+    """
+
+    def __init__(
+        self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
+        dispatch: Stream, checks: Invariants | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(env, config, log, groups, dispatch, checks)
+        throttle = config.throttle
+        assert throttle is not None
+        rates = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
+        self.bounds = [BucketBound(op, rate, throttle.burst) for op, rate in enumerate(rates)]
+        self.buckets = [None] * 4
+        for group in self.groups.values():
+            group.bound = self.bounds[POLL]  # type: ignore[attr-defined]
+            group.env = env  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
+        return BoundedWorkerGroup(name, rng, long_poll)
+
+    def handle(self, op: int, caller: object, finished: bool = True) -> object:
+        # Every call that reaches the service comes here (`Actor._arrives`, `Actor._lands`).
+        self.bounds[op].take(self.env.now)
+        return super().handle(op, caller, finished)
+
+    def finish(self, until: float) -> None:
+        super().finish(until)
+        for bound in self.bounds:
+            bound.close(until)
+
+    def audit(self) -> None:
+        """After the run: every call that reached the service was counted one by one or drawn
+        as fluid (a stream's calls never exceed its fluid over its whole life). A call that
+        slipped past both would void the proof: the run is then redone exact (`MayThrottle`)."""
+        log = self.log
+        for bound in self.bounds:
+            op = bound.op
+            arrived = log.calls[op] - (log.lost[op] - log.lost_replies[op])
+            bulk = arrived - bound.counted
+            if bulk < 0 or bulk > bound.fluid + 1e-6 * (1.0 + bound.fluid):
+                raise MayThrottle(
+                    f"fast mode counted {bulk:,} {OPERATIONS[op]} calls in bulk against "
+                    f"{bound.fluid:,.1f} tokens drawn for them (an internal inconsistency)"
+                )
+
+
+class BoundedThread(FastThread):
+    """A fast thread whose reports counted in bulk draw on the ReportTaskProgress bound."""
+
+    runner: BoundedRunner
+
+    def _bulk(
+        self, attempt: Attempt, next_report: float, left: float
+    ) -> tuple[FastSchedule, float]:
+        schedule, wake = super()._bulk(attempt, next_report, left)
+        self.runner.service.bounds[PROGRESS].begin(
+            self.runner.env.now, next_report, schedule.interval
+        )
+        return schedule, wake
+
+    def settle(self, now: float | None = None, watch: bool = True) -> int:
+        schedule = self.schedule
+        sent = super().settle(now, watch)
+        if schedule is not None:
+            at = self.runner.env.now if now is None else now
+            self.runner.service.bounds[PROGRESS].end(at, schedule.interval)
+        return sent
+
+
+class BoundedHeartbeat(FastHeartbeat):
+    """A fast heartbeat whose beats counted in bulk draw on the ReportTaskRunnerHeartbeat bound."""
+
+    runner: BoundedRunner
+
+    def _began(self) -> None:
+        if self.beating is not None:
+            now = self.runner.env.now
+            self.runner.service.bounds[HEARTBEAT].begin(now, self.beating, self.interval)
+
+    def _fast(self):  # type: ignore[no-untyped-def]
+        # The bulk beats begin with one now (`FastHeartbeat._fast`).
+        now = self.runner.env.now
+        self.runner.service.bounds[HEARTBEAT].begin(now, now, self.interval)
+        return (yield from super()._fast())
+
+    def restart(self) -> None:
+        super().restart()
+        self._began()
+
+    def thaw(self) -> None:
+        super().thaw()
+        self._began()
+
+    def settle(self, now: float | None = None) -> None:
+        beating = self.beating
+        super().settle(now)
+        if beating is not None:
+            at = self.runner.env.now if now is None else now
+            self.runner.service.bounds[HEARTBEAT].end(at, self.interval)
+
+
+class BoundedRunner(FastRunner):
+    """A fast runner under the account's rate limits: its calls in bulk draw on the bounds."""
+
+    service: ThrottledService
+
+
+BoundedRunner.thread_class = BoundedThread
+BoundedRunner.heartbeat_class = BoundedHeartbeat

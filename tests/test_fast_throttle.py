@@ -1,0 +1,292 @@
+"""Fast mode under the account's rate limits (issue 18, target 1).
+
+Fast mode counts calls in bulk while it can prove that exact mode's token buckets never run dry
+(`simulator.model.fast.throttle`), and runs a replication again, exact, where it cannot. These
+tests check the proof itself against a token bucket fed every call one by one, and the model:
+where both modes draw the same numbers the fast run is the exact run, replication by replication;
+where exact mode throttles, fast mode gives exact mode's result and says it re-ran.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from builders import make_scenario
+from scipy import stats
+
+import simulator
+from simulator.model import simulate
+from simulator.model.fast import throttle as fast_throttle
+from simulator.model.fast.throttle import BucketBound, MayThrottle
+from simulator.model.log import PROGRESS
+from simulator.model.throttle import TokenBucket
+from simulator.scenario.load import load_scenario
+from simulator.scenario.modes import fallbacks
+from simulator.seeds import Streams
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+THROTTLED = {"throttle": {}}  # the documented limits: burst 100, 2/s, 10/s, 10/s, 1/s
+
+
+# --- the bound against a bucket that sees every call ----------------------------------------------
+
+
+def _history(rng: np.random.Generator, rate: float, burst: float, horizon: float):
+    """Random streams (begin, first, interval, end) and explicit calls, busy enough to go dry."""
+    streams = []
+    for _ in range(int(rng.integers(1, 40))):
+        interval = float(rng.choice([0.5, 1.0, 3.0, 7.5, 60.0]))
+        begin = float(rng.uniform(0, horizon))
+        first = begin + float(rng.uniform(0, 1.5 * interval))
+        end = begin + float(rng.exponential(horizon / 3))
+        streams.append((begin, first, interval, end))
+    load = float(rng.choice([0.05, 0.3, 1.0, 3.0]))  # explicit calls, a share of the rate
+    explicit = rng.uniform(0, horizon, int(rng.poisson(load * rate * horizon))).tolist()
+    # A burst of explicit calls in one instant, too.
+    at = float(rng.uniform(0, horizon))
+    explicit += [at] * int(rng.integers(0, burst))
+    return streams, sorted(explicit)
+
+
+def _events(streams, explicit):
+    """The bound's updates in time order: (time, order, kind, stream); ends before takes of the
+    same instant cannot matter (a stream's calls are strictly before its end)."""
+    out = [(t, 1, "take", None) for t in explicit]
+    for s in streams:
+        out += [(s[0], 0, "begin", s), (s[3], 2, "end", s)]
+    return sorted(out, key=lambda e: (e[0], e[1]))
+
+
+def _calls(streams, explicit) -> list[float]:
+    """Every call: the explicit ones and the streams' (strictly before their end)."""
+    calls = list(explicit)
+    for _begin, first, interval, end in streams:
+        k = 0
+        while first + k * interval < end:
+            calls.append(first + k * interval)
+            k += 1
+    return sorted(calls)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(seed: int) -> None:
+    """After every instant's updates the bound is at or below the tokens exact mode's bucket
+    holds, with every call, explicit or in bulk, taken one by one (a bucket that never refuses:
+    T(t) = min over s of [b + r (t - s) - calls in [s, t]]); a run the bound lets through has no
+    call a real `TokenBucket` throttles; and the streams' calls never exceed their fluid."""
+    rng = np.random.default_rng(seed)
+    rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
+    streams, explicit = _history(rng, rate, burst, 300.0)
+    calls = _calls(streams, explicit)
+    events = _events(streams, explicit)
+    bound = BucketBound(0, rate, burst)
+    proved = True
+    tokens, last, i = burst, 0.0, 0
+    for k, (t, _, kind, stream) in enumerate(events):
+        try:
+            if kind == "take":
+                bound.take(t)
+            elif kind == "begin":
+                bound.begin(t, stream[1], stream[2])
+            else:
+                bound.end(t, stream[2])
+        except MayThrottle:
+            proved = False
+        if k + 1 < len(events) and events[k + 1][0] == t:
+            continue  # compare once the instant's updates are all in
+        while i < len(calls) and calls[i] <= t:
+            tokens = min(burst, tokens + (calls[i] - last) * rate) - 1.0
+            last = calls[i]
+            i += 1
+        exact = min(burst, tokens + (t - last) * rate)
+        assert bound.level <= exact + 1e-9, (t, kind, bound.level, exact)
+    real = TokenBucket(rate, burst)
+    throttled = sum(not real.take(t) for t in calls)
+    if proved:
+        assert throttled == 0
+    assert len(_calls(streams, [])) <= bound.fluid + 1e-9
+
+
+def test_the_bound_fails_where_the_bucket_runs_dry() -> None:
+    """Twenty streams of one call a second against a 10/s bucket: it must stop them."""
+    bound = BucketBound(1, 10.0, 100.0)
+    with pytest.raises(MayThrottle, match="ReportTaskProgress token bucket"):
+        for _ in range(20):
+            bound.begin(0.0, 0.5, 1.0)
+        bound.close(100.0)
+    # Twenty at one call a minute: 0.33 calls/s, far below; it holds for ever.
+    bound = BucketBound(1, 10.0, 100.0)
+    for _ in range(20):
+        bound.begin(0.0, 60.0, 60.0)
+    bound.close(1e7)
+    assert bound.level == pytest.approx(100.0 - 20)
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def _run(scenario, mode: str, replication: int = 0):
+    scenario = scenario.model_copy(
+        update={"simulation": scenario.simulation.model_copy(update={"mode": mode})}
+    )
+    return simulate(scenario, Streams.from_seed(scenario.seed, replication))
+
+
+def _attempts(simulation) -> list[str]:
+    return [
+        repr((a.task.id, a.number, a.runner, a.thread, a.assigned_at, a.acked_at, a.ended_at,
+              a.outcome, a.reports, a.work_ended_at, a.runner_outcome))
+        for a in simulation.log.attempts
+    ]  # fmt: skip
+
+
+def _same(exact, fast) -> None:
+    """The two runs' logs hold the same attempts and call counts, and nothing throttled."""
+    assert exact.log.calls == fast.log.calls
+    assert exact.log.throttled == fast.log.throttled == [0, 0, 0, 0]
+    assert _attempts(exact) == _attempts(fast)
+
+
+def test_fast_mode_counts_in_bulk_under_the_default_throttle() -> None:
+    """The documented limits are on by default: fast mode no longer falls back for them (it did
+    before issue 18), and its run is exact mode's run, event for event where it matters."""
+    scenario = make_scenario(
+        duration="2d", service=THROTTLED,
+        fleet=[{"runners": 6, "threads": 2, "faults": {"crash": {"rate": "2/d"}}}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "20/h"}, "duration": "20m"}],
+    )  # fmt: skip
+    assert fallbacks(scenario) == {}
+    for replication in range(3):
+        exact, fast = _run(scenario, "exact", replication), _run(scenario, "fast", replication)
+        assert fast.mode == "fast" and fast.fallbacks == {}
+        assert fast.events * 4 < exact.events  # calls counted in bulk, not one event each
+        _same(exact, fast)
+
+
+def test_where_a_bucket_could_run_dry_fast_mode_reruns_the_replication_exact() -> None:
+    """A burst of 8 tokens and 12 threads: the bound gives up once eight of them poll or report
+    in bulk at once (b - N < 1), although the rates are well below the limits; the replication
+    is then exact mode's, with the reason."""
+    scenario = make_scenario(
+        duration="6h", service={"throttle": {"burst": 8, "progress": "1/s"}},
+        fleet=[{"runners": 6, "threads": 2, "progress_interval": "60s"}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "40/h"}, "duration": "20m"}],
+    )  # fmt: skip
+    assert fallbacks(scenario) == {}
+    exact, fast = _run(scenario, "exact"), _run(scenario, "fast")
+    assert fast.mode == "exact (fast mode fell back)"
+    reason = fast.fallbacks["*"]
+    assert "ran this replication again exact" in reason and "token bucket (" in reason
+    assert fast.events > exact.events  # the abandoned fast part is counted too
+    assert exact.log.calls == fast.log.calls and exact.log.throttled == fast.log.throttled
+    result = simulator.run(scenario.model_copy(
+        update={"simulation": scenario.simulation.model_copy(update={"mode": "fast"})}))
+    assert result.meta["mode"] == "exact (fast mode fell back)"
+    assert "token bucket" in result.meta["fallbacks"]["*"]
+
+
+def test_a_stream_the_bound_never_saw_is_caught_after_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The safety net: reports counted in bulk without drawing on the bound (a hook missed) are
+    found by the audit after the run, which then runs exact instead of trusting the proof."""
+    begin, end = BucketBound.begin, BucketBound.end
+
+    def begin_unseen(self: BucketBound, now: float, first: float, interval: float) -> None:
+        if self.op != PROGRESS:  # ReportTaskProgress streams go unseen
+            begin(self, now, first, interval)
+
+    def end_unseen(self: BucketBound, now: float, interval: float) -> None:
+        if self.op != PROGRESS:
+            end(self, now, interval)
+
+    monkeypatch.setattr(fast_throttle.BucketBound, "begin", begin_unseen)
+    monkeypatch.setattr(fast_throttle.BucketBound, "end", end_unseen)
+    scenario = make_scenario(duration="3h", service=THROTTLED)
+    fast = _run(scenario, "fast")
+    assert "internal inconsistency" in fast.fallbacks["*"]
+
+
+def test_fallbacks_under_throttling() -> None:
+    """Message loss with the limits on: the group runs exact (fast mode draws losses its own way,
+    so its run is not exact mode's run of the seed). A fleet estimated above a limit runs exact."""
+    lossy = make_scenario(service=THROTTLED, fleet=[{"faults": {"message_loss": 0.1}}])
+    (reason,) = fallbacks(lossy).values()
+    assert "message_loss with service.throttle on" in reason
+    assert fallbacks(lossy.model_copy(update={"service": make_scenario().service})) == {}
+    busy = make_scenario(service={"throttle": {"progress": "0.01/s"}})
+    assert "ReportTaskProgress calls/s is above the account limit" in fallbacks(busy)["*"]
+    both = make_scenario(service={"throttle": {"progress": "0.01/s"}, "call_latency": "10ms"})
+    assert "call_latency" in fallbacks(both)["*"] and "service.throttle" in fallbacks(both)["*"]
+
+
+def _loads(path: Path, mode: str, duration: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. scenarios whose groups run exact
+        return load_scenario(path, overrides=[f"duration={duration}", f"simulation.mode={mode}"])
+
+
+FAST = [p for p in SCENARIOS if "*" not in fallbacks(_loads(p, "fast", "1h"))
+        and len(fallbacks(_loads(p, "fast", "1h"))) < len(_loads(p, "fast", "1h").fleet)]
+
+
+def same_draws(path: Path) -> bool:
+    """No message loss and no pauses: both modes draw the same numbers and meet no same-instant
+    tie they break differently (tests/test_fast_mode.py's `same_draws`)."""
+    scenario = _loads(path, "exact", "1h")
+    return all(g.faults.message_loss == 0 and g.faults.pause is None for g in scenario.fleet)
+
+
+@pytest.mark.parametrize("path", FAST, ids=lambda p: p.stem)
+def test_shipped_scenarios_run_fast_under_their_limits(path: Path) -> None:
+    """Every shipped scenario that runs fast under its (default) limits runs fast to the end (no
+    replication re-run), and throttles nothing, as exact mode does not; where both modes draw the
+    same numbers its runs are exact mode's runs (the others: the paired test below)."""
+    exact_s, fast_s = _loads(path, "exact", "6h"), _loads(path, "fast", "6h")
+    for replication in range(2):
+        exact = simulate(exact_s, Streams.from_seed(exact_s.seed, replication))
+        fast = simulate(fast_s, Streams.from_seed(fast_s.seed, replication))
+        assert fast.mode.startswith("fast"), fast.fallbacks
+        assert "*" not in fast.fallbacks
+        assert fast.events * 2 < exact.events
+        assert exact.log.throttled == fast.log.throttled == [0, 0, 0, 0]
+        if same_draws(path):
+            _same(exact, fast)
+
+
+def paired_p(exact: list[float], fast: list[float]) -> float:
+    """Two-sided paired t test's p-value; 1 where every pair is equal (nothing to test)."""
+    diff = np.asarray(fast, dtype=float) - np.asarray(exact, dtype=float)
+    diff = diff[~np.isnan(diff)]
+    if len(diff) < 2 or not diff.any():
+        return 1.0
+    if np.all(diff == diff[0]):
+        return 0.0
+    return float(stats.ttest_1samp(diff, 0.0).pvalue)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FAST, ids=lambda p: p.stem)
+def test_fast_mode_under_throttling_is_exact_mode_paired(path: Path) -> None:
+    """100 pairs of 6 h (same seed and replication) with the scenario's limits on: no paired
+    difference (t test, alpha 0.01) in any summary metric, and no replication re-run."""
+    pairs = 100
+    runs = {}
+    for mode in ("exact", "fast"):
+        scenario = _loads(path, mode, "6h")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runs[mode] = simulator.replicate(
+                scenario, pairs, executor="processes", workers=2, progress=False
+            ).summaries
+    exact, fast = runs["exact"], runs["fast"]
+    differ = {}
+    for metric in exact[0]:
+        p = paired_p([s[metric] for s in exact], [s[metric] for s in fast])
+        if p < 0.01:
+            differ[metric] = p
+    assert not differ, f"{path.stem}: fast differs from exact (paired t): {differ}"
