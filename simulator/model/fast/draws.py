@@ -39,7 +39,8 @@ class FastRunner(Runner):
 
 
 class RequestLosses:
-    """Which of one thread's requests message loss drops, drawn lazily (see the module).
+    """Which of one thread's requests message loss drops, drawn lazily (see the module); the same
+    for the replies a thread counts in bulk (`BulkReporter.reply_losses`).
 
     Requests are numbered in the order the thread sends them; `sent` of them have been sent.
     `lost` holds the numbers of the lost requests drawn so far and not yet sent, ascending; the

@@ -39,6 +39,11 @@ class BulkReporter(Thread):
         self.schedule: FastSchedule | None = None  # WORKING, REPORTING: its reports in bulk
         # Which of its requests message loss drops (None: no loss), drawn ahead.
         self.losses = RequestLosses(runner.loss, runner) if runner.loss else None  # type: ignore[arg-type]
+        # Which replies counted in bulk (to reports, to polls whose hold ended empty) are lost:
+        # replies are lost independently, so a sequence of its own serves (None: no loss).
+        self.reply_losses = (
+            RequestLosses(runner.reply_loss, runner) if runner.reply_loss else None  # type: ignore[arg-type]
+        )
 
     # --- requests one at a time ------------------------------------------------------------------
 
@@ -189,10 +194,10 @@ class BulkReporter(Thread):
                 lost = self.losses.skip(sent)  # the drawn losses among them (`schedule.lost`)
                 log.lost[PROGRESS] += lost
             arrived = sent - lost
-            if runner.reply_loss and arrived:
+            if self.reply_losses is not None and arrived:
                 # Each answer is lost on the way back independently: counted only, since a reply
                 # lost here could only have said OK (the lease's end wakes the thread).
-                unheard = int(runner.fast_rng().binomial(arrived, runner.reply_loss))
+                unheard = self.reply_losses.skip(arrived)
                 log.lost[PROGRESS] += unheard
                 log.lost_replies[PROGRESS] += unheard
             renewing = sent

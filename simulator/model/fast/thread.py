@@ -243,8 +243,9 @@ class FastThread(BulkReporter, BulkClient):
     def _left(self, standing: StandingPoll, now: float) -> None:
         """Its standing cycle ends at `now`: the polls after the first (counted by the service)
         were its next requests, none of them lost (`_poll_lost` ends the cycle at the first lost
-        one); the empty reply of each hold that ended is lost independently (a binomial count:
-        a lost empty reply changes nothing, the thread polls again when the hold ends)."""
+        one); the empty reply of each hold that ended is lost independently (counted from its
+        drawn sequence: a lost empty reply changes nothing, the thread polls again when the hold
+        ends)."""
         runner = self.runner
         repolls = runner.service.groups[self.worker_group].repolls(standing, now)  # type: ignore[attr-defined]
         if self.losses is not None and repolls:
@@ -254,8 +255,8 @@ class FastThread(BulkReporter, BulkClient):
     def _replies_lost(self, replies: int) -> None:
         """`replies` empty replies to polls: count those message loss drops."""
         runner = self.runner
-        if runner.reply_loss and replies:
-            lost = int(runner.fast_rng().binomial(replies, runner.reply_loss))
+        if self.reply_losses is not None and replies:
+            lost = self.reply_losses.skip(replies)
             runner.log.lost[POLL] += lost
             runner.log.lost_replies[POLL] += lost
 

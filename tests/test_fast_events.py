@@ -1,0 +1,146 @@
+"""Fast mode under message loss (issue 18): the losses cost no events, and change no distribution.
+
+Which of a thread's requests message loss drops is one sequence drawn ahead
+(`fast.draws.RequestLosses`): a lost report leaves a gap in the lease instead of waking the
+thread, and a lossy idle thread stands at the service like any other. The event counts below are
+counted figures (SimPy's event counter), not wall time; the equivalence tests pair each fast run
+with the exact run of the same seed and replication, under losses far heavier than real ones so
+that every rare path (a lost poll, acknowledgement or SetTaskStatus, a gap as long as the lease,
+an unheard hand-over) is taken many times.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from builders import make_scenario, merge
+from scipy import stats
+
+import simulator
+from simulator.model import simulate
+from simulator.model.log import POLL
+from simulator.seeds import Streams
+
+
+def events_per_task(loss: float) -> float:
+    """Fast mode's SimPy events per task on a saturated fleet with crashes and pauses."""
+    faults: dict[str, Any] = {
+        "crash": {"rate": "1/d", "restart_after": "5m"},
+        "pause": {"rate": "2/d", "duration": {"dist": "lognormal", "median": "5s", "p95": "2m"}},
+    }
+    if loss:
+        faults["message_loss"] = loss
+    scenario = make_scenario(
+        duration="12h", simulation={"mode": "fast", "check_invariants": False},
+        fleet=[{"runners": 50, "threads": 2, "progress_interval": "60s", "start_spread": "90s",
+                "faults": faults}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "120/h"},
+                   "duration": {"dist": "lognormal", "median": "1h", "p95": "4h"}}],
+    )  # fmt: skip
+    sim = simulate(scenario, Streams.from_seed(scenario.seed, 0))
+    return sim.events / len(sim.log.tasks)
+
+
+def test_message_loss_costs_fast_mode_almost_no_events() -> None:
+    """A loss of 0.001 per message: about 9% of tasks lose a report and as many lose a reply.
+    Before issue 18 each loss woke the thread and a lossy thread could neither stand nor take a
+    task on callbacks: 2.3 times the events of the same run without loss. Now the losses are
+    drawn, and only the rare lost poll, acknowledgement or SetTaskStatus costs a few events."""
+    without, lossy = events_per_task(0.0), events_per_task(0.001)
+    assert without < 2.5  # the arrival and the completion of each task, and the faults
+    assert lossy < without * 1.1, (without, lossy)
+
+
+def test_lossy_idle_threads_poll_every_long_poll_and_lose_each_message_independently() -> None:
+    """Idle threads (no task ever ready) poll every 90 s whatever is lost: a lost request is given
+    up on when the long poll would have ended, and a lost empty reply arrives when the hold ends.
+    So both modes send exactly as many polls, each request is lost with probability p, and each
+    empty reply of a request that arrived with probability p (99.9% Clopper-Pearson intervals)."""
+    p = 0.05
+    counts = {}
+    for mode in ("exact", "fast"):
+        scenario = make_scenario(
+            duration="1d", simulation={"mode": mode},
+            fleet=[{"runners": 10, "threads": 2, "faults": {"message_loss": p}}],
+            workload=[{"arrivals": {"kind": "periodic", "every": "2d"}}],
+        )  # fmt: skip
+        sim = simulate(scenario, Streams.from_seed(scenario.seed, 0))
+        log = sim.log
+        counts[mode] = (log.calls[POLL], log.lost[POLL], log.lost_replies[POLL])
+        if mode == "fast":
+            # Three events per lost request (its instant, the wake, the long poll's wait), none
+            # for the other polls and the lost empty replies (exact mode: two for every poll).
+            assert sim.events < 3 * (log.lost[POLL] - log.lost_replies[POLL]) + 100
+    # 960 polls a thread in a day, less the few of the one that takes the run's only task.
+    assert counts["exact"][0] == counts["fast"][0] > 20 * 960 - 10
+    calls, lost, replies = counts["fast"]
+    requests = lost - replies
+    for k, n in ((requests, calls), (replies, calls - requests)):
+        interval = stats.binomtest(k, n).proportion_ci(0.999)
+        assert interval.low <= p <= interval.high, (k, n, interval)
+
+
+# Losses far heavier than real ones: every rare path is taken many times in each run. Reports
+# every 60 s against a 3-minute lease: three lost reports in a row (or two after a lost
+# acknowledgement) lose the lease in a gap; 75% load leaves idle threads standing.
+HEAVY: dict[str, Any] = {
+    "duration": "6h",
+    "simulation": {"check_invariants": False},
+    "fleet": [{
+        "runners": 6, "threads": 2, "progress_interval": "60s", "start_spread": "90s",
+        "faults": {
+            "message_loss": 0.15,
+            "crash": {"rate": "2/d", "restart_after": "5m"},
+            "pause": {"rate": "4/h", "duration": {"dist": "lognormal", "median": "20s",
+                                                  "p95": "4m"}},
+        },
+    }],
+    "workload": [{
+        "arrivals": {"kind": "poisson", "rate": "50/h"},
+        "duration": {"dist": "lognormal", "median": "8m", "p95": "30m"},
+        "report_progress_timeout": "3m",
+    }],
+}  # fmt: skip
+METRICS = [
+    "reassignments_ack", "reassignments_progress", "false_reassignments", "duplicated_fraction",
+    "tasks_finished", "lost_calls", "poll_calls_per_s", "progress_calls_per_s", "latency_p95_s",
+]  # fmt: skip
+
+
+def paired(direction: str, pairs: int) -> dict[str, float]:
+    """p-values of the paired t test, fast against exact, per metric (1: all pairs equal)."""
+    runs = {}
+    for mode in ("exact", "fast"):
+        change = {"simulation": {"mode": mode},
+                  "fleet": [{"faults": {"loss_direction": direction}}]}  # fmt: skip
+        scenario = make_scenario(**merge(HEAVY, change))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runs[mode] = simulator.replicate(scenario, pairs, progress=False).summaries
+    out = {}
+    for m in METRICS:
+        diff = np.array([f[m] - e[m] for e, f in zip(runs["exact"], runs["fast"], strict=True)])
+        diff = diff[~np.isnan(diff)]
+        out[m] = 1.0 if not diff.any() else float(stats.ttest_1samp(diff, 0.0).pvalue)
+    return out
+
+
+def test_fast_mode_is_exact_mode_under_heavy_loss_paired() -> None:
+    """30 pairs, both directions lost: no metric differs (paired t, alpha 0.001 each)."""
+    pvalues = paired("both", 30)
+    differ = {m: p for m, p in pvalues.items() if not math.isnan(p) and p < 0.001}
+    assert not differ, (differ, pvalues)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["both", "request", "reply"])
+def test_fast_mode_is_exact_mode_under_heavy_loss_200_pairs(direction: str) -> None:
+    """200 pairs per loss direction: no metric differs (paired t, alpha 0.01 each)."""
+    pvalues = paired(direction, 200)
+    print(direction + ": " + ", ".join(f"{m} p={p:.3g}" for m, p in pvalues.items()))
+    differ = {m: p for m, p in pvalues.items() if not math.isnan(p) and p < 0.01}
+    assert not differ, (differ, pvalues)
