@@ -441,3 +441,21 @@ def test_the_check_block_takes_numbers_as_numbers_too(
     text = BASE + f"check: {check}\n"
     detail = only_detail(refusal(tmp_path, text))
     assert detail["field"] == field and detail["line"] == line_of(text, "check:")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("        duration: 30s", "        duration:",
+         "must be a duration such as 30s or a distribution such as {dist: lognormal, ...}, not "
+         "empty (null)."),
+        ("    arrivals: {kind: poisson, rate: 10/h}", "    arrivals:",
+         "must be an arrival process such as {kind: poisson, rate: 120/h}, not empty (null)."),
+        ("        duration: 30s", "        duration: true", "not the boolean true."),
+    ],
+)  # fmt: skip
+def test_an_empty_distribution_or_arrival_process_says_what_belongs_there(
+    tmp_path: Path, old: str, new: str, says: str
+) -> None:
+    detail = only_detail(refusal(tmp_path, edit(old, new)))
+    assert str(detail["message"]).endswith(says) and "section of fields" not in says

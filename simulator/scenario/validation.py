@@ -155,7 +155,13 @@ def _detail(
     elif kind == "scenario_rule":
         message = str(ctx.get("message", error["msg"]))
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"must be a section of fields (`key: value` lines), not {shape_of(value)}."
+        tags = {tag[0] for m in models_of(_schema_at(loc)) if (tag := tag_of(m))}
+        what = "a section of fields (`key: value` lines)"
+        if "dist" in tags:
+            what = "a duration such as 30s or a distribution such as {dist: lognormal, ...}"
+        elif "kind" in tags:
+            what = "an arrival process such as {kind: poisson, rate: 120/h}"
+        message = f"must be {what}, not {shape_of(value if found else error.get('input'))}."
     elif kind in ("tuple_type", "list_type"):
         message = f"must be a list (one `- ` item per entry), not {shape_of(value)}."
     elif kind == "too_short" and not rest:
