@@ -279,18 +279,26 @@ def _check_scenario(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_killed_baseline_updates_leave_the_old_file_or_the_new(tmp_path: Path) -> None:
-    """check has no --resume: a killed --update-baseline leaves no baseline or a whole one, and
-    running it again gives the file an uninterrupted update writes."""
+    """check has no --resume: a killed --update-baseline leaves the old baseline or the new one,
+    whole, and running it again gives the file an uninterrupted update writes."""
     reference = _check_scenario(tmp_path / "reference")
     work = _check_scenario(tmp_path / "work")
     argv = ["check", "--update-baseline", "--executor", "serial", "-q"]
-    span = _span(_command(*argv, str(reference)), reference)
-    rng = random.Random(7)
+    span = _span(_command(*argv, str(reference)), reference.parent / "baselines")
+    new = (reference.parent / "baselines" / "small.json").read_bytes()
+    _finish(_command(*argv, "--seed", "5", str(work)))  # the old baseline, of another seed
     baseline = work.parent / "baselines" / "small.json"
-    for _ in range(6):
-        status, err = _kill_at(_command(*argv, str(work)), rng.uniform(0, span))
+    old = baseline.read_bytes()
+    assert old != new
+    rng = random.Random(7)
+    seen = []
+    for _ in range(6):  # the baseline is written at the end: kill late
+        delay = rng.uniform(0.6 * span, 1.2 * span)
+        status, err = _kill_at(_command(*argv, str(work)), delay)
         assert status in (-signal.SIGKILL, 0), err
-        if baseline.exists():  # whole, or not there at all
-            assert json.loads(baseline.read_text())["runs"]["full"]
+        assert baseline.read_bytes() in (old, new)  # whole, old or new
+        seen.append("new" if baseline.read_bytes() == new else "old")
+        print(f"kill at {delay:.2f} s: status {status}, baseline {seen[-1]}")  # with -s
+        baseline.write_bytes(old)
     _finish(_command(*argv, str(work)))
     assert _compare_folders(reference.parent, work.parent) == 2  # the scenario, its baseline
