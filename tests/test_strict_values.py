@@ -459,3 +459,35 @@ def test_an_empty_distribution_or_arrival_process_says_what_belongs_there(
 ) -> None:
     detail = only_detail(refusal(tmp_path, edit(old, new)))
     assert str(detail["message"]).endswith(says) and "section of fields" not in says
+
+
+MERGED = """\
+duration: 1h
+x-small: &small {worker_group: wg, threads: 4}
+x-big: &big {runners: 3, threads: 8}
+fleet:
+  - name: g
+    <<: [*small, *big]
+workload:
+  - {name: w, worker_group: wg, arrivals: {kind: poisson, rate: 10/h}, duration: 1m}
+"""
+
+
+def test_a_key_two_merged_mappings_both_set_is_refused(tmp_path: Path) -> None:
+    """The merge-key rule keeps the first mapping's `threads` (4), PyYAML the last (8): the file
+    would mean different things to different readers."""
+    err = refusal(tmp_path, MERGED)
+    assert err.code == "FILE_ERROR"
+    detail = only_detail(err)
+    assert detail["line"] == 6
+    assert "the key 'threads' comes from two mappings merged here (lines 2 and 3)" in str(
+        detail["message"]
+    )
+    for fixed in (
+        MERGED.replace("    <<: [*small, *big]\n", "    <<: [*small, *big]\n    threads: 2\n"),
+        MERGED.replace("runners: 3, threads: 8", "runners: 3"),
+        MERGED.replace("[*small, *big]", "[*small, *small]"),
+    ):
+        load(tmp_path, fixed)
+    group = load(tmp_path, MERGED.replace("runners: 3, threads: 8", "runners: 3")).fleet[0]
+    assert (group.runners, group.threads, group.worker_group) == (3, 4, "wg")

@@ -25,13 +25,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 
 from simulator.scenario.source import DataPath
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class Ambiguous(str):
@@ -51,8 +52,44 @@ class Ambiguous(str):
 
 class Loader(_Base):  # type: ignore[misc, valid-type]
     """PyYAML's safe loader (libyaml's when available: plain data only, no tags that build
-    objects), with YAML 1.1's look-alike numbers kept as `Ambiguous` text and YAML 1.2's
-    exponent numbers read as numbers."""
+    objects), with YAML 1.1's look-alike numbers kept as `Ambiguous` text, YAML 1.2's
+    exponent numbers read as numbers, and merge keys that readers resolve differently refused."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        _refuse_merge_conflicts(self, node)
+        super().flatten_mapping(node)
+
+
+def _refuse_merge_conflicts(loader: Loader, node: yaml.MappingNode) -> None:
+    """Refuse a key that two mappings merged into `node` both set (`<<: [*a, *b]`, or two `<<`
+    keys), unless `node` sets it itself. The merge-key rule keeps the first mapping's value;
+    PyYAML keeps the last, so the file would mean different things to different readers."""
+    own = {key.value for key, _ in node.value if key.tag != _MERGE}
+    merged: list[tuple[yaml.Node, yaml.MappingNode]] = []  # (the << key, a mapping it merges)
+    for key, value in node.value:
+        if key.tag == _MERGE:
+            for sub in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                if isinstance(sub, yaml.MappingNode):
+                    loader.flatten_mapping(sub)  # its own merges first (flattening is idempotent)
+                    merged.append((key, sub))
+    first: dict[str, yaml.MappingNode] = {}
+    for merge_key, sub in merged:
+        for key, _ in sub.value:
+            name = key.value
+            if name in own:
+                continue
+            if name in first and first[name] is not sub:
+                lines = (first[name].start_mark.line + 1, sub.start_mark.line + 1)
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"the key {name!r} comes from two mappings merged here (lines {lines[0]} "
+                    f"and {lines[1]}); YAML's merge-key rule takes the first, PyYAML and tools "
+                    f"built on it the last. Set {name} beside the << key, or in only one of "
+                    "the merged mappings",
+                    merge_key.start_mark,
+                )
+            first.setdefault(name, sub)
 
 
 def _sexagesimal_hint(body: str) -> str:
