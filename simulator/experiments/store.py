@@ -212,13 +212,13 @@ class SweepStore:
             parameters = points[record.point]
             seed = parameters.get("seed") if swept_seed else manifest["seed"]
             stamp = raw.get("sweep")
-            if stamp is not None and stamp != self._digest:
-                foreign.append(f"{file.name} (written by another sweep)")
-            elif record.seed != seed:
+            if record.seed != seed:
                 foreign.append(f"{file.name} (seed {record.seed}; the manifest's is {seed})")
             elif plain(raw.get("parameters")) != parameters:
                 foreign.append(f"{file.name} (parameters {raw.get('parameters')}; the manifest's "
                                f"point {record.point} is {parameters})")  # fmt: skip
+            elif stamp is not None and stamp != self._digest:  # same seed and point: --set
+                foreign.append(f"{file.name} (written by another sweep)")
             else:
                 records.append(record)
         if foreign:
