@@ -64,7 +64,8 @@ def _refuse_merge_conflicts(loader: Loader, node: yaml.MappingNode) -> None:
     """Refuse a key that two mappings merged into `node` both set (`<<: [*a, *b]`, or two `<<`
     keys), unless `node` sets it itself. The merge-key rule keeps the first mapping's value;
     PyYAML keeps the last, so the file would mean different things to different readers."""
-    own = {key.value for key, _ in node.value if key.tag != _MERGE}
+    # Keys that are not plain scalars are refused before construction (`files`, `overrides`).
+    own = {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
     merged: list[tuple[yaml.Node, yaml.MappingNode]] = []  # (the << key, a mapping it merges)
     for key, value in node.value:
         if key.tag == _MERGE:
@@ -76,7 +77,7 @@ def _refuse_merge_conflicts(loader: Loader, node: yaml.MappingNode) -> None:
     for merge_key, sub in merged:
         for key, _ in sub.value:
             name = key.value
-            if name in own:
+            if not isinstance(key, yaml.ScalarNode) or name in own:
                 continue
             if name in first and first[name] is not sub:
                 lines = (first[name].start_mark.line + 1, sub.start_mark.line + 1)
