@@ -225,6 +225,12 @@ def _proc_environ(w: World) -> list[str]:
     return ["validate", str(w.write("empirical", "/proc/self/environ"))]
 
 
+def _nul_name(w: World) -> list[str]:
+    path = w.write("empirical", "NAME")
+    path.write_text(path.read_text().replace("'NAME'", '"a\\0b.csv"'), "utf-8")  # YAML's \0
+    return ["validate", str(path)]
+
+
 def _many_columns(w: World) -> list[str]:
     header = ",".join(f"c{i}" for i in range(1000))
     (w.folder / "wide.csv").write_text(f"{header}\n" + ",".join("1" for _ in range(1000)) + "\n")
@@ -258,6 +264,12 @@ def _baseline_is_a_csv_input(w: World) -> list[str]:
 def _baseline_from_set(w: World) -> list[str]:
     return ["check", str(w.write()), "--update-baseline", "--executor", "serial",
             "--set", "check.baseline=../../victim/b.json"]  # fmt: skip
+
+
+def _baseline_nul(w: World) -> list[str]:
+    path = w.write()
+    path.write_text(path.read_text() + '  baseline: "a\\0b.json"\n', "utf-8")  # YAML's \0
+    return ["check", str(path), "--update-baseline", "--executor", "serial"]
 
 
 def _baseline_file(write: Callable[[Path], None]) -> Callable[[World], list[str]]:
@@ -347,6 +359,7 @@ CASES += [
     Case("empirical-bad-cell-is-not-echoed", _csv("empirical", f"s\n10s\n{SECRET}\n"),
          ("line 3, column 's'", "not a duration")),
     Case("empirical-a-thousand-columns", _many_columns, ("and 980 more",)),
+    Case("empirical-nul-in-the-name", _nul_name, ("NUL character",)),
     # baselines written
     Case("baseline-relative-traversal", _baseline("../../victim/b.json"), (OUTSIDE,)),
     Case("baseline-absolute-path", _baseline("VICTIM/new/dir/b.json"), (OUTSIDE,)),
@@ -357,6 +370,7 @@ CASES += [
     Case("baseline-is-a-csv-the-scenario-reads", _baseline_is_a_csv_input,
          ("a file this check reads",)),
     Case("baseline-from-set-override", _baseline_from_set, (OUTSIDE, "from --set")),
+    Case("baseline-nul-in-the-name", _baseline_nul, ("NUL character",)),
     # baselines read
     Case("baseline-fifo", _baseline_file(os.mkfifo), (SPECIAL,), fifo="baselines/s.json"),
     Case("baseline-device", _baseline_device, (SPECIAL,)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,13 +27,13 @@ def fill_empirical(scenario: Scenario, data: dict[str, Any], source: SourceMap) 
 
     Values already given inline (as in a run manifest) are kept and the file is not read.
     """
-    cache: dict[tuple[Path, str], tuple[float, ...]] = {}
+    cache: dict[tuple[str, str], tuple[float, ...]] = {}
 
     def fill(value: Any, path: DataPath) -> Any:
         if isinstance(value, Empirical):
             if value.values:
                 return value
-            key = ((source.base_dir / value.file).resolve(), value.column)
+            key = (value.file, value.column)  # as written: resolving is `read_csv`'s job
             if key not in cache:
                 cache[key] = _read_column(value, path, data, source)
             return value.model_copy(update={"values": cache[key]})

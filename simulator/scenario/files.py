@@ -79,6 +79,8 @@ def confine(name: str, folder: Path) -> Path:
     its own folder, so running a stranger's scenario cannot read your files into its results or
     error messages, nor overwrite them (issue 19).
     """
+    if "\x00" in name:  # YAML's "\0": no file system accepts it in a name
+        raise FileRefused("contains a NUL character (\\0), which no file name can hold")
     base = folder.resolve()
     target = (base / name).resolve()
     if target == base or target.is_relative_to(base) or _OUTSIDE_ALLOWED.get():
