@@ -4,6 +4,7 @@ processes and on a Dask LocalCluster; asking for Dask without it installed says 
 from __future__ import annotations
 
 import builtins
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from simulator.experiments.executors import SerialExecutor, make_executor
 from simulator.experiments.runs import Job, RunRecord, run_job
 from simulator.scenario.load import scenario_to_dict
 
+AWS = str(Path(__file__).resolve().parents[1] / "scenarios" / "aws-defaults.yaml")
 GRID = {"fleet.etl.progress_interval": ["30s", "5m"], "service.lease_reading": ["15min", "5min"]}
 
 
@@ -109,3 +111,48 @@ def test_bad_executor_choices_are_usage_errors(executor: Any, workers: Any, mess
     with pytest.raises(LeasesimError, match=message) as caught:
         make_executor(executor, workers)
     assert caught.value.code == "USAGE_ERROR"
+
+
+def test_a_scheduler_address_dask_cannot_read_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("distributed")
+    with pytest.raises(LeasesimError, match=r"--scheduler garbage://x: not a Dask scheduler "
+                       r"address .*tcp://HOST:8786") as caught:  # fmt: skip
+        make_executor(scheduler="garbage://x")
+    assert caught.value.code == "USAGE_ERROR"
+    from simulator.cli import main
+
+    status = main(["run", AWS, "-n", "1", "--set", "duration=1h",
+                   "--scheduler", "garbage://x"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and "internal error" not in err and "garbage://x" in err
+
+
+def test_a_dask_cluster_without_workers_is_said_and_given_up_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """Every worker gone: leasesim says so, waits LEASESIM_DASK_WAIT seconds, then stops as an
+    interrupt stops (what finished is kept; --resume finishes), not waiting for ever."""
+    distributed = pytest.importorskip("distributed")
+    from simulator.experiments.batch import Interrupted
+
+    monkeypatch.setenv("LEASESIM_DASK_WAIT", "1")
+    expected = (r"no Dask worker was connected to the scheduler at .* for 1 s .*; interrupted "
+                r"after 0 of 2 runs; 0 saved under")  # fmt: skip
+    with (
+        distributed.LocalCluster(processes=False, n_workers=0, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(Interrupted, match=expected),
+    ):
+        simulator.replicate(make_scenario(duration="1h"), 2, executor=client, out=tmp_path)
+    assert "no Dask worker is connected" in capsys.readouterr().err
+    from simulator.cli import main
+
+    with distributed.LocalCluster(processes=False, n_workers=0, dashboard_address=None) as bare:
+        status = main(["sweep", AWS, "-n", "1", "--set", "duration=1h",
+                       "--set", "sweep={fleet.etl.runners: [1, 2]}", "--scheduler",
+                       bare.scheduler_address, "--out", str(tmp_path / "sweep")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1 and "no Dask worker is connected" in err  # said at once
+    assert "for 1 s" in err and "stopped after 0 of 2 runs; 0 finished runs kept" in err

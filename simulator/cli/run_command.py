@@ -33,7 +33,7 @@ from simulator.cli.output import (
     throttled_table,
     warning_dict,
 )
-from simulator.errors import INTERRUPTED, LeasesimError, printable
+from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, printable
 from simulator.units import format_duration
 from simulator.versions import leasesim_version
 
@@ -114,6 +114,7 @@ def warmup_note(warmup: float) -> str | None:
 def execute(args: argparse.Namespace) -> int:
     from simulator.analytic import closed_form_section
     from simulator.experiments.batch import Interrupted
+    from simulator.experiments.executors import stop_reason
     from simulator.experiments.guards import guard_runs
     from simulator.experiments.replicate import replicate
     from simulator.experiments.store import runs_folder
@@ -156,12 +157,13 @@ def execute(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         saved = list(exc.saved)
         finished = len(exc.finished)
+        reason = stop_reason(exc)  # not Ctrl-C: every Dask worker gone
         message = (
-            f"interrupted after {finished} of {plural(exc.requested, 'replication')}; "
-            f"{_kept(saved, args.out)}."
+            f"{reason + '; stopped' if reason else 'interrupted'} after {finished} of "
+            f"{plural(exc.requested, 'replication')}; {_kept(saved, args.out)}."
         )
         details = [{"finished": finished, "requested": exc.requested, "saved": saved}]
-        raise LeasesimError(INTERRUPTED, message, details) from None
+        raise LeasesimError(RUN_ERROR if reason else INTERRUPTED, message, details) from None
     wall = time.perf_counter() - started
     total = len(reps) + len(reps.failures)
     failed = None

@@ -25,7 +25,7 @@ from simulator.cli.experiment_options import (
 )
 from simulator.cli.output import emit, number, plural, wrap
 from simulator.cli.run_command import warmup_note
-from simulator.errors import INTERRUPTED, USAGE_ERROR, LeasesimError, printable
+from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError, printable
 from simulator.units import format_duration, format_rate, human_duration
 from simulator.versions import leasesim_version
 
@@ -168,6 +168,7 @@ def point_table(summary: pd.DataFrame, parameters: list[str], metrics: list[str]
 
 def execute(args: argparse.Namespace) -> int:
     from simulator.experiments.batch import Interrupted
+    from simulator.experiments.executors import stop_reason
     from simulator.experiments.guards import guard_runs, sweep_parts
     from simulator.experiments.runs import Failure
     from simulator.experiments.sweep import summarize
@@ -204,11 +205,13 @@ def execute(args: argparse.Namespace) -> int:
                 "command with --resume to finish the sweep" if args.out is not None
                 else "nothing was saved (use --out DIR to keep finished runs)")  # fmt: skip
         done = len(exc.finished)
-        message = f"interrupted after {done} of {plural(exc.requested, 'run')}; {kept}."
+        reason = stop_reason(exc)  # not Ctrl-C: every Dask worker gone
+        stopped = f"{reason}; stopped" if reason else "interrupted"
+        message = f"{stopped} after {done} of {plural(exc.requested, 'run')}; {kept}."
         details = [{"finished": len(exc.finished), "requested": exc.requested,
                     "kept": len(exc.saved),
                     "out": None if args.out is None else str(args.out)}]  # fmt: skip
-        raise LeasesimError(INTERRUPTED, message, details) from None
+        raise LeasesimError(RUN_ERROR if reason else INTERRUPTED, message, details) from None
     attrs = frame.attrs
     parameters = list(attrs["parameters"])
     summary = summarize(frame)

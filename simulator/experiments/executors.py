@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -256,6 +257,67 @@ def _distributed() -> Any:
     return distributed
 
 
+class WorkersLost(KeyboardInterrupt):
+    """No Dask worker was connected for longer than LEASESIM_DASK_WAIT seconds while runs were
+    waiting. Raised as an interrupt is: the experiment stops, keeping (and counting) every run
+    that finished, so that --resume can finish it once workers are back."""
+
+
+def stop_reason(exc: BaseException) -> str | None:
+    """Why an experiment stopped, if not by Ctrl-C or SIGTERM: the `WorkersLost` behind an
+    `Interrupted` (which is raised from it)."""
+    cause = exc.__context__
+    return str(cause) if isinstance(cause, WorkersLost) else None
+
+
+def _dask_wait() -> float:
+    """LEASESIM_DASK_WAIT: seconds to wait for a Dask worker when none is connected (120)."""
+    text = os.environ.get("LEASESIM_DASK_WAIT", "").strip()
+    try:
+        value = float(text) if text else 120.0
+    except ValueError:
+        raise LeasesimError(USAGE_ERROR, f"LEASESIM_DASK_WAIT: expected seconds (e.g. 120), got "
+                            f"{text!r}") from None  # fmt: skip
+    return value if value > 0 else 120.0
+
+
+class _WorkerWatch:
+    """Notices a Dask cluster left without workers while runs wait: says so once on stderr,
+    and gives up after LEASESIM_DASK_WAIT seconds (checks the scheduler once a second)."""
+
+    def __init__(self, count: Callable[[], int], address: str) -> None:
+        self.count = count
+        self.address = address
+        self.wait = _dask_wait()
+        self.since: float | None = None
+        self.checked = 0.0
+        self.said = False
+
+    def reset(self) -> None:
+        self.since = None
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.checked < 1.0:
+            return
+        self.checked = now
+        if self.count() > 0:
+            self.since = None
+            return
+        if self.since is None:
+            self.since = now
+        if not self.said:
+            self.said = True
+            print(f"leasesim: no Dask worker is connected to the scheduler at {self.address}; "
+                  f"waiting up to {self.wait:g} s for one (LEASESIM_DASK_WAIT)", file=sys.stderr)
+        if now - self.since >= self.wait:
+            raise WorkersLost(
+                f"no Dask worker was connected to the scheduler at {self.address} for "
+                f"{self.wait:g} s (every worker died or left); start workers (`dask worker "
+                f"{self.address}`)"
+            )
+
+
 class DaskExecutor:
     """A Dask cluster: a `distributed.Client` given by the caller, a scheduler's address, or
     (neither) a LocalCluster of `workers` single-threaded processes on this machine.
@@ -280,6 +342,14 @@ class DaskExecutor:
                     )  # fmt: skip
                     self._owned.append(cluster)
                     client = distributed.Client(cluster)
+            except ValueError as exc:  # not an address Dask can read: garbage://x
+                self.close()
+                if not scheduler:
+                    raise
+                raise LeasesimError(
+                    USAGE_ERROR, f"--scheduler {scheduler}: not a Dask scheduler address "
+                    f"({exc}); give one like tcp://HOST:8786.",
+                ) from None  # fmt: skip
             except (OSError, TimeoutError) as exc:
                 self.close()
                 where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask cluster"
@@ -296,17 +366,32 @@ class DaskExecutor:
     def map(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         jobs = list(jobs)
         futures = {self.client.submit(fn, job, pure=False): job for job in jobs}
+        finished = self._distributed.as_completed(futures)
+        watch = _WorkerWatch(self._count_workers, self.address)
         try:
-            for future in self._distributed.as_completed(futures):
-                job = futures.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # a worker died, the job could not be shipped, ...
-                    outcome = exc
-                yield job, outcome
+            while not finished.is_empty():
+                if not finished.has_ready():
+                    watch.check()  # no worker for too long: WorkersLost
+                    time.sleep(0.05)
+                    continue
+                for future in finished.next_batch(block=False):
+                    job = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # a worker died, the job could not be shipped, ...
+                        outcome = exc
+                    yield job, outcome
+                watch.reset()
         finally:
             if futures:  # stopped early: nothing left should keep the cluster busy
-                self.client.cancel(list(futures))
+                with contextlib.suppress(Exception):
+                    self.client.cancel(list(futures))
+
+    def _count_workers(self) -> int:
+        try:
+            return len(self.client.scheduler_info(n_workers=1).get("workers", {}))
+        except TypeError:  # an older distributed: no n_workers
+            return len(self.client.scheduler_info().get("workers", {}))
 
     def close(self) -> None:
         for owned in self._owned:

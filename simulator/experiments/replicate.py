@@ -17,6 +17,7 @@ from typing import Any, overload
 import pandas as pd
 
 from simulator.experiments.batch import Interrupted, Point, run_points
+from simulator.experiments.executors import stop_reason
 from simulator.experiments.precision import Precision, PrecisionReport
 from simulator.experiments.runs import (
     Failure,
@@ -239,7 +240,8 @@ def replicate(
         exc.saved = store.kept() if store is not None else []  # on disk, whole
         kept = (f"{len(exc.saved)} saved under {out}" if store is not None
                 else "nothing was saved (pass out=DIR to keep finished replications)")
-        exc.message = f"{exc.message}; {kept}"
+        reason = stop_reason(exc)  # every Dask worker gone, not Ctrl-C
+        exc.message = f"{reason + '; ' if reason else ''}{exc.message}; {kept}"
         raise
     finally:
         if store is not None:
