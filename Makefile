@@ -59,11 +59,14 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check simulator tests bench notebooks/execute.py
 
 # Ciw (a peer queueing library) is only needed by the M/M/c comparison in bench/fast.py.
+# bench/scenarios.py runs every shipped scenario in both modes and appends to
+# bench/results/history.csv (history.png drawn from it); fast.py appends too.
 bench: $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/fast.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/scenarios.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

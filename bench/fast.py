@@ -28,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import history  # noqa: E402  (bench/history.py, beside this file)
+
 import simulator  # noqa: E402
 from simulator.io import atomic_write_text  # noqa: E402
 from simulator.scenario.load import load_scenario  # noqa: E402
@@ -77,6 +79,17 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def current_rss_kib() -> int:
+    """This process's resident memory now, in KiB (Linux's VmRSS; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def scale_one(runners: int) -> dict:
     """One scale point, measured in this (fresh) process."""
     rate = 490 * runners / 500  # the same load per runner as fleet-500
@@ -84,6 +97,10 @@ def scale_one(runners: int) -> dict:
         "simulation.mode=fast", "duration=7d", f"fleet.etl.runners={runners}",
         f"workload.batch.arrivals.rate={rate:g}/h",
     ])  # fmt: skip
+    from simulator.experiments.guards import estimate
+
+    found = estimate(scenario)  # the size guard's, checked against this run
+    before_kib = current_rss_kib()
     started = time.perf_counter()
     result = simulator.run(scenario)
     summary = result.summary  # tables and metrics included in the timing
@@ -93,6 +110,8 @@ def scale_one(runners: int) -> dict:
         "runners": runners, "wall_s": wall, "events": result.meta["events"],
         "tasks": summary["tasks_submitted"],
         "runner_hours_per_s": runners * 7 * 24 / wall, "peak_mib": peak_kib / 1024,
+        "est_events": found.events, "est_memory_bytes": found.memory,
+        "rss_growth_bytes": max(peak_kib - before_kib, 0) * 1024,
     }  # fmt: skip
 
 
@@ -187,6 +206,12 @@ def main() -> int:
     for r in rows:
         print(f"  {r['runners']:>8,} {r['wall_s']:>8.1f} {r['events']:>11,} {r['tasks']:>10,.0f} "
               f"{r['runner_hours_per_s']:>11,.0f} {r['peak_mib']:>9,.0f}")  # fmt: skip
+    print("  size guard against it: estimated events / counted, estimated memory / RSS growth")
+    for r in rows:
+        print(f"  {r['runners']:>8,} {r['est_events']:>13,.0f} / {r['events']:,} = "
+              f"{r['events'] / r['est_events']:.2f};  {r['est_memory_bytes'] / 1e6:,.0f} MB / "
+              f"{r['rss_growth_bytes'] / 1e6:,.0f} MB = "
+              f"{r['rss_growth_bytes'] / r['est_memory_bytes']:.2f}")  # fmt: skip
 
     m = record["mmc"] = mmc(args.mmc_tasks)
     print(f"\nM/M/{m['c']} at rho {m['rho']}, {m['tasks']:,} tasks: Erlang C wait "
@@ -204,6 +229,21 @@ def main() -> int:
     target = out / f"fast-{record['created']}.json"
     atomic_write_text(target, json.dumps(record, indent=2, default=float))  # never half-written
     print(f"\nwritten to {target.relative_to(HERE.parent)}")
+    figures = [("fleet-500", "fast", "speedup", s["ratio"]),
+               ("fleet-500", "exact", "wall_s", s["exact"]["wall_s"]),
+               ("fleet-500", "fast", "wall_s", s["fast"]["wall_s"])]  # fmt: skip
+    for r in rows:
+        name = f"fleet-{r['runners']}-7d"
+        figures += [(name, "fast", k, float(r[k])) for k in (
+            "wall_s", "events", "tasks", "peak_mib", "est_events", "est_memory_bytes",
+            "rss_growth_bytes")]  # fmt: skip
+        figures.append((name, "fast", "events_ratio", r["events"] / r["est_events"]))
+        memory = r["rss_growth_bytes"] / r["est_memory_bytes"]
+        figures.append((name, "fast", "memory_ratio", memory))
+    if "leasesim_tasks_per_s" in m:
+        figures.append((f"mmc-{m['tasks']}", "fast", "tasks_per_s", m["leasesim_tasks_per_s"]))
+    history.append(history.rows("fast", figures))
+    print(f"appended to {history.HISTORY.relative_to(HERE.parent)}")
     return 0
 
 

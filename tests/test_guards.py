@@ -101,7 +101,9 @@ def test_memory_estimate_is_within_a_factor_of_two_of_tracemalloc(overrides: lis
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert 0.5 <= estimate(scenario).memory / peak <= 2.0
+    # The closed-form estimates (run and report print them) are not made here.
+    found = estimate(scenario)
+    assert 0.5 <= (found.memory - found.memory_by_source["closed-form report schedule"]) / peak <= 2
 
 
 # --- closed forms -----------------------------------------------------------------------------

@@ -306,8 +306,8 @@ def _how_to_proceed(
                     "report of the longest task)")  # fmt: skip
     elif peak > limits.max_memory:
         ways.append("fewer runners or tasks (memory grows with both)")
-        if at_once > 1:
-            ways.append("fewer replications running at once")
+    if peak > limits.max_memory and at_once > 1:
+        ways.append("fewer replications running at once")
     if scenario is not None and total > limits.max_events:
         fast = _fast_estimate(scenario, e.replications)
         if fast is not None and fast < 0.8 * e.total_events:
