@@ -39,6 +39,16 @@ def _ascii(value: str, what: str) -> None:
         )
 
 
+def parse_number(text: str, what: str = "a number") -> float:
+    """A plain number from text (a CSV cell, a command-line value, a bound), as `float` reads it
+    but refusing the look-alike characters `float` also takes (`_ascii`). UnitError if not."""
+    _ascii(text, what)
+    try:
+        return float(text)
+    except ValueError:
+        raise UnitError(f"{text!r} is not {what}") from None
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a number of seconds or a string like "90s", "1h30m", "250ms"."""
     if isinstance(value, bool):

@@ -18,6 +18,7 @@ from simulator.calibration.leases import LeaseFit, fit_leases
 from simulator.calibration.observed import Observed, read_observed
 from simulator.errors import VALIDATION_ERROR, LeasesimError
 from simulator.io import atomic_write_text
+from simulator.scenario.files import parse_yaml, read_text
 from simulator.scenario.load import load_scenario_dict, scenario_to_dict
 from simulator.scenario.schema import Scenario
 from simulator.units import format_duration, format_rate, human_duration
@@ -177,7 +178,9 @@ def _base_data(
     from simulator.scenario.load import load_scenario_with_source
 
     load_scenario_with_source(path)  # validates, errors with file and line
-    data = yaml.safe_load(path.read_text())
+    # Read as the loader read it (`scalars.Loader`): plain `yaml.safe_load` takes 1e-3 for text
+    # and would make the fitted scenario refuse a base the loader accepted.
+    data, _ = parse_yaml(read_text(path, str(path)), str(path))
     # Empirical files are relative to the base file's folder: take the loaded values inline.
     return data, str(path)
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from simulator.errors import USAGE_ERROR, LeasesimError
+from simulator.scenario.scalars import Loader, ambiguous_values
 from simulator.scenario.schema import Scenario
 from simulator.scenario.sweep import RESERVED, SweepError, locate, values
 from simulator.units import format_duration
@@ -60,7 +61,9 @@ class Axis:
 
 
 def parse_vary(text: str) -> tuple[str, Any]:
-    """`PATH=RANGE` -> (path, spec); RANGE is YAML: a list or a range mapping."""
+    """`PATH=RANGE` -> (path, spec); RANGE is YAML, read by the rules of a scenario file
+    (`scalars.Loader`): a list or a range mapping, in which YAML 1.1's look-alike numbers (010,
+    0x10, 1:30) are refused rather than read as 8, 16 or 90."""
     path, sep, spec_text = text.partition("=")
     path = path.strip()
     if not sep or not path:
@@ -71,11 +74,13 @@ def parse_vary(text: str) -> tuple[str, Any]:
             f"got {text!r}.",
         )
     try:
-        spec = yaml.safe_load(spec_text)
+        spec = yaml.load(spec_text, Loader=Loader)  # noqa: S506 - a safe loader (scalars)
     except yaml.YAMLError:
         raise LeasesimError(USAGE_ERROR, f"--vary {text}: {spec_text!r} is not a valid YAML "
                             "list or range; quote it for the shell, e.g. "
                             "--vary 'PATH=[30s, 1m, 2m]'.") from None  # fmt: skip
+    for _, value in ambiguous_values(spec):
+        raise LeasesimError(USAGE_ERROR, f"--vary {path}: {value.problem}")
     return path, spec
 
 

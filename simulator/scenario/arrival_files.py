@@ -21,7 +21,7 @@ from simulator.scenario.empirical import csv_rows, missing_column, read_csv
 from simulator.scenario.paths import human_path
 from simulator.scenario.schema import Profile, Scenario, Trace
 from simulator.scenario.source import DataPath, SourceMap
-from simulator.units import UnitError, parse_duration, parse_rate
+from simulator.units import UnitError, parse_duration, parse_number, parse_rate
 
 
 def fill_arrival_files(scenario: Scenario, data: dict[str, Any], source: SourceMap) -> Scenario:
@@ -151,14 +151,17 @@ def _read_trace(spec: Trace, path: DataPath, data: dict[str, Any], source: Sourc
         cell = cells["column"]
         kind: str
         try:
-            number = float(cell)
+            number = parse_number(cell)  # not float(): it reads full-width digits too
             kind = "number"
         except ValueError:
             try:
                 stamp = datetime.fromisoformat(cell)
             except ValueError:
+                ascii_hint = "" if cell.isascii() else (", typed with ASCII characters (the "
+                                                        "cell has look-alike digits)")
                 raise reader.bad_cell(
-                    "column", spec.column, line, f"{expected} such as 2026-01-05T02:00:00Z"
+                    "column", spec.column, line,
+                    f"{expected} such as 2026-01-05T02:00:00Z{ascii_hint}",
                 ) from None
             kind = "aware timestamp" if stamp.tzinfo is not None else "timestamp"
         if first_kind is None:
