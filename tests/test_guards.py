@@ -406,8 +406,9 @@ def test_a_large_sweep_grid_is_estimated_from_a_sample_of_its_points() -> None:
         ["report", str(AWS), "-n", "2"],
         ["recommend", str(AWS), "--vary", "fleet.etl.progress_interval=[30s, 1m]",
          "--require", "duplicated_fraction<=0.01", "-n", "2"],
+        ["compare", str(AWS), "attempts.csv", "-n", "2"],  # refused before the record is read
     ],
-    ids=["sweep", "report", "recommend"],
+    ids=["sweep", "report", "recommend", "compare"],
 )  # fmt: skip
 def test_every_simulating_command_is_guarded(
     argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
