@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from simulator.errors import INTERRUPTED, RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.units import UnitError, parse_number
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_FOR_CODE = {RUN_ERROR: EXIT_FAILED, INTERRUPTED: EXIT_INTERRUPTED}  # others: invalid input
@@ -33,6 +34,9 @@ def whole_number(minimum: int, what: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
+            parse_number(text)  # int() reads full-width digits ('１０') too; parse_number does not
+        except UnitError as exc:
+            raise argparse.ArgumentTypeError(f"expected {what}: {exc}") from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if value < minimum:
@@ -40,6 +44,14 @@ def whole_number(minimum: int, what: str) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def plain_number(text: str) -> float:
+    """An argparse type: a plain number, without the look-alike digits float() also reads."""
+    try:
+        return parse_number(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number: {exc}") from None
 
 
 SET_HELP = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import plots_option
-from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, whole_number
+from simulator.cli.arguments import EXIT_FAILED, EXIT_OK, SET_HELP, plain_number, whole_number
 from simulator.cli.output import emit, number, wrap
 from simulator.errors import LeasesimError
 from simulator.units import human_duration
@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--alpha",
-        type=float,
+        type=plain_number,
         default=0.05,
         help="family-wise false-alarm rate over the metrics (default 0.05)",
     )

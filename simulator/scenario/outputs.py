@@ -9,7 +9,7 @@ raises these flags.
 
 from __future__ import annotations
 
-from simulator.units import UnitError, parse_duration, parse_rate
+from simulator.units import UnitError, parse_duration, parse_number, parse_rate
 
 METRIC_UNITS: dict[str, str] = {
     "tasks_submitted": "tasks",
@@ -80,8 +80,8 @@ def metric_value(metric: str, text: str | float) -> float:
         if unit == "1/s":
             return parse_rate(raw)
         if unit == "fraction" and isinstance(raw, str) and raw.endswith("%"):
-            return float(raw[:-1]) / 100
-        return float(raw)
+            return parse_number(raw[:-1]) / 100
+        return parse_number(raw) if isinstance(raw, str) else float(raw)  # not 1e-4 in full width
     except (UnitError, ValueError, TypeError):
         raise ValueError(f"{raw!r} is not a valid value of {metric}; write "
                          f"{allowed_values(metric)}") from None
