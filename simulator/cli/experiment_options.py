@@ -18,6 +18,7 @@ from simulator.cli.arguments import whole_number
 from simulator.cli.output import plural, warning_dict
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
 from simulator.experiments.executors import EXECUTORS  # light: names only
+from simulator.units import parse_number
 
 if TYPE_CHECKING:  # the rest of simulator.experiments is imported when a command runs
     from simulator.experiments.precision import Precision
@@ -72,7 +73,7 @@ def precision_of(args: argparse.Namespace) -> Precision | None:
         return None
     text = str(args.target).strip()
     try:
-        value = float(text.rstrip("%"))
+        value = parse_number(text.rstrip("%"))  # not float(): it reads full-width digits
     except ValueError:
         value = math.nan
     if not (value > 0 and math.isfinite(value)):

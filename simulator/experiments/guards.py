@@ -79,7 +79,8 @@ _BYTE_UNITS = {
     "": 1.0, "b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
     "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40,
 }  # fmt: skip
-_AMOUNT = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+)(?:e\+?\d+)?)\s*([a-z]*)")
+# ASCII: \d alone matches full-width digits, which float() then reads (issue 19 item 4).
+_AMOUNT = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+)(?:e\+?\d+)?)\s*([a-z]*)", re.ASCII)
 
 
 def _parse_amount(variable: str, text: str, units: Mapping[str, float]) -> float:
