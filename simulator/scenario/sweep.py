@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from simulator.scenario.numbers import Whole
 from simulator.scenario.paths import (
     did_you_mean,
     element_type,
@@ -68,7 +69,7 @@ class SweepRange(BaseModel):
 
     start: Any = Field(alias="from")
     to: Any
-    steps: int = Field(ge=2, le=10_000)
+    steps: Whole = Field(ge=2, le=10_000)  # not steps: '8' nor steps: yes (issue 19 item 4)
     scale: Literal["linear", "log"] = "linear"
 
 
