@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError
+from simulator.units import parse_number
 
 EXECUTORS = ("serial", "processes", "dask")
 INSTALL_DASK = "pip install 'leasesim[dask]'"
@@ -274,7 +275,7 @@ def _dask_wait() -> float:
     """LEASESIM_DASK_WAIT: seconds to wait for a Dask worker when none is connected (120)."""
     text = os.environ.get("LEASESIM_DASK_WAIT", "").strip()
     try:
-        value = float(text) if text else 120.0
+        value = parse_number(text) if text else 120.0  # not float(): full-width digits
     except ValueError:
         raise LeasesimError(USAGE_ERROR, f"LEASESIM_DASK_WAIT: expected seconds (e.g. 120), got "
                             f"{text!r}") from None  # fmt: skip
