@@ -57,11 +57,20 @@ class MayThrottle(Exception):  # noqa: N818 - a signal to `simulate`, not an err
 
 
 class BucketBound:
-    """A lower bound of the tokens in exact mode's bucket of one operation (module docstring)."""
+    """A lower bound of the tokens in exact mode's bucket of one operation (module docstring).
 
-    __slots__ = ("op", "rate", "burst", "level", "updated", "drain", "streams", "fluid", "counted")
+    Calls counted one by one are only counted as they come (`pending`, kept by the service: one
+    list operation per call); the bound takes them in at its next update, as if each came at
+    the worst moment of the stretch since the last one: at its start, with no refill after it
+    (`_sync`). That is lower still, so the proof holds, and the hot path stays one increment.
+    """
 
-    def __init__(self, op: int, rate: float, burst: float) -> None:
+    __slots__ = (
+        "op", "rate", "burst", "level", "updated", "drain", "streams", "fluid", "counted",
+        "pending",
+    )  # fmt: skip
+
+    def __init__(self, op: int, rate: float, burst: float, pending: list[int]) -> None:
         self.op = op
         self.rate = rate
         self.burst = burst
@@ -71,30 +80,40 @@ class BucketBound:
         self.streams = 0  # N: streams running
         self.fluid = 0.0  # tokens charged to streams so far (`ThrottledService.audit`)
         self.counted = 0  # calls counted one by one so far
+        self.pending = pending  # per operation: calls counted one by one since the last update
 
     def _sync(self, now: float) -> None:
+        """Bring the bound up to `now`; raise `MayThrottle` if it dipped below `MARGIN`.
+
+        Over the stretch since the last update the bound moves at `rate - drain` (capped at
+        `burst - streams`) and loses one token per pending call. Its lowest point is at least
+        the level at the start, less the drain if it exceeds the refill, less every pending
+        call; its level at `now` is at least min(cap, level + slope * dt) - pending.
+        """
+        pending = self.pending
+        k = pending[self.op]
         dt = now - self.updated
-        if dt > 0.0:
-            level = self.level + (self.rate - self.drain) * dt
-            ceiling = self.burst - self.streams
-            self.level = level if level < ceiling else ceiling
-            self.fluid += self.drain * dt
-            self.updated = now
+        if k:
+            pending[self.op] = 0
+            self.counted += k
+        elif dt <= 0.0:
+            return
+        slope = self.rate - self.drain
+        level = self.level
+        low = (level + slope * dt if slope < 0.0 else level) - k
+        level += slope * dt
+        ceiling = self.burst - self.streams
+        self.level = (level if level < ceiling else ceiling) - k
+        self.fluid += self.drain * dt
+        self.updated = now
+        if low < MARGIN:
+            self._dry(now)
 
-    def _check(self, now: float) -> None:
-        if self.level < MARGIN:
-            raise MayThrottle(
-                f"the account's {OPERATIONS[self.op]} token bucket ({self.rate:g}/s, burst "
-                f"{self.burst:g}) could have run dry at {format_duration(now)}"
-            )
-
-    def take(self, now: float) -> None:
-        """A call reaches the service, counted one by one: one token."""
-        self._sync(now)
-        self.level -= 1.0
-        self.counted += 1
-        if self.level < MARGIN:
-            self._check(now)
+    def _dry(self, now: float) -> None:
+        raise MayThrottle(
+            f"the account's {OPERATIONS[self.op]} token bucket ({self.rate:g}/s, burst "
+            f"{self.burst:g}) could have run dry by {format_duration(now)}"
+        )
 
     def begin(self, now: float, first: float, interval: float) -> None:
         """A stream of calls counted in bulk begins: one every `interval` from `first` (>= now)."""
@@ -106,8 +125,9 @@ class BucketBound:
         self.fluid += lump
         level = self.level - lump
         ceiling = self.burst - self.streams
-        self.level = level if level < ceiling else ceiling
-        self._check(now)
+        self.level = level = level if level < ceiling else ceiling
+        if level < MARGIN:
+            self._dry(now)
 
     def end(self, now: float, interval: float) -> None:
         """A stream ends at `now`: its calls before `now` were all it sent."""
@@ -115,12 +135,16 @@ class BucketBound:
         self.streams -= 1
         # Back to exactly 0 when none runs: sums and differences of 1/interval leave float dust.
         self.drain = self.drain - 1.0 / interval if self.streams else 0.0
-        self._check(now)
+
+    def update(self, now: float) -> None:
+        """Take in the calls counted one by one so far (`pending`); check the bound up to `now`."""
+        self._sync(now)
 
     def close(self, now: float) -> None:
         """The run ends at `now`: the bound must hold up to it."""
         self._sync(now)
-        self._check(now)
+        if self.level < MARGIN:
+            self._dry(now)
 
 
 class BoundedWorkerGroup(FastWorkerGroup):
@@ -162,7 +186,14 @@ class ThrottledService(FastService):
         throttle = config.throttle
         assert throttle is not None
         rates = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
-        self.bounds = [BucketBound(op, rate, throttle.burst) for op, rate in enumerate(rates)]
+        #: Per operation: calls counted one by one since their bound's last update.
+        self.pending = pending = [0, 0, 0, 0]
+        self.bounds = [
+            BucketBound(op, rate, throttle.burst, pending) for op, rate in enumerate(rates)
+        ]
+        # Calls wait for the next update at most this many at a time: they are taken in as if
+        # at the start of their stretch (`BucketBound._sync`), so a few at a time costs little.
+        self.flush = max(1, int(throttle.burst // 8))
         self.buckets = [None] * 4
         for group in self.groups.values():
             group.bound = self.bounds[POLL]  # type: ignore[attr-defined]
@@ -174,7 +205,10 @@ class ThrottledService(FastService):
 
     def handle(self, op: int, caller: object, finished: bool = True) -> object:
         # Every call that reaches the service comes here (`Actor._arrives`, `Actor._lands`).
-        self.bounds[op].take(self.env.now)
+        pending = self.pending
+        pending[op] += 1
+        if pending[op] >= self.flush:
+            self.bounds[op].update(self.env.now)
         return super().handle(op, caller, finished)
 
     def finish(self, until: float) -> None:
