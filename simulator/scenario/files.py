@@ -14,6 +14,7 @@ scenario names are untrusted paths:
 - `read_regular`: every such file is read as a regular file only (stat before open, opened
   non-blocking so a FIFO cannot hang, fstat after open), at most a stated number of bytes.
 - `parse_json`: JSON (baselines) parsed with a bound on its nesting depth.
+- `refuse_overwrite`: no output (a baseline, `--out`, `--junit`) replaces a file the command reads.
 """
 
 from __future__ import annotations
