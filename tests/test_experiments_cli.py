@@ -171,3 +171,25 @@ def test_run_resume_reuses_saved_replications(
 def test_run_warns_that_it_ignores_a_sweep_block(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = _main(capsys, "run", AWS, "-n", "1", *SHORT, *GRID)
     assert status == 0 and "sweep: block" in err and "leasesim sweep" in err
+
+
+def test_a_stopping_signal_interrupts_without_collecting_the_stopped_run() -> None:
+    """SIGTERM stops as Ctrl-C does, and either leaves what the stopped run built to the end of
+    the process (frozen): the collector walked 3 million objects for 10 s after Ctrl-C on a
+    100,000-runner model before (counted: gc.collect() after the interrupt)."""
+    import gc
+    import signal
+
+    from simulator.cli.experiment_options import terminate_as_interrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gc.unfreeze()
+        garbage = [[i] for i in range(1000)]  # tracked objects, as a run's are
+        try:
+            with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+                signal.raise_signal(sig)
+            assert gc.get_freeze_count() >= len(garbage)
+        finally:
+            gc.unfreeze()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back
+    assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
