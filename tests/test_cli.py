@@ -425,6 +425,7 @@ FAST = """\
 name: fast-throttle
 duration: 2h
 simulation: {mode: fast}
+service: {call_latency: 10ms}
 fleet: [{name: g, worker_group: wg, runners: 4, threads: 2}]
 workload: [{name: w, worker_group: wg, arrivals: {kind: poisson, rate: 12/h}, duration: 20m}]
 """
@@ -433,8 +434,9 @@ workload: [{name: w, worker_group: wg, arrivals: {kind: poisson, rate: 12/h}, du
 def test_fast_mode_falling_back_to_exact_is_announced_with_the_reason(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """docs/fast-mode.md promises it: a fast scenario with throttling (the default) or a call
-    latency runs exact; `run` says so in its summary, on stderr and in --json, with the reason."""
+    """docs/fast-mode.md promises it: a fast scenario with a call latency, or throttling by a
+    fleet above the account's limits, runs exact; `run` says so in its summary, on stderr and in
+    --json, with the reason."""
     from simulator.experiments.runs import run
 
     path = tmp_path / "fast.yaml"
@@ -442,28 +444,29 @@ def test_fast_mode_falling_back_to_exact_is_announced_with_the_reason(
     status, out, err = _main(capsys, "run", str(path), "-n", "2", "-q")
     assert status == 0
     mode = [line for line in out.splitlines() if line.startswith("mode: ")]
-    assert mode == ["mode: exact, not fast: service.throttle is on: every report takes a token "
-                    "from"]  # wrapped at 80 columns
+    assert mode == ["mode: exact, not fast: service.call_latency is not 0: each report is a "
+                    "request"]  # wrapped at 80 columns
     assert max(len(line) for line in out.splitlines()[:6]) <= 80
     assert "simulation.mode: fast mode was asked for, but this scenario runs exact" in err
-    assert "service.throttle is on" in err
+    assert "service.call_latency is not 0" in err
 
     status, payload = _json(capsys, "run", str(path), "-n", "2", "--set",
-                            "service.call_latency=10ms")  # fmt: skip
+                            "service.throttle.poll=0.01/s")  # fmt: skip
     assert status == 0
     mode = payload["data"]["mode"]
     assert mode["requested"] == "fast" and mode["ran"] == "exact (fast mode fell back)"
     reason = mode["fallbacks"]["*"]
-    assert "service.throttle is on" in reason and "service.call_latency is not 0" in reason
-    (warning,) = payload["data"]["warnings"]
-    assert warning["field"] == "simulation.mode" and warning["line"] == 3
+    assert "service.call_latency is not 0" in reason and "service.throttle: an estimated" in reason
+    warning = next(w for w in payload["data"]["warnings"] if w["field"] == "simulation.mode")
+    assert warning["line"] == 3
     assert run(path, seed=0).meta["mode"] == mode["ran"]  # the same words as Result.meta
 
-    # Without throttling it runs fast, and says so; a jittered group alone runs exact.
-    status, payload = _json(capsys, "run", str(path), "-n", "1", "--set", "service.throttle=null")
+    # Without latency it runs fast under the account's limits, and says so; a jittered group
+    # alone runs exact.
+    status, payload = _json(capsys, "run", str(path), "-n", "1", "--set", "service.call_latency=0")
     assert payload["data"]["mode"] == {"requested": "fast", "ran": "fast", "fallbacks": {}}
     assert payload["data"]["warnings"] == []
-    status, out, err = _main(capsys, "run", str(path), "-n", "1", "--set", "service.throttle=null",
+    status, out, err = _main(capsys, "run", str(path), "-n", "1", "--set", "service.call_latency=0",
                              "--set", "fleet.g.progress_jitter=5s")  # fmt: skip
     assert "mode: fast, except fleet group 'g' runs exact: fleet[g].progress_jitter" in out
     status, out, _ = _main(capsys, "validate", str(path))
