@@ -207,7 +207,7 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
     exact = fast_fallbacks(scenario)
     if "*" in exact:
         hint = ""
-        if service.throttle is not None:
+        if service.throttle is not None and "service.throttle:" in exact["*"]:
             hint = (
                 "; to run fast, set service: {throttle: null} once an exact run shows "
                 "throttled_calls 0"
