@@ -286,3 +286,39 @@ def test_ctrl_c_keeps_finished_replications_whole_and_says_how_to_resume(tmp_pat
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)["data"]
     assert data["replications"] == 6 and data["resumed"] == len(kept)
+
+
+# --- on disk before the rename: fsync -------------------------------------------------------------
+
+
+def test_every_saved_file_and_its_rename_are_flushed_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut must not leave a renamed folder of empty files: each file pandas and json
+    wrote is fsynced before the rename, and the parent folder (the rename itself) after it."""
+    import simulator.io as io
+
+    flushed: list[tuple[int, int]] = []  # (device, inode) of each fsync, in order
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        flushed.append((info.st_dev, info.st_ino))
+        real(fd)
+
+    monkeypatch.setattr(io.os, "fsync", fsync)
+    scenario = load_scenario(ROOT / "scenarios" / "aws-defaults.yaml")
+    result = run(scenario.model_copy(update={"duration": 3600.0}), seed=1)
+    target = result.save(tmp_path / "rep-000")
+    files = sorted(p for p in target.iterdir())
+    assert {p.name for p in files} >= {"summary.json", "scenario.json", "meta.json"}
+    for path in files:  # the rename keeps the inode: the file flushed is the file kept
+        info = path.stat()
+        assert (info.st_dev, info.st_ino) in flushed, f"{path.name} was not flushed"
+    parent = tmp_path.stat()
+    assert flushed[-1] == (parent.st_dev, parent.st_ino)  # the rename, last
+
+    flushed.clear()
+    io.write_json(tmp_path / "x.json", {"a": 1})
+    kept = (tmp_path / "x.json").stat()
+    assert flushed == [(kept.st_dev, kept.st_ino), (parent.st_dev, parent.st_ino)]
