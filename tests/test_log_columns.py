@@ -19,7 +19,7 @@ import pytest
 
 from simulator import ScenarioWarning, load_scenario
 from simulator.model.log import Attempt, Kind, Log, Task
-from simulator.model.simulation import Simulation
+from simulator.model.simulation import Simulation, simulate
 from simulator.results.tables import tables
 from simulator.seeds import Streams
 
@@ -53,7 +53,7 @@ def _tables(path: Path, mode: str) -> dict[str, pd.DataFrame]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScenarioWarning)
         scenario = load_scenario(path, overrides=[f"simulation.mode={mode}", "duration=3h"])
-    log = Simulation(scenario, Streams.from_seed(scenario.seed, 1)).run()
+    log = simulate(scenario, Streams.from_seed(scenario.seed, 1)).log
     return tables(log, scenario.duration)
 
 

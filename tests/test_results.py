@@ -478,6 +478,8 @@ def test_failed_save_leaves_previous_result(tmp_path: Path) -> None:
     duplicated_task(log)
     good = Result(scenario(2000.0), log, seed=1)
     target = good.save(tmp_path / "r")
+    log = Log()  # the first result's tables took its log's records over
+    duplicated_task(log)
     bad = Result(scenario(2000.0), log, seed=2, meta={"unserialisable": object()})
     with pytest.raises(TypeError):
         bad.save(target)
@@ -489,7 +491,9 @@ def test_result_pickles_with_tables_not_log() -> None:
     log = Log()
     duplicated_task(log)
     result = Result(scenario(2000.0), log, seed=3)
+    assert result.log is log
     copy = pickle.loads(pickle.dumps(result))
-    assert copy.log is None and result.log is log
+    # The tables took the log's records over: neither result holds the log.
+    assert copy.log is None and result.log is None and log.consumed
     assert copy.tasks["overlap_s"].iloc[0] == pytest.approx(300.0)
     assert copy.summary["duplicate_completions"] == 1

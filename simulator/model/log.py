@@ -299,6 +299,7 @@ class Log:
         self.outcomes: Codes = Codes(OUTCOMES)
         self.runner_outcomes: Codes = Codes(RUNNER_OUTCOMES)
         self.unfrozen = 0  # open records
+        self.consumed = False  # the records were handed over to tables (`hand_over`)
         self.freeze_at = self.FREEZE_AFTER
 
     # --- freezing -----------------------------------------------------------------------------
@@ -394,24 +395,46 @@ class Log:
     # --- reading --------------------------------------------------------------------------------
 
     def task_columns(self) -> dict[str, np.ndarray]:
-        """Every task's fields as arrays in row order (copies; codes for kind and status)."""
-        return self._columns(self.tasks, self._put_tasks)
+        """Every task's fields as arrays in row order (codes for kind and status).
+
+        Read-only views of the log's own columns, the open tasks written into their rows as they
+        are now (a freeze writes them again if they change).
+        """
+        return self._columns(self.tasks, self._put_tasks, TASK_FIELDS, False)
 
     def attempt_columns(self) -> dict[str, np.ndarray]:
-        """Every attempt's fields as arrays in row order (copies; `task` is the task's row;
-        codes for runner, outcome and runner_outcome)."""
-        return self._columns(self.attempts, self._put_attempts)
+        """Every attempt's fields as arrays in row order (`task` is the task's row; codes for
+        runner, outcome and runner_outcome), as `task_columns`."""
+        return self._columns(self.attempts, self._put_attempts, ATTEMPT_FIELDS, False)
 
-    @staticmethod
+    def hand_over(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The task and attempt columns themselves (arrays that may be longer than the rows),
+        the log left without records (`consumed`): a large run's records are not held twice
+        while its tables are built."""
+        tasks = self._columns(self.tasks, self._put_tasks, TASK_FIELDS, True)
+        attempts = self._columns(self.attempts, self._put_attempts, ATTEMPT_FIELDS, True)
+        self.consumed = True
+        return tasks, attempts
+
     def _columns(
-        records: Records[R], put: Callable[[dict[str, np.ndarray], list[R]], None]
-    ) -> dict[str, np.ndarray]:
+        self, records: Records[R], put: Callable[[dict[str, np.ndarray], list[R]], None],
+        fields: dict[str, tuple[str, object]], hand_over: bool,
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        if self.consumed:
+            raise ValueError("this log's records were handed over to its tables already")
         n = records.size
         columns = records.columns
         columns.reserve(n)
-        arrays = {name: array[:n].copy() for name, array in columns.arrays.items()}
-        put(arrays, records.open)  # the open records as they are now
-        return arrays
+        put(columns.arrays, records.open)
+        if hand_over:
+            self.unfrozen -= len(records.open)
+            records.open, records.columns, records.size = [], Columns(fields), 0
+            return {name: a if len(a) == n else a[:n] for name, a in columns.arrays.items()}
+        views = {}
+        for name, array in columns.arrays.items():
+            view = views[name] = array[:n]
+            view.flags.writeable = False
+        return views
 
 
 def _fields(records: list[Task] | list[Attempt], name: str) -> Iterator[object]:

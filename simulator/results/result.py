@@ -49,7 +49,9 @@ class Result:
     """One run of a scenario with one seed.
 
     Built from the run's `Log`; the tables and summary are derived from it on first use, once.
-    A result loaded from disk (`Result.load`) has tables but no log.
+    The tables take the log's records over (`tables(..., consume=True)`): from then on `log` is
+    None, and a large run's records are never held twice. A result loaded from disk
+    (`Result.load`) has tables but no log.
     """
 
     def __init__(
@@ -95,7 +97,8 @@ class Result:
         """attempts, tasks, faults, calls and runners DataFrames (see docs/metrics.md)."""
         if self._tables is None:
             assert self.log is not None  # guaranteed by __init__
-            self._tables = build_tables(self.log, self.duration)
+            self._tables = build_tables(self.log, self.duration, consume=True)
+            self.log = None  # its records are the tables' now
         return self._tables
 
     @property

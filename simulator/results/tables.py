@@ -112,12 +112,20 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-def tables(log: Log, duration: float) -> dict[str, pd.DataFrame]:
-    """The four tables of one run lasting `duration` s, keyed attempts, tasks, faults, calls."""
+def tables(log: Log, duration: float, *, consume: bool = False) -> dict[str, pd.DataFrame]:
+    """The tables of one run lasting `duration` s, keyed attempts, tasks, faults, calls, runners.
+
+    `consume`: take the log's records over (`Log.hand_over`) instead of reading them, which
+    leaves the log without them: building then holds little more than the tables themselves.
+    """
     with paused():  # row tuples by the million: the collector's scans would only slow this down
         pauses = _pauses_by_runner(log.faults, duration)
-        tasks = log.task_columns()
-        attempts, spans = _attempts(log, tasks, duration, pauses)
+        if consume:
+            tasks, columns = log.hand_over()
+        else:
+            tasks, columns = log.task_columns(), log.attempt_columns()
+        attempts, spans = _attempts(log, tasks, columns, duration, pauses)
+        del columns  # emptied by _attempts
         return {
             "attempts": attempts,
             "tasks": _tasks(log, tasks, attempts, spans, pauses),
@@ -209,12 +217,14 @@ def _table(values: Sequence[object]) -> np.ndarray:
 
 
 def _attempts(
-    log: Log, tasks: dict[str, np.ndarray], duration: float, pauses: dict[str, _Pauses]
-) -> tuple[pd.DataFrame, _Spans]:
-    """The attempts frame (rows grouped by task in log order, then assignment order) and spans."""
+    log: Log, tasks: dict[str, np.ndarray], cols: dict[str, np.ndarray], duration: float,
+    pauses: dict[str, _Pauses],
+) -> tuple[pd.DataFrame, _Spans]:  # fmt: skip
+    """The attempts frame (rows grouped by task in log order, then assignment order) and spans,
+    from the attempts' columns (`cols`, emptied as they are used: each one is freed once its
+    rows are in the frame's order)."""
     # Tasks are logged in id order and attempts in assignment order: a stable sort of the
     # attempts by their task's row groups them by task, in assignment order within each.
-    cols = log.attempt_columns()
     m = len(tasks["id"])
     task_ids = tasks["id"]
     rows = cols.pop("task")
@@ -276,6 +286,7 @@ def _attempts(
             "work_s": work_s,
         },
         columns=list(COLUMNS["attempts"]),
+        copy=False,  # each array is the frame's own: no second copy of millions of rows
     )
     return frame, _Spans(task_row, s, e)
 
@@ -359,26 +370,33 @@ def _tasks(
             overlap[ti] = _overlap(pieces)
 
     kinds = log.kinds.values
-    kind = tasks["kind"]
+    kind = tasks.pop("kind")
+
+    def own(name: str) -> np.ndarray:
+        """A column the frame may keep: a view of the log's columns is copied."""
+        array = tasks.pop(name)
+        return array if array.base is None else array.copy()
+
     return pd.DataFrame(
         {
-            "task_id": tasks["id"],
+            "task_id": own("id"),
             "workload": _table([k.workload for k in kinds])[kind],
             "worker_group": _table([k.worker_group for k in kinds])[kind],
-            "submitted_at": tasks["submitted_at"],
-            "first_assigned_at": tasks["first_assigned_at"],
-            "ended_at": tasks["ended_at"],
-            "status": log.statuses.decode(tasks["status"]),
-            "work": tasks["work"],
+            "submitted_at": own("submitted_at"),
+            "first_assigned_at": own("first_assigned_at"),
+            "ended_at": own("ended_at"),
+            "status": log.statuses.decode(tasks.pop("status")),
+            "work": own("work"),
             "attempts": counts,
-            "reassignments": tasks["reassignments"].astype(np.int64),
-            "retries_used": tasks["retries_used"].astype(np.int64),
+            "reassignments": tasks.pop("reassignments").astype(np.int64),
+            "retries_used": tasks.pop("retries_used").astype(np.int64),
             "work_s": work_s,
             "overlap_s": overlap,
             "duplicated": overlap > 0,
             "duplicate_completion": duplicate_completion,
         },
         columns=list(COLUMNS["tasks"]),
+        copy=False,
     )
 
 
