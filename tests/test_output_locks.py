@@ -255,3 +255,26 @@ def test_a_failed_save_still_says_what_was_kept(
     assert "2 finished runs kept under" in err and "--resume" in err
     manifest = json.loads((tmp_path / "sweep" / "manifest.json").read_text())
     assert manifest["kind"] == "leasesim sweep"
+
+
+def test_two_sweeps_started_together_one_runs_and_one_is_refused(tmp_path: Path) -> None:
+    """The race of issue 19: both used to pass the 'already holds a sweep' check and exit 0
+    with the folder mixing their seeds. Now one runs, the other is refused (exit 2), and the
+    folder resumes as the winner's sweep alone."""
+    argv = [sys.executable, "-m", "simulator", "sweep", str(AWS), "-n", "2", "--set",
+            "duration=2h", "--set", "sweep={fleet.etl.runners: [1, 2]}", "--executor", "serial",
+            "--out", str(tmp_path), "--json"]  # fmt: skip
+    both = [subprocess.Popen([*argv, "--seed", seed], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for seed in ("3", "4")]  # fmt: skip
+    done = [(p.wait(timeout=300), *p.communicate()) for p in both]
+    assert sorted(status for status, _, _ in done) == [0, 2], done
+    winner = next(json.loads(out)["data"] for status, out, _ in done if status == 0)
+    refused = next(json.loads(out)["error"] for status, out, _ in done if status == 2)
+    assert BUSY in refused["message"] or "already holds a sweep" in refused["message"]
+    seed = str(winner["seeds"][0])
+    again = subprocess.run([*argv, "--seed", seed, "--resume"], cwd=ROOT, text=True,
+                           capture_output=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)["data"]
+    assert data["resumed"] == 4 and data["rows"] == winner["rows"]
