@@ -151,7 +151,8 @@ class SweepStore:
                 raise LeasesimError(
                     USAGE_ERROR,
                     f"--resume: {self.root} holds a different sweep (its {' and '.join(different)}"
-                    f" differ from this command's); resume it with the same scenario, --set and "
+                    f" {'differs' if len(different) == 1 else 'differ'} from this command's); "
+                    "resume it with the same scenario, --set and "
                     "--seed, or choose another folder.",
                 )
             if old.get("versions") != new.get("versions"):
