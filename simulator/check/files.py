@@ -5,6 +5,9 @@ that have an `expect:` block or a baseline file; a file named on its own must ha
 (or be given with `--update-baseline`, which records its first baseline). Every file is loaded
 (with `--set` overrides) before anything runs, and all invalid files are reported together.
 
+A folder's entries that are symbolic links leaving it, or not regular files, are refused
+(`scenario.files.listed_scenarios`; `--allow-outside` lets the links through).
+
 A baseline is a file a scenario names, so it follows the rule of every such file
 (`scenario.files.confine`): inside the scenario's folder (symlinks followed) unless
 `--allow-outside`; it must be a `.json` file, and `--update-baseline` never writes over a file
@@ -21,7 +24,7 @@ from typing import Any
 
 from simulator.check.baseline import baseline_path
 from simulator.errors import FILE_ERROR, USAGE_ERROR, VALIDATION_ERROR, LeasesimError
-from simulator.scenario.files import FileRefused, confine
+from simulator.scenario.files import FileRefused, confine, listed_scenarios
 from simulator.scenario.load import LoadedScenario, load_scenario_with_source
 from simulator.scenario.schema import Scenario
 
@@ -42,24 +45,28 @@ class Target:
         return self.scenario.name
 
 
-def _files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
-    """(file, named on its own) for every path, folders expanded, each file once."""
-    found: list[tuple[Path, bool]] = []
+def _files(
+    paths: Sequence[str | os.PathLike[str]],
+) -> list[tuple[Path, bool, LeasesimError | None]]:
+    """(file, named on its own, why it is refused) for every path, folders expanded (entries
+    leaving the folder refused: `listed_scenarios`), each file once."""
+    found: list[tuple[Path, bool, LeasesimError | None]] = []
     seen: set[Path] = set()
     for path in map(Path, paths):
+        entries: list[tuple[Path, bool, LeasesimError | None]]
         if path.is_dir():
-            files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            files = listed_scenarios(path)
             if not files:
                 raise LeasesimError(USAGE_ERROR, f"{path}: the folder holds no *.yaml or *.yml "
                                     "scenario files.")  # fmt: skip
-            entries = [(f, False) for f in files]
+            entries = [(f, False, refused) for f, refused in files]
         else:
-            entries = [(path, True)]
-        for file, named in entries:
+            entries = [(path, True, None)]
+        for file, named, refused in entries:
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append((file, named))
+                found.append((file, named, refused))
     return found
 
 
@@ -74,12 +81,14 @@ def find(
     skipped: list[Path] = []
     errors: list[tuple[Path, LeasesimError]] = []
     files = _files(paths or DEFAULT_PATHS)
-    for file, named in files:
+    for file, named, refused in files:
         try:
+            if refused is not None:
+                raise refused
             loaded = load_scenario_with_source(file, overrides=overrides)
             scenario = loaded.scenario
             inputs = (file.resolve(), *loaded.source.inputs)
-            baseline = _baseline(file, loaded, {f.resolve() for f, _ in files} | set(inputs),
+            baseline = _baseline(file, loaded, {f.resolve() for f, _, _ in files} | set(inputs),
                                  update)  # fmt: skip
         except LeasesimError as err:
             errors.append((file, err))

@@ -31,6 +31,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _scenario_files(paths: Sequence[str]) -> list[tuple[Path, LeasesimError | None]]:
     """Each file to check once (folders expanded), or the error that stops it being checked."""
+    from simulator.scenario.files import listed_scenarios  # when run, not when parsing flags
+
     found: list[tuple[Path, LeasesimError | None]] = []
     seen: set[Path] = set()
 
@@ -44,13 +46,13 @@ def _scenario_files(paths: Sequence[str]) -> list[tuple[Path, LeasesimError | No
         if not p.is_dir():
             add(p)
             continue
-        files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        files = listed_scenarios(p)  # entries leaving the folder come with their error
         if not files:
             message = f"{p}: the folder holds no *.yaml or *.yml scenario files."
             detail = {"field": None, "message": message, "file": str(p), "line": None}
             add(p, LeasesimError(USAGE_ERROR, message, [detail]))
-        for file in files:
-            add(file)
+        for file, refused in files:
+            add(file, refused)
     return found
 
 
@@ -70,7 +72,8 @@ def execute(args: argparse.Namespace) -> int:
             report.append({"file": str(path), "valid": False, "error": error.to_dict()})
             if not args.json:
                 sys.stdout.flush()  # keep stdout and stderr lines in order
-                print(f"{path}: invalid\n{textwrap.indent(str(error), '  ')}", file=sys.stderr)
+                shown = printable(path)  # a name found by listing a folder is a stranger's
+                print(f"{shown}: invalid\n{textwrap.indent(str(error), '  ')}", file=sys.stderr)
             continue
         notes = loaded.warnings()
         report.append({
@@ -78,7 +81,7 @@ def execute(args: argparse.Namespace) -> int:
             "warnings": [asdict(w) for w in notes],
         })  # fmt: skip
         if not args.json:
-            print(f"{path}: ok ({printable(loaded.scenario.name)})")  # names: one line
+            print(f"{printable(path)}: ok ({printable(loaded.scenario.name)})")  # one line
             for w in notes:
                 print(f"  warning: {w}")
     total, bad = len(report), len(failures)

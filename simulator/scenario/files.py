@@ -95,6 +95,52 @@ def confine(name: str, folder: Path) -> Path:
     )
 
 
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def listed_scenarios(folder: Path) -> list[tuple[Path, LeasesimError | None]]:
+    """The scenario files a folder given on the command line holds (its `*.yaml` and `*.yml`
+    entries, not those of its sub-folders), sorted by name, each with the FILE_ERROR that keeps
+    it from being read, or None.
+
+    Entries found by listing a folder follow the rule of files a scenario names (`confine`): a
+    folder cloned from a stranger may hold `x.yaml -> ~/.ssh/config`, and reading it would show
+    its text in the error. So an entry whose symbolic link leaves the folder is refused unless
+    the user allowed it (`outside_allowed`), and an entry that is not a regular file (a folder, a
+    FIFO, a device) is refused before anything opens it. A file the user names on the command
+    line is the user's own choice: only entries found here are confined.
+    """
+    found: list[tuple[Path, LeasesimError | None]] = []
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(SCENARIO_SUFFIXES))
+    for name in names:
+        entry = folder / name
+        try:
+            confine(name, folder)  # names from a listing hold no NUL: only "outside" is raised
+        except FileRefused:
+            message = (f"{str(entry)!r} was found in the folder {str(folder)!r} but is a "
+                       f"symbolic link to {str(entry.resolve())!r}, outside that folder. A file "
+                       "found by listing a folder is read only if it lies in that folder or "
+                       "below; if you trust it, name the file itself on the command line, or "
+                       f"give {ALLOW_FLAG}.")  # fmt: skip
+            found.append((entry, file_error(str(entry), message)))
+            continue
+        try:
+            kind = os.stat(entry)
+            if not stat.S_ISREG(kind.st_mode):  # the size is read_text's to report
+                _check_kind(kind, MAX_FILE_BYTES)
+        except FileRefused as exc:
+            reason = "is a folder, not a scenario file" if stat.S_ISDIR(kind.st_mode) else (
+                exc.reason)
+            message = f"{str(entry)!r} was found in the folder {str(folder)!r} but {reason}."
+            found.append((entry, file_error(str(entry), message)))
+            continue
+        except OSError:  # a link to nothing inside the folder: read_text says it does not exist
+            pass
+        found.append((entry, None))
+    return found
+
+
 def refuse_overwrite(
     target: str | os.PathLike[str], inputs: Iterable[Path], option: str
 ) -> None:
@@ -294,10 +340,20 @@ def parse_yaml(text: str, file: str) -> tuple[dict[str, Any], dict[DataPath, int
         raise file_error(
             file,
             f"{file!r} must be a mapping of fields at the top level (name:, duration:, fleet:, "
-            f"workload:, ...), but it is {shape_of(data)}.",
+            f"workload:, ...), but it is {_shape_unquoted(data)}.",
             lines[()],
         )
     return data, lines
+
+
+def _shape_unquoted(data: Any) -> str:
+    """What a file that is not a mapping holds, without repeating it: a file found by listing a
+    folder (or named by mistake: a token, a key) may be a single value that is a secret."""
+    if isinstance(data, str):
+        return "a single text value"
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        return "a single number"
+    return shape_of(data)  # a list, a boolean, empty (null): nothing of the file
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
