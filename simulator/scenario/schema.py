@@ -8,15 +8,24 @@ modules it names.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from simulator import arrival_profile
 from simulator.scenario import profiles
 from simulator.scenario.expect import CheckOptions, Expect
 from simulator.scenario.numbers import Number, Whole
+from simulator.scenario.paths import show
 from simulator.scenario.sweep import Sweep, problem
 from simulator.units import parse_duration, parse_rate
 
@@ -39,6 +48,33 @@ def _rate(value: object) -> float:
 
 Seconds = Annotated[float, BeforeValidator(_duration)]
 PerSecond = Annotated[float, BeforeValidator(_rate)]
+
+
+def _name(value: str) -> str:
+    """A name shown as it is written: no control, format or separator characters (what
+    `errors.printable` would escape), since names become folder names, plot titles and JUnit
+    test names, where an escape sequence or a right-to-left override would act or mislead."""
+    if value.isprintable():
+        return value
+    at, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+    code = f"U+{ord(char):04X}"
+    kind = (_CONTROLS.get(char) or unicodedata.name(char, "")
+            or _UNNAMED.get(unicodedata.category(char), ""))  # fmt: skip
+    shown = show(value)
+    raise PydanticCustomError("scenario_rule", "{message}", {"message": (
+        f"{shown} holds the character {code} ({kind or 'not printable'}) at position {at + 1}; "
+        "names become folder names, plot titles and JUnit test names, so a name may hold only "
+        "printable characters (letters, digits, punctuation and plain spaces); tabs and line "
+        "breaks may go in the description."
+    )})  # fmt: skip
+
+
+_CONTROLS = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return",
+             "\x1b": "escape, which starts terminal escape sequences"}  # fmt: skip
+_UNNAMED = {"Cc": "a control character", "Cs": "a lone surrogate",
+            "Co": "a private-use character", "Cn": "an unassigned code point"}  # fmt: skip
+# The names of a scenario, its fleet groups, worker groups and workloads.
+Name = Annotated[str, Field(min_length=1), AfterValidator(_name)]
 
 
 def _error_at(at: tuple[str | int, ...], message: str) -> PydanticCustomError:
@@ -373,8 +409,8 @@ class Scaling(Strict):
 class FleetGroup(Strict):
     """A group of identical task runners serving one worker group."""
 
-    name: str = Field(min_length=1)
-    worker_group: str = Field(min_length=1)
+    name: Name
+    worker_group: Name
     runners: Whole = Field(1, ge=1)
     threads: Whole = Field(2, ge=1)
     progress_interval: Seconds = Field(60.0, gt=0)
@@ -511,8 +547,8 @@ Arrivals = Annotated[
 class Workload(Strict):
     """A stream of tasks for one worker group, with the activity's retry and timeout fields."""
 
-    name: str = Field(min_length=1)
-    worker_group: str = Field(min_length=1)
+    name: Name
+    worker_group: Name
     arrivals: Arrivals
     duration: Distribution
     failure_probability: Number = Field(0.0, ge=0, le=1)
@@ -538,7 +574,7 @@ class SimulationOptions(Strict):
 class Scenario(Strict):
     """A whole scenario file: service, fleet and workload, simulated for `duration`."""
 
-    name: str = Field("scenario", min_length=1)
+    name: Name = "scenario"
     description: str = ""
     duration: Seconds = Field(gt=0)
     seed: Whole = Field(0, ge=0)
