@@ -480,27 +480,28 @@ def _escape_free(text: str) -> None:
         assert char not in text, repr(text)
 
 
-def test_control_characters_in_a_name_are_shown_escaped(
+def test_control_characters_in_a_file_name_are_shown_escaped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A file found by listing a folder has a name a stranger chose; names inside a scenario
+    refuse such characters (see the last section), file names cannot."""
     world = make_world(tmp_path)
-    path = world.write()
-    text = path.read_text().replace("name: untrusted", f"name: {json.dumps(EVIL)}")
-    path.write_text(text, "utf-8")
+    path = world.write().rename(world.folder / f"{EVIL}.yaml")
     junit = tmp_path / "out" / "check.xml"
-    for argv in (["validate", str(path)], ["validate", str(path), "--json"],
+    folder = str(world.folder)
+    for argv in (["validate", folder], ["validate", folder, "--json"],
                  ["run", str(path), "-n", "2", "-q"],
-                 ["check", str(path), "--executor", "serial", "-q", "--junit", str(junit)]):
+                 ["check", folder, "--executor", "serial", "-q", "--junit", str(junit)]):
         assert cli.main(argv) == 0
         out, err = capsys.readouterr()
         _escape_free(out + err)
         if "--json" in argv:
-            assert json.loads(out)["data"]["files"][0]["scenario"] == EVIL  # data intact
-        else:
+            assert json.loads(out)["data"]["files"][0]["file"] == str(path)  # data intact
+        elif argv[0] != "run":
             assert "evil\\x1b[2J\\x1b[32mall checks passed" in out
     suite = ET.parse(junit).getroot().find("testsuite")  # valid XML
     assert suite is not None
-    _escape_free(suite.get("name", ""))
+    _escape_free(suite.get("file", ""))
 
 
 def test_control_characters_in_a_field_name_are_shown_escaped(
@@ -525,3 +526,200 @@ def test_printable_escapes_what_a_terminal_acts_on_and_keeps_the_rest() -> None:
     assert printable("a\x1bb\x9bc\u202ed\u2028e\udc80") == "a\\x1bb\\x9bc\\u202ed\\u2028e\\udc80"
     assert printable("one\ntwo\tthree") == "one\\ntwo\\tthree"
     assert printable("one\ntwo\x1b", keep="\n") == "one\ntwo\\x1b"
+
+
+# --- folders of scenarios: entries found by listing follow the rule too -------------------------
+# `leasesim validate DIR` and `leasesim check DIR` list the folder's *.yaml and *.yml files; an
+# entry that is a symbolic link leaving the folder is refused unless --allow-outside, an entry that
+# is not a regular file is refused before anything opens it, and nothing of a file that is not a
+# scenario is echoed. A file named on the command line itself may be anywhere (the user's choice).
+
+LISTED = "outside that folder"
+FOLDER_COMMANDS = {
+    "validate": lambda folder: ["validate", str(folder)],
+    "validate-json": lambda folder: ["validate", str(folder), "--json"],
+    "check": lambda folder: ["check", str(folder), "--executor", "serial", "-q"],
+}  # fmt: skip
+
+
+def _listed_world(tmp_path: Path) -> World:
+    """A folder with a good scenario, and an entry evil.yaml linking to the secret outside."""
+    world = make_world(tmp_path)
+    world.write()
+    (world.folder / "evil.yaml").symlink_to(world.secret)
+    return world
+
+
+@pytest.mark.parametrize("command", FOLDER_COMMANDS)
+def test_a_listed_symlink_leaving_the_folder_is_refused_unread(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = _listed_world(tmp_path)
+    assert cli.main(FOLDER_COMMANDS[command](world.folder)) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert SECRET not in out + err  # the old code showed "but it is the text 'hunter2-...'"
+    text = json.dumps(json.loads(out)) if command.endswith("json") else err
+    for words in ("evil.yaml", "symbolic link", LISTED, "--allow-outside"):
+        assert words in text, f"{words!r} not in:\n{text}"
+    if command.endswith("json"):
+        error = json.loads(out)["error"]
+        assert error["code"] == "FILE_ERROR"
+        assert [d["file"] for d in error["details"]] == [str(world.folder / "evil.yaml")]
+    else:
+        assert "s.yaml" not in err.split("\n\n", 1)[-1]  # the good file is not blamed
+
+
+def test_a_listed_symlink_to_a_trusted_scenario_needs_allow_outside_or_its_own_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    trusted = world.write().rename(shared / "trusted.yaml")
+    (world.folder / "link.yaml").symlink_to(trusted)
+    assert cli.main(["validate", str(world.folder)]) == 2
+    assert LISTED in capsys.readouterr().err
+    assert cli.main(["validate", "--allow-outside", str(world.folder)]) == 0
+    assert cli.main(["validate", str(world.folder / "link.yaml")]) == 0  # named: the user's call
+    argv = ["check", str(world.folder), "--executor", "serial", "-q"]
+    assert cli.main(argv) == 2
+    assert cli.main([*argv, "--allow-outside"]) == 0
+    capsys.readouterr()
+
+
+def test_listed_symlinks_inside_the_folder_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    (world.folder / "real").mkdir()
+    world.write().rename(world.folder / "real" / "s.yaml")
+    (world.folder / "alias.yaml").symlink_to(Path("real") / "s.yaml")
+    assert cli.main(["validate", str(world.folder)]) == 0
+    assert "alias.yaml: ok (untrusted)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder", "link-to-a-fifo-outside"])
+def test_a_listed_entry_that_is_not_a_regular_file_is_refused_before_opening(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    world.write()
+    entry = world.folder / "odd.yaml"
+    fifo: Path | None = None
+    if kind == "fifo":
+        os.mkfifo(entry)
+        fifo = entry
+    elif kind == "device":
+        entry.symlink_to("/dev/zero")
+    elif kind == "folder":
+        entry.mkdir()
+    else:
+        fifo = world.victim / "pipe"
+        os.mkfifo(fifo)
+        entry.symlink_to(fifo)
+    flags = ["--allow-outside"] if kind in ("device", "link-to-a-fifo-outside") else []
+    with unblocking(fifo):  # the old code would have blocked opening a FIFO found in a folder
+        status = cli.main(["validate", *flags, str(world.folder)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "odd.yaml' was found in the folder" in err
+    assert ("is a folder" if kind == "folder" else SPECIAL) in err
+    assert "s.yaml: ok (untrusted)" in out
+
+
+def test_listed_scenarios_reports_each_entry(tmp_path: Path) -> None:
+    from simulator.scenario.files import listed_scenarios, outside_allowed
+
+    world = _listed_world(tmp_path)
+    (world.folder / "b.yml").write_text("x: 1\n", "utf-8")
+    (world.folder / "notes.txt").write_text("not a scenario\n", "utf-8")
+    (world.folder / "sub").mkdir()
+    (world.folder / "sub" / "deep.yaml").write_text("x: 1\n", "utf-8")  # not listed: below
+    found = listed_scenarios(world.folder)
+    assert [(p.name, e is None) for p, e in found] == [
+        ("b.yml", True), ("evil.yaml", False), ("s.yaml", True)]  # fmt: skip
+    error = found[1][1]
+    assert error is not None and error.code == "FILE_ERROR" and LISTED in error.message
+    with outside_allowed():
+        assert all(e is None for _, e in listed_scenarios(world.folder))
+
+
+def test_a_file_that_is_a_single_value_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named on the command line (the user's choice, so read), a token or a number that is not
+    a scenario is described, never repeated."""
+    for content, shape in ((f"{SECRET}\n{SECRET}\n", "a single text value"),
+                           ("'hunter2-secret-token'\n", "a single text value"),
+                           ("271828182845\n", "a single number")):  # fmt: skip
+        path = tmp_path / "token.yaml"
+        path.write_text(content, "utf-8")
+        assert cli.main(["validate", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert f"but it is {shape} (line 1)" in err
+        assert "hunter2" not in out + err and "271828" not in out + err
+
+
+# --- names refuse control characters -----------------------------------------------------------
+# A scenario's name and its fleet group, worker group and workload names become folder names,
+# plot titles and JUnit test names: a character a terminal acts on (or that hides as it shows) is
+# refused with the field and its line, not just shown escaped. description: may hold any text.
+
+NAME_FIELDS = {
+    "name": ("name: untrusted", "name: X", "line 1", ": name: 'ev"),
+    "fleet-name": ("  - name: etl", "  - name: X", "line 5", "].name: 'ev"),
+    "fleet-worker-group": ("    worker_group: wg\n    runners", "    worker_group: X\n    runners",
+                           "line 6", "fleet[etl].worker_group: 'ev"),
+    "workload-name": ("  - name: batch", "  - name: X", "line 10", "].name: 'ev"),
+}  # fmt: skip
+BAD_CHARACTERS = {"escape": ("\\e[2J", "U+001B"), "tab": ("\\t", "U+0009"),
+                  "newline": ("\\n", "U+000A"), "rtl-override": ("\\u202E", "U+202E"),
+                  "nul": ("\\0", "U+0000"), "del": ("\\x7f", "U+007F")}  # fmt: skip
+
+
+@pytest.mark.parametrize("char", BAD_CHARACTERS)
+@pytest.mark.parametrize("field_", NAME_FIELDS)
+def test_a_name_with_a_control_character_is_refused(
+    field_: str, char: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    path = world.write()
+    old, new, line, shown = NAME_FIELDS[field_]
+    escape, code = BAD_CHARACTERS[char]
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new.replace("X", f'"ev{escape}il"')), "utf-8")
+    assert cli.main(["validate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert f"{line}: " in err and shown in err, err
+    assert f"holds the character {code}" in err and "at position 3" in err, err
+    assert "may go in the description" in err
+    _escape_free(out + err)
+    assert "\t" not in out + err and "\x00" not in out + err
+
+
+def test_a_name_with_a_control_character_is_refused_from_set_and_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    path = world.write()
+    assert cli.main(["validate", str(path), "--set", 'workload.batch.worker_group="w\\eg"']) == 2
+    err = capsys.readouterr().err
+    assert "from --set" in err and "U+001B" in err and "\x1b" not in err
+    with pytest.raises(LeasesimError, match="U\\+202E .RIGHT-TO-LEFT OVERRIDE"):
+        load_scenario(path, overrides=["name=abc\u202efdp.exe"])
+
+
+def test_printable_names_and_a_description_with_tabs_and_line_breaks_are_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    path = world.write()
+    text = path.read_text().replace("name: untrusted", 'name: "naïve 名前 ok (v2) #1"')
+    path.write_text(text + 'description: "first line\\n\\tindented, then\\r\\nmore"\n', "utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert "ok (naïve 名前 ok (v2) #1)" in capsys.readouterr().out
+    scenario = load_scenario(path)
+    assert scenario.description == "first line\n\tindented, then\r\nmore"
