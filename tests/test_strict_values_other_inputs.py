@@ -8,6 +8,7 @@ exit status 2 from the CLI:
   1.1's look-alikes (010, 0x10, 1:30) are refused with what to write, not taken as 8, 16, 90;
 - a `sweep:` range's `steps` is a number, not quoted text or a boolean;
 - `fit --scenario BASE` reads the base as the loader read it (1e-3 is a number there);
+- a list position in a path (`--set fleet.0...`, `--vary`) is ASCII digits: `fleet.０` is no entry;
 - trace cells, whole-number flags (-n, --seed, ...), `compare --alpha`, `--target`, `--require`
   and `expect:` bounds, and the LEASESIM_* amounts refuse full-width (look-alike) digits, which
   Python's float() and int() read as numbers.
@@ -269,3 +270,23 @@ def test_a_recorded_time_in_full_width_digits_is_refused(tmp_path: Path) -> None
         read_observed(record)
     (detail,) = info.value.details
     assert detail["field"] == "assigned_at" and detail["line"] == 3
+
+
+# --- list positions in paths ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["fleet.\uff10.runners", "fleet.\u0660.runners"])  # "０", "٠"
+def test_a_list_position_in_look_alike_digits_selects_no_entry(tmp_path: Path, path: str) -> None:
+    # str.isdigit() and int() read full-width and other scripts' digits: fleet.０ was entry 0.
+    scenario = write(tmp_path, BASE)
+    with pytest.raises(LeasesimError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_scenario_with_source(scenario, [f"{path}=3"])
+    assert "fleet has no entry named" in str(info.value.details[0]["message"])
+    with pytest.raises(LeasesimError) as vary:
+        axes(make_scenario(), [f"{path}=[1, 2]"])
+    assert "has no entry named" in str(vary.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = load_scenario_with_source(scenario, ["fleet.0.runners=3"])
+    assert loaded.scenario.fleet[0].runners == 3

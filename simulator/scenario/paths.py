@@ -100,7 +100,8 @@ def select_entry(items: Sequence[Any], segment: str) -> int | None:
     for index, item in enumerate(items):
         if entry_name(item) == segment:
             return index
-    if segment.isdigit() and int(segment) < len(items):
+    # ASCII: isdigit() and int() take full-width digits too ('fleet.１' is no position).
+    if segment.isascii() and segment.isdigit() and int(segment) < len(items):
         return int(segment)
     return None
 
