@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from builders import make_scenario, merge
 from scipy import stats
@@ -144,3 +145,47 @@ def test_fast_mode_is_exact_mode_under_heavy_loss_200_pairs(direction: str) -> N
     print(direction + ": " + ", ".join(f"{m} p={p:.3g}" for m, p in pvalues.items()))
     differ = {m: p for m, p in pvalues.items() if not math.isnan(p) and p < 0.01}
     assert not differ, (differ, pvalues)
+
+
+# --- fleet groups that scale or are interrupted run fast (issue 18, stretch) --------------------
+
+
+def scaled(mode: str, seed: int, scale_in: str, interrupted: bool) -> simulator.Result:
+    """A scaling group under crashes, no two events of one instant (Poisson arrivals, lognormal
+    work, an evaluation period off the other grids), so both modes draw alike."""
+    # No pauses: both threads of a runner resume in one instant, which the modes order differently
+    # (docs/fast-mode.md: equal in distribution, not draw for draw).
+    faults: dict[str, Any] = {"crash": {"rate": "2/d", "restart_after": "5m"}}
+    if interrupted:
+        faults["interruption"] = {"rate": "1/3h", "notice": "2m", "on_notice": "drain"}
+    scenario = make_scenario(
+        duration="12h", simulation={"mode": mode, "check_invariants": True},
+        fleet=[{"runners": 3, "threads": 2, "start_spread": "90s", "faults": faults,
+                "scaling": {"min": 2, "max": 12, "policy": "backlog", "target": 1.0,
+                            "evaluate_every": "59.937s", "scale_in": scale_in,
+                            "launch_delay": {"dist": "lognormal", "median": "3m", "p95": "8m"},
+                            "scale_in_cooldown": "10m", "schedule": [["6h", 8], ["8h", 2]]}}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "30/h"},
+                   "duration": {"dist": "lognormal", "median": "20m", "p95": "40m"}}],
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulator.ScenarioWarning)
+        return simulator.run(scenario, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("scale_in", "interrupted"), [("drain", False), ("terminate", False), ("drain", True)]
+)
+def test_scaling_and_interrupted_groups_run_fast_and_equal_exact_mode(
+    scale_in: str, interrupted: bool
+) -> None:
+    """The fast layer drains (`FastThread.drain`) and stops runners as exact mode does: with the
+    same draws, the same attempts, tasks and runners, and far fewer events."""
+    for seed in (2, 3):
+        exact, fast = (scaled(m, seed, scale_in, interrupted) for m in ("exact", "fast"))
+        assert fast.meta["mode"] == "fast"
+        assert fast.meta["events"] < exact.meta["events"] / 3
+        assert len(exact.runners) > 6  # it scaled out
+        assert (exact.runners.reason == "scale_in").any()  # and in
+        for name in ("attempts", "tasks", "runners"):
+            pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])

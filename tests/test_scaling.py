@@ -143,11 +143,15 @@ def test_policy_bounds_schedule_and_cooldown(which: str, request: pytest.Fixture
     assert r.name.is_unique and f"etl-{3}" in set(launched.name)
 
 
-def test_fast_mode_falls_back_for_a_scaling_group(drained: simulator.Result) -> None:
+def test_fast_mode_runs_a_scaling_group_fast(drained: simulator.Result) -> None:
+    # The fast layer drains and stops runners (issue 18). This scenario's fixed work and bursts
+    # on the evaluation grid make completions, arrivals and evaluations of one instant, which the
+    # two modes order differently, so it is not the same run draw for draw (checked on scenarios
+    # without such ties in tests/test_fast_events.py). Every task still gets done, none lost.
     fast = run(mode="fast")
-    assert fast.meta.get("mode", "") != "fast"
-    for name in ("attempts", "tasks", "runners"):
-        pd.testing.assert_frame_equal(drained.tables[name], fast.tables[name])
+    assert fast.meta.get("mode", "") == "fast"
+    for key in ("tasks_submitted", "tasks_finished", "reassignments"):
+        assert fast.summary[key] == drained.summary[key], key
 
 
 def test_desired_runners_by_policy() -> None:

@@ -33,16 +33,6 @@ def fallbacks(scenario: Scenario) -> dict[str, str]:
     for group in scenario.fleet:
         if group.progress_jitter:
             why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
-        elif group.scaling is not None:
-            why[group.name] = (
-                f"fleet[{group.name}].scaling: runners join and drain mid-run (the fast layer has "
-                "no drain or stop hooks yet)"
-            )
-        elif group.faults.interruption is not None:
-            why[group.name] = (
-                f"fleet[{group.name}].faults.interruption: runners drain and leave mid-run (the "
-                "fast layer has no drain or stop hooks yet)"
-            )
         elif throttle is not None and group.faults.message_loss:
             # Fast mode draws losses its own way, so its run is not exact mode's run of the same
             # seed: whether it could be throttled must not decide which of the two is kept

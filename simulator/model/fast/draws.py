@@ -32,6 +32,16 @@ class FastRunner(Runner):
         self._fast_rng: np.random.Generator | None = None
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
+    def busy(self) -> int:
+        """Threads holding a task now, as exact mode's scaling controller sees them: a task handed
+        to a waiting poll in this instant is not counted yet, since in exact mode the thread's
+        process takes it in an event after those already due now (the controller's among them)."""
+        now = self.env.now
+        return sum(
+            thread.attempt is not None and thread.handed_at != now  # type: ignore[attr-defined]
+            for thread in self.threads
+        )
+
     def fast_rng(self) -> np.random.Generator:
         if self._fast_rng is None:
             self._fast_rng = self._fast_stream()

@@ -20,7 +20,10 @@ instant go through the same ranks (`service.Poll.rank`) in both modes.
 
 from __future__ import annotations
 
+import math
+
 from simpy import Event, Interrupt
+from simpy.events import URGENT
 
 from simulator.model.actor import CRASH, PAUSE, WAKE, Crashed, Wait
 from simulator.model.clock import due
@@ -81,14 +84,25 @@ class FastThread(BulkReporter, BulkClient):
         self.parked: Event | None = None  # what the process sleeps on while on callbacks
         self.standing: StandingPoll | None = None  # STANDING: its cycle at the service
         self.frozen_report = 0.0  # FROZEN: the next report, due when the pause ends
+        self.handed_at = -math.inf  # when a task was last handed to its standing poll (`busy`)
 
     # --- hooks -----------------------------------------------------------------------------------
 
     def start(self, delay: float) -> None:
         if self.state is DORMANT:  # its process slept through the crash (`die`)
-            self.restart()
+            # It polls when a new process would: in an urgent event of this instant, after the
+            # threads of its runner before it (exact mode starts their processes in that order).
+            env = self.runner.env
+            event = Event(env)
+            event._ok, event._value = True, None  # noqa: SLF001 - a triggered event, as Initialize
+            event.callbacks.append(self._restarted)
+            env.schedule(event, URGENT)
         else:
             super().start(delay)
+
+    def _restarted(self, _: Event) -> None:
+        if self.state is DORMANT and self.runner.alive:
+            self.restart()
 
     def crash(self) -> None:
         state = self.state
@@ -118,6 +132,24 @@ class FastThread(BulkReporter, BulkClient):
         bulk = state is WORKING or state is REPORTING or (polls and state is STANDING)
         if bulk and self.process is not None and self.process.is_alive:
             self.process.interrupt(WAKE)
+
+    def drain(self) -> None:
+        """The runner drains (stops polling), as in exact mode (`Thread.drain`): a standing cycle
+        or a held poll closes with an empty reply and the process leaves its loop; a task it
+        works on is finished first (`_poll_again` then wakes the process, which leaves)."""
+        state = self.state
+        if state is STANDING:
+            standing = self.standing
+            assert standing is not None
+            self.runner.service.drop(standing)  # its current poll closes
+            self.wake(None)
+        elif state is HOLDING:
+            poll = self.poll
+            if poll is not None and poll.open:
+                poll.open = False
+                poll.end()  # `answered`: the process is woken and leaves
+        else:
+            super().drain()
 
     def finish(self, until: float) -> None:
         if self.standing is not None:  # the empty replies of its holds ended before the end
@@ -158,10 +190,10 @@ class FastThread(BulkReporter, BulkClient):
             # Woken (`wake`): a task to handle, or None: poll again.
             self.parked = None
             if self.poll is not None:  # woken from HOLDING: a pause had stopped its cycle
-                self.poll = None
-                if value.__class__ is not Then:
-                    self.attempt = value  # a crash during the pause finds it
+                # As in exact mode, a task handed to the held poll is the thread's only once the
+                # pause ends (`Runner.busy`); a crash meanwhile finds it on the poll (`_crashed`).
                 yield from self._frozen()
+                self.poll = None
             return value
         self.parked = None
         state, self.state = self.state, STEPPING
@@ -302,8 +334,8 @@ class FastThread(BulkReporter, BulkClient):
     def can_stand(self) -> bool:
         """Whether this thread's polls can be counted in bulk (see `StandingPoll`)."""
         runner = self.runner
-        now = runner.env.now
-        return runner.connected(now)
+        # A draining runner polls no more: its process leaves its loop instead.
+        return not runner.draining and runner.connected(runner.env.now)
 
     def acks_at_once(self) -> bool:
         """Whether a task handed to this thread now is acknowledged in this instant.
@@ -335,6 +367,7 @@ class FastThread(BulkReporter, BulkClient):
         if standing is not None:
             self._left(standing, now)
             self.standing = None
+            self.handed_at = now
             if runner.reply_loss and self.reply_lost(POLL):
                 self._handed_unheard(standing, attempt)
                 return
