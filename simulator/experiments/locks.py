@@ -101,7 +101,8 @@ class FolderLock:
         self.release()
 
     def __del__(self) -> None:
-        self.release()
+        with contextlib.suppress(Exception):  # at interpreter exit: the process's end releases it
+            self.release()
 
 
 def clean_leftovers(folder: Path, names: Iterable[str]) -> list[Path]:
