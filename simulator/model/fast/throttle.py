@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 from simpy import Environment, Event
 
+from simulator.model.actor import Wait
 from simulator.model.fast.runner import FastHeartbeat, FastRunner, FastThread
 from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import FastService, FastWorkerGroup, StandingClient, StandingPoll
@@ -265,7 +266,7 @@ class BoundedHeartbeat(FastHeartbeat):
             now = self.runner.env.now
             self.runner.service.bounds[HEARTBEAT].begin(now, self.beating, self.interval)
 
-    def _fast(self):  # type: ignore[no-untyped-def]
+    def _fast(self) -> Wait:
         # The bulk beats begin with one now (`FastHeartbeat._fast`).
         now = self.runner.env.now
         self.runner.service.bounds[HEARTBEAT].begin(now, now, self.interval)
