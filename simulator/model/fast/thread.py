@@ -90,8 +90,11 @@ class FastThread(BulkReporter, BulkClient):
 
     def start(self, delay: float) -> None:
         if self.state is DORMANT:  # its process slept through the crash (`die`)
-            # It polls when a new process would: in an urgent event of this instant, after the
-            # threads of its runner before it (exact mode starts their processes in that order).
+            if all(thread.state is DORMANT for thread in self.runner.threads):  # type: ignore[attr-defined]
+                self.restart()  # every thread polls at once, in thread order, as in exact mode
+                return
+            # Some thread starts a new process, whose first poll comes in an urgent event of this
+            # instant: this one polls when its own new process would, in thread order.
             env = self.runner.env
             event = Event(env)
             event._ok, event._value = True, None  # noqa: SLF001 - a triggered event, as Initialize
