@@ -2,8 +2,9 @@
 estimates against measurement.
 
 Each scenario of scenarios/ (and the benchmark fleets of bench/) runs one replication in each mode
-with the same seed and the same simulated time (--duration, default 2 days, so that runs are long
-enough for start-up to be a small share and the whole of `make bench` stays within minutes), each
+with the same seed and the same simulated time (--duration, default 1 day: the shipped scenarios'
+own, long enough for start-up to be a small share, short enough for the whole of `make bench` to
+take about a quarter of an hour on 2 cores: throttled-fleet alone is a minute a mode), each
 in a fresh process so that its peak memory is its own. For each run: the wall time (the run, its
 log and its tables and metrics), the SimPy events, the tasks submitted, events per task, the
 speed-up of fast over exact mode, and which fleet groups fast mode left exact and why
@@ -112,8 +113,8 @@ def speed_table(rows: list[dict]) -> list[str]:
     and the groups left exact; the reasons as numbered notes under it. At most 80 columns."""
     by = {(r["scenario"], r["mode"]): r for r in rows}
     names = list(dict.fromkeys(r["scenario"] for r in rows))
-    top = f"{'':<19} {'':>7} {'wall s':>15} {'':>8} {'events per task':>15}  {'fast mode':<10}"
-    head = (f"{'scenario':<19} {'tasks':>7} {'exact':>7} {'fast':>7} {'speed-up':>8} "
+    top = f"{'':<20} {'':>6} {'wall s':>15} {'':>8} {'events per task':>15}  {'fast mode':<10}"
+    head = (f"{'scenario':<20} {'tasks':>6} {'exact':>7} {'fast':>7} {'speed-up':>8} "
             f"{'exact':>7} {'fast':>7}  {'left exact':<10}")  # fmt: skip
     lines = [top.rstrip(), head, "-" * len(head)]
     notes: list[str] = []
@@ -127,7 +128,7 @@ def speed_table(rows: list[dict]) -> list[str]:
                 notes.append(reason)
         marks = "".join(f"[{notes.index(r) + 1}]" for r in reasons)
         lines.append(
-            f"{name[:19]:<19} {e['tasks']:>7,.0f} {e['wall_s']:>7.2f} {f['wall_s']:>7.2f} "
+            f"{name[:20]:<20} {e['tasks']:>6,.0f} {e['wall_s']:>7.2f} {f['wall_s']:>7.2f} "
             f"{e['wall_s'] / f['wall_s']:>7.1f}x {e['events_per_task']:>7.1f} "
             f"{f['events_per_task']:>7.1f}  {cell} {marks}".rstrip()
         )  # fmt: skip
@@ -172,8 +173,8 @@ def history_figures(rows: list[dict]) -> list[tuple[str, str, str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", default="2d",
-                        help="simulated time of every run (default 2d; the history compares "
+    parser.add_argument("--duration", default="1d",
+                        help="simulated time of every run (default 1d; the history compares "
                         "runs of the same duration: it is part of the benchmark's name)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
