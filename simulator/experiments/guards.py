@@ -165,9 +165,13 @@ def sweep_parts(base: Scenario, replications: int) -> tuple[list[tuple[Scenario,
     data = scenario_to_dict(base)
     data["sweep"] = None
     parts = []
-    for values in grid.points[::step]:
+    for index in range(0, count, step):
+        values = grid.points[index]
         sets = [f"{path}={json.dumps(value)}" for path, value in values.items()]
-        scenario = load_scenario_dict(data, source="the sweep grid", overrides=sets)
+        # A bad point is named as the sweep names it: "sweep point 3 (fleet.etl.runners=0)".
+        label = ", ".join(f"{path}={value}" for path, value in values.items())
+        scenario = load_scenario_dict(data, source=f"sweep point {index} ({label})",
+                                      overrides=sets)  # fmt: skip
         parts.append((scenario, replications * step))
     return parts, count
 
