@@ -266,7 +266,7 @@ def _attempts(
         {
             "task_id": task_ids[task_row],
             "attempt": take("number").astype(np.int64),
-            "seq": seq.astype(np.int64),
+            "seq": seq,
             "runner": runner,
             "thread": take("thread").astype(np.int64),
             "workload": workload_of_kind[tasks["kind"][task_row]],
