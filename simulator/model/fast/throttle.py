@@ -60,53 +60,70 @@ class MayThrottle(Exception):  # noqa: N818 - a signal to `simulate`, not an err
 class BucketBound:
     """A lower bound of the tokens in exact mode's bucket of one operation (module docstring).
 
-    Calls counted one by one are only counted as they come (`pending`, kept by the service: one
-    list operation per call); the bound takes them in at its next update, as if each came at
-    the worst moment of the stretch since the last one: at its start, with no refill after it
-    (`_sync`). That is lower still, so the proof holds, and the hot path stays one increment.
+    It is brought up to date (`_sync`) only every few changes, and each change is taken in at
+    the worst moment of the stretch since the last update, which only lowers the bound:
+    - calls counted one by one wait in `pending` (kept by the service: one increment per call)
+      and are taken in as if all came at the stretch's start, with no refill after them;
+    - a stream that begins is charged from the stretch's start (its lump at once), and one that
+      ends is charged to the stretch's end: every stream running at any moment of the stretch
+      counts in `N` and in the drain for the whole of it.
     """
 
     __slots__ = (
         "op", "rate", "burst", "level", "updated", "drain", "streams", "fluid", "counted",
-        "pending",
+        "pending", "lumps", "begun", "ending", "ended", "flush",
     )  # fmt: skip
 
-    def __init__(self, op: int, rate: float, burst: float, pending: list[int]) -> None:
+    def __init__(
+        self, op: int, rate: float, burst: float, pending: list[int], flush: int = 1
+    ) -> None:
         self.op = op
         self.rate = rate
         self.burst = burst
-        self.level = burst  # V: the bucket starts full, as `TokenBucket` does
+        self.level = burst  # V at `updated`: the bucket starts full, as `TokenBucket` does
         self.updated = 0.0
-        self.drain = 0.0  # the fluid rate of the streams running: sum of 1 / interval
-        self.streams = 0  # N: streams running
+        self.drain = 0.0  # the fluid rate of the streams counted: sum of 1 / interval
+        self.streams = 0  # N: streams running at some moment since `updated`
         self.fluid = 0.0  # tokens charged to streams so far (`ThrottledService.audit`)
         self.counted = 0  # calls counted one by one so far
         self.pending = pending  # per operation: calls counted one by one since the last update
+        self.lumps = 0.0  # streams' lumps since the last update
+        self.begun = 0  # streams begun since the last update
+        self.ending = 0.0  # drain of the streams ended since the last update
+        self.ended = 0  # and their number
+        self.flush = flush  # changes that wait for an update at most
 
     def _sync(self, now: float) -> None:
         """Bring the bound up to `now`; raise `MayThrottle` if it dipped below `MARGIN`.
 
-        Over the stretch since the last update the bound moves at `rate - drain` (capped at
-        `burst - streams`) and loses one token per pending call. Its lowest point is at least
-        the level at the start, less the drain if it exceeds the refill, less every pending
-        call; its level at `now` is at least min(cap, level + slope * dt) - pending.
+        Over the stretch since the last update the bound moves at `rate - drain`, capped at
+        `burst - streams`, and loses one token per pending call and each lump. Its lowest point
+        is at least its level at the start, less the drain where it exceeds the refill, less
+        those; its level at `now` is at least min(cap, level + slope * dt) less those.
         """
         pending = self.pending
         k = pending[self.op]
+        pending[self.op] = 0
+        self.counted += k
         dt = now - self.updated
-        if k:
-            pending[self.op] = 0
-            self.counted += k
-        elif dt <= 0.0:
-            return
         slope = self.rate - self.drain
         level = self.level
-        low = (level + slope * dt if slope < 0.0 else level) - k
+        taken = k + self.lumps
+        low = (level + slope * dt if slope < 0.0 else level) - taken
         level += slope * dt
         ceiling = self.burst - self.streams
-        self.level = (level if level < ceiling else ceiling) - k
-        self.fluid += self.drain * dt
-        self.updated = now
+        self.level = (level if level < ceiling else ceiling) - taken
+        self.fluid += self.drain * dt + self.lumps
+        self.lumps = 0.0
+        self.begun = 0
+        if self.ended:
+            self.streams -= self.ended
+            # Back to exactly 0 when none runs: sums and differences of 1/interval leave dust.
+            self.drain = self.drain - self.ending if self.streams else 0.0
+            self.ending = 0.0
+            self.ended = 0
+        if dt > 0.0:
+            self.updated = now
         if low < MARGIN:
             self._dry(now)
 
@@ -118,27 +135,21 @@ class BucketBound:
 
     def begin(self, now: float, first: float, interval: float) -> None:
         """A stream of calls counted in bulk begins: one every `interval` from `first` (>= now)."""
-        self._sync(now)
         lump = 1.0 - (first - now) / interval
-        lump = 0.0 if lump < 0.0 else 1.0 if lump > 1.0 else lump
+        self.lumps += 0.0 if lump < 0.0 else 1.0 if lump > 1.0 else lump
         self.streams += 1
         self.drain += 1.0 / interval
-        self.fluid += lump
-        level = self.level - lump
-        ceiling = self.burst - self.streams
-        self.level = level = level if level < ceiling else ceiling
-        if level < MARGIN:
-            self._dry(now)
+        self.begun += 1
+        if self.begun >= self.flush:
+            self._sync(now)
 
     def end(self, now: float, interval: float) -> None:
         """A stream ends at `now`: its calls before `now` were all it sent."""
-        self._sync(now)
-        self.streams -= 1
-        # Back to exactly 0 when none runs: sums and differences of 1/interval leave float dust.
-        self.drain = self.drain - 1.0 / interval if self.streams else 0.0
+        self.ending += 1.0 / interval
+        self.ended += 1
 
     def update(self, now: float) -> None:
-        """Take in the calls counted one by one so far (`pending`); check the bound up to `now`."""
+        """Take in the changes so far; check the bound up to `now`."""
         self._sync(now)
 
     def close(self, now: float) -> None:
@@ -189,12 +200,12 @@ class ThrottledService(FastService):
         rates = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
         #: Per operation: calls counted one by one since their bound's last update.
         self.pending = pending = [0, 0, 0, 0]
+        # Calls and streams wait for an update at most this many at a time: they are taken in
+        # at the worst moment of their stretch (`BucketBound`), so a few at a time costs little.
+        self.flush = flush = max(1, int(throttle.burst // 8))
         self.bounds = [
-            BucketBound(op, rate, throttle.burst, pending) for op, rate in enumerate(rates)
+            BucketBound(op, rate, throttle.burst, pending, flush) for op, rate in enumerate(rates)
         ]
-        # Calls wait for the next update at most this many at a time: they are taken in as if
-        # at the start of their stretch (`BucketBound._sync`), so a few at a time costs little.
-        self.flush = max(1, int(throttle.burst // 8))
         self.buckets = [None] * 4
         for group in self.groups.values():
             group.bound = self.bounds[POLL]  # type: ignore[attr-defined]
