@@ -98,7 +98,7 @@ def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(s
             elif kind == "begin":
                 bound.begin(t, stream[1], stream[2])
             else:
-                bound.end(t, stream[2])
+                bound.end(stream[2])
             if k + 1 < len(events) and events[k + 1][0] == t or rng.random() < 0.8:
                 continue  # changes wait for an update, mostly; compare once an instant is in
             bound.update(t)
@@ -212,9 +212,9 @@ def test_a_stream_the_bound_never_saw_is_caught_after_the_run(
         if self.op != PROGRESS:  # ReportTaskProgress streams go unseen
             begin(self, now, first, interval)
 
-    def end_unseen(self: BucketBound, now: float, interval: float) -> None:
+    def end_unseen(self: BucketBound, interval: float) -> None:
         if self.op != PROGRESS:
-            end(self, now, interval)
+            end(self, interval)
 
     monkeypatch.setattr(fast_throttle.BucketBound, "begin", begin_unseen)
     monkeypatch.setattr(fast_throttle.BucketBound, "end", end_unseen)

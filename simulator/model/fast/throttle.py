@@ -44,6 +44,7 @@ from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import FastService, FastWorkerGroup, StandingClient, StandingPoll
 from simulator.model.invariants import Invariants
 from simulator.model.log import HEARTBEAT, OPERATIONS, POLL, PROGRESS, Attempt, Log
+from simulator.model.runner import Runner
 from simulator.model.service import WorkerGroup
 from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
@@ -143,8 +144,9 @@ class BucketBound:
         if self.begun >= self.flush:
             self._sync(now)
 
-    def end(self, now: float, interval: float) -> None:
-        """A stream ends at `now`: its calls before `now` were all it sent."""
+    def end(self, interval: float) -> None:
+        """A stream ends now: its calls before now were all it sent (charged to the stretch's
+        end, the next update)."""
         self.ending += 1.0 / interval
         self.ended += 1
 
@@ -163,7 +165,7 @@ class BoundedWorkerGroup(FastWorkerGroup):
     """A worker group whose standing cycles draw on the PollForTask bound: each is a stream of
     polls, one every `long_poll` after its first (which was counted one by one)."""
 
-    __slots__ = ("bound", "env")
+    __slots__ = ("bound",)
 
     def stand(self, thread: StandingClient, now: float, event: Event) -> StandingPoll:
         self.bound.begin(now, now + self.cycle, self.cycle)
@@ -172,14 +174,14 @@ class BoundedWorkerGroup(FastWorkerGroup):
     def pop_poll(self, now: float) -> object:  # type: ignore[override]
         poll = super().pop_poll(now)
         if poll.__class__ is StandingPoll:  # handed a task: the cycle ends
-            self.bound.end(now, self.cycle)
+            self.bound.end(self.cycle)
         return poll
 
     def remove(self, standing: StandingPoll) -> None:
         before = len(self.standing)
         super().remove(standing)
         if len(self.standing) < before:
-            self.bound.end(self.env.now, self.cycle)
+            self.bound.end(self.cycle)
 
 
 class ThrottledService(FastService):
@@ -209,7 +211,6 @@ class ThrottledService(FastService):
         self.buckets = [None] * 4
         for group in self.groups.values():
             group.bound = self.bounds[POLL]  # type: ignore[attr-defined]
-            group.env = env  # type: ignore[attr-defined]
 
     @staticmethod
     def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
@@ -249,21 +250,22 @@ class BoundedThread(FastThread):
 
     runner: BoundedRunner
 
+    def __init__(self, runner: Runner, index: int) -> None:
+        super().__init__(runner, index)
+        self.bound: BucketBound = runner.service.bounds[PROGRESS]  # type: ignore[attr-defined]
+
     def _bulk(
         self, attempt: Attempt, next_report: float, left: float
     ) -> tuple[FastSchedule, float]:
         schedule, wake = super()._bulk(attempt, next_report, left)
-        self.runner.service.bounds[PROGRESS].begin(
-            self.runner.env.now, next_report, schedule.interval
-        )
+        self.bound.begin(self.runner.env.now, next_report, schedule.interval)
         return schedule, wake
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:
         schedule = self.schedule
         sent = super().settle(now, watch)
         if schedule is not None:
-            at = self.runner.env.now if now is None else now
-            self.runner.service.bounds[PROGRESS].end(at, schedule.interval)
+            self.bound.end(schedule.interval)
         return sent
 
 
@@ -295,8 +297,7 @@ class BoundedHeartbeat(FastHeartbeat):
         beating = self.beating
         super().settle(now)
         if beating is not None:
-            at = self.runner.env.now if now is None else now
-            self.runner.service.bounds[HEARTBEAT].end(at, self.interval)
+            self.runner.service.bounds[HEARTBEAT].end(self.interval)
 
 
 class BoundedRunner(FastRunner):
