@@ -178,6 +178,9 @@ def test_beyond_any_float_the_estimate_is_infinite_not_an_error() -> None:
     flood = load_scenario(AWS, ["workload.batch.arrivals.rate=1e308", "fleet.etl.faults={}"])
     e = estimate(flood)
     assert e.events == math.inf and e.memory == math.inf  # inf * 0 never hides as NaN
+    for n in (1, 1_000_000):  # refused with words, not a NaN on the way to "-n N fits"
+        with pytest.raises(LeasesimError, match="astronomical"):
+            guard(huge, n, LOOSE)
 
 
 # --- the guard ----------------------------------------------------------------------------------

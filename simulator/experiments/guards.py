@@ -296,11 +296,12 @@ def _how_to_proceed(
         if fits is not None:
             ways.append(f"a shorter simulated time (--set duration={fits} fits)")
     if not several and (total > limits.max_events or kept > 0.1 * peak or over_disk):
-        reps = e.replications
+        reps = float(e.replications)
         if e.events + e.overhead > 0:
-            reps = min(reps, math.floor(limits.max_events / (e.events + e.overhead)))
+            reps = min(reps, limits.max_events / (e.events + e.overhead))
         if e.kept > 0:
-            reps = min(reps, math.floor((limits.max_memory - e.memory * at_once) / e.kept))
+            reps = min(reps, (limits.max_memory - e.memory * at_once) / e.kept)
+        reps = math.floor(reps) if math.isfinite(reps) else 0  # NaN, -inf: none fits
         if 1 <= reps < e.replications:
             ways.append(f"fewer replications (-n {reps} fits)")
     if several and total > limits.max_events:
