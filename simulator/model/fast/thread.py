@@ -269,9 +269,15 @@ class FastThread(BulkReporter, BulkClient):
     def wake(self, value: Attempt | Then | None) -> None:
         """-> STEPPING: the process is handed `value` (a task to handle, steps to take, or None:
         poll again)."""
-        if self.standing is not None:
-            self._left(self.standing, self.runner.env.now)
-        self.standing = None
+        standing = self.standing
+        if standing is not None:
+            self._left(standing, self.runner.env.now)
+            self.standing = None
+            if value.__class__ is Attempt and self.runner.reply_loss and self.reply_lost(POLL):
+                # Handed a task it cannot take at once (`FastService._hand_over`), in a reply that
+                # message loss drops, as exact mode's hand-over to a held poll draws it.
+                self._handed_unheard(standing, value)  # type: ignore[arg-type]
+                return
         self.state = STEPPING
         self.parked.succeed(value)  # type: ignore[union-attr]
 
