@@ -119,7 +119,7 @@ def test_the_sampler_draws_with_the_shared_lognormal_sigma() -> None:
 def test_the_warnings_and_the_size_guards_count_as_the_model(
     duration: float, every: float, offset: float, batch: int
 ) -> None:
-    from simulator.experiments.guards import _arrivals
+    from simulator.experiments.run_cost import _arrivals  # the size guards' estimate
     from simulator.scenario.rates import arrival_rate
 
     arrivals = {"kind": "periodic", "every": every, "offset": offset, "batch": batch}
