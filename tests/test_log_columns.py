@@ -29,6 +29,7 @@ SCENARIOS = [
     pytest.param(p, marks=pytest.mark.slow) if p.stem == "throttled-fleet" else p
     for p in sorted((ROOT / "scenarios").glob("*.yaml")) + [ROOT / "bench" / "faults-mix.yaml"]
 ]
+NAN = math.nan
 KIND = Kind("w", "g", 2, 600.0, (900.0, 900.0, 900.0), None, 0.0)
 
 
@@ -210,3 +211,18 @@ def test_records_cost_under_200_bytes_a_task() -> None:
     # Open records stay a small multiple of the tasks in progress (100 threads), not all of them.
     assert open_at_most < 2000
     assert np.all(log.task_columns()["id"] == np.arange(n))
+
+
+def test_faults_read_and_write_like_a_list() -> None:
+    log = Log()
+    log.faults.append(("r1", "pause", 10.0, 20.0))
+    log.faults.extend([("r2", "crash", 30.0, math.inf), ("r1", "pause", 40.0, NAN)])
+    assert len(log.faults) == 3 and log.faults[0] == ("r1", "pause", 10.0, 20.0)
+    runner, kind, start, _ = log.faults[2]
+    log.faults[2] = (runner, kind, start, 45.0)  # a pause's end, known when it ends
+    assert list(log.faults)[1:] == [("r2", "crash", 30.0, math.inf), ("r1", "pause", 40.0, 45.0)]
+    table = tables(log, 100.0)["faults"]
+    assert table["runner"].tolist() == ["r1", "r2", "r1"]
+    assert table["duration_s"].tolist() == [10.0, 70.0, 5.0]
+    with pytest.raises(IndexError):
+        log.faults[3]

@@ -10,7 +10,7 @@ into DataFrames once, at the end of the run. Times are float seconds; NaN = neve
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
 from typing import Generic, Protocol, TypeVar, overload
 
@@ -269,6 +269,66 @@ def _bisect_rows(records: list[R], row: int) -> int:
     return lo
 
 
+class Faults:
+    """The faults of a run as (runner, kind, start, end) tuples, in the order logged, kept in
+    columns: a fault logged late in a week-long run would otherwise pin the memory of the finished
+    model around it. Read and written like a list (`faults[i] = (...)` corrects a row)."""
+
+    __slots__ = ("columns", "size", "runners", "kinds")
+
+    def __init__(self, runners: Codes) -> None:
+        self.columns = Columns(
+            {"runner": ("i4", -1), "kind": ("i1", -1), "start": ("f8", NAN), "end": ("f8", NAN)}
+        )
+        self.size = 0
+        self.runners = runners  # the log's runner names
+        self.kinds: Codes = Codes()
+
+    def append(self, fault: tuple[str, str, float, float]) -> None:
+        self.columns.reserve(self.size + 1)
+        self.size += 1
+        self[self.size - 1] = fault
+
+    def extend(self, faults: Iterable[tuple[str, str, float, float]]) -> None:
+        for fault in faults:
+            self.append(fault)
+
+    def __setitem__(self, i: int, fault: tuple[str, str, float, float]) -> None:
+        row = self._row(i)
+        runner, kind, start, end = fault
+        arrays = self.columns.arrays
+        arrays["runner"][row] = self.runners[runner]
+        arrays["kind"][row] = self.kinds[kind]
+        arrays["start"][row] = start
+        arrays["end"][row] = end
+
+    def __getitem__(self, i: int) -> tuple[str, str, float, float]:
+        row = self._row(i)
+        a = self.columns.arrays
+        return (self.runners.values[a["runner"][row]], self.kinds.values[a["kind"][row]],
+                float(a["start"][row]), float(a["end"][row]))  # fmt: skip
+
+    def _row(self, i: int) -> int:
+        row = i + self.size if i < 0 else i
+        if not 0 <= row < self.size:
+            raise IndexError("fault index out of range")
+        return row
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[str, str, float, float]]:
+        return (self[i] for i in range(self.size))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """runner and kind (codes), start, end: read-only views, in the order logged."""
+        views = {}
+        for name, array in self.columns.arrays.items():
+            view = views[name] = array[: self.size]
+            view.flags.writeable = False
+        return views
+
+
 class Log:
     """Everything one run records, appended to as the simulation goes."""
 
@@ -280,8 +340,6 @@ class Log:
         # Tasks in submission order (= task id order); attempts in assignment order.
         self.tasks: Records[Task] = Records(self, TASK_FIELDS, _task_copy)
         self.attempts: Records[Attempt] = Records(self, ATTEMPT_FIELDS, _attempt_copy)
-        # (runner, kind, start, end), logged at the start with the planned end.
-        self.faults: list[tuple[str, str, float, float]] = []
         # Per operation (index POLL..HEARTBEAT): calls sent, throttled, lost (no reply: the
         # request never reached the service, or the reply never reached the runner), and of
         # those lost, the ones whose reply was lost (handled by the service all the same).
@@ -295,6 +353,8 @@ class Log:
         # Codes of the frozen rows' categorical fields.
         self.kinds: Codes = Codes()
         self.runner_names: Codes = Codes()
+        # (runner, kind, start, end), logged at the start with the planned end.
+        self.faults = Faults(self.runner_names)
         self.statuses: Codes = Codes(STATUSES)
         self.outcomes: Codes = Codes(OUTCOMES)
         self.runner_outcomes: Codes = Codes(RUNNER_OUTCOMES)

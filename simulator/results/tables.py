@@ -7,7 +7,6 @@ a paused runner does no work. Times are float seconds from the start of the run;
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.collector import paused
-from simulator.model.log import OPERATIONS, STATUS, Log
+from simulator.model.log import OPERATIONS, STATUS, Faults, Log
 
 # Every column of every table with its definition: the single source for docs/metrics.md.
 COLUMNS: dict[str, dict[str, str]] = {
@@ -180,21 +179,20 @@ class _Pauses:
         return pieces
 
 
-def _clip_end(end: float, duration: float) -> float:
-    """A fault end, with never (NaN) or still-on (inf) clipped to the end of the run."""
-    return duration if math.isnan(end) else min(end, duration)
-
-
-def _pauses_by_runner(
-    faults: Sequence[tuple[str, str, float, float]], duration: float
-) -> dict[str, _Pauses]:
+def _pauses_by_runner(faults: Faults, duration: float) -> dict[str, _Pauses]:
     """runner -> _Pauses, for runners that were ever paused."""
+    f = faults.arrays()
+    if "pause" not in faults.kinds:
+        return {}
+    pause = np.flatnonzero(f["kind"] == faults.kinds["pause"])
+    start, end = f["start"][pause], f["end"][pause]
+    # A pause that never ends (NaN) or is still on ends with the run.
+    end = np.where(np.isnan(end), duration, np.minimum(end, duration))
     spans: dict[str, list[tuple[float, float]]] = {}
-    for runner, kind, start, end in faults:
-        if kind == "pause":
-            end = _clip_end(end, duration)
-            if end > start:
-                spans.setdefault(runner, []).append((start, end))
+    names = faults.runners.values
+    for code, a, b in zip(f["runner"][pause].tolist(), start.tolist(), end.tolist(), strict=True):
+        if b > a:
+            spans.setdefault(names[code], []).append((a, b))
     return {runner: _Pauses(intervals) for runner, intervals in spans.items()}
 
 
@@ -408,14 +406,14 @@ def _gross_overlap(starts: np.ndarray, ends: np.ndarray) -> bool:
 
 def _faults(log: Log, duration: float) -> pd.DataFrame:
     """One row per fault as recorded; duration_s clips a never/still-on end to the run's end."""
-    faults = log.faults
-    start = np.array([f[2] for f in faults], dtype=float)
-    end = np.array([f[3] for f in faults], dtype=float)
+    f = log.faults.arrays()
+    start = f["start"].copy()
+    end = f["end"].copy()
     clipped = np.minimum(np.where(np.isnan(end), duration, end), duration)
     return pd.DataFrame(
         {
-            "runner": [f[0] for f in faults],
-            "kind": [f[1] for f in faults],
+            "runner": log.faults.runners.decode(f["runner"]),
+            "kind": log.faults.kinds.decode(f["kind"]),
             "start": start,
             "end": end,
             "duration_s": np.maximum(clipped - start, 0.0),
