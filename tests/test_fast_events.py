@@ -87,19 +87,22 @@ def test_lossy_idle_threads_poll_every_long_poll_and_lose_each_message_independe
 
 # Losses far heavier than real ones: every rare path is taken many times in each run. Reports
 # every 60 s against a 3-minute lease: three lost reports in a row (or two after a lost
-# acknowledgement) lose the lease in a gap; 75% load leaves idle threads standing.
+# acknowledgement) lose the lease in a gap; 75% load leaves idle threads standing. The second
+# group's start-up time keeps its threads from taking a task on callbacks: their process does.
+LOSSY: dict[str, Any] = {
+    "message_loss": 0.15,
+    "crash": {"rate": "2/d", "restart_after": "5m"},
+    "pause": {"rate": "4/h", "duration": {"dist": "lognormal", "median": "20s", "p95": "4m"}},
+}
 HEAVY: dict[str, Any] = {
     "duration": "6h",
     "simulation": {"check_invariants": False},
-    "fleet": [{
-        "runners": 6, "threads": 2, "progress_interval": "60s", "start_spread": "90s",
-        "faults": {
-            "message_loss": 0.15,
-            "crash": {"rate": "2/d", "restart_after": "5m"},
-            "pause": {"rate": "4/h", "duration": {"dist": "lognormal", "median": "20s",
-                                                  "p95": "4m"}},
-        },
-    }],
+    "fleet": [
+        {"runners": 4, "threads": 2, "progress_interval": "60s", "start_spread": "90s",
+         "faults": LOSSY},
+        {"name": "slow-start", "worker_group": "wg", "runners": 2, "threads": 2,
+         "progress_interval": "60s", "start_spread": "90s", "startup": "5s", "faults": LOSSY},
+    ],
     "workload": [{
         "arrivals": {"kind": "poisson", "rate": "50/h"},
         "duration": {"dist": "lognormal", "median": "8m", "p95": "30m"},
@@ -116,8 +119,8 @@ def paired(direction: str, pairs: int) -> dict[str, float]:
     """p-values of the paired t test, fast against exact, per metric (1: all pairs equal)."""
     runs = {}
     for mode in ("exact", "fast"):
-        change = {"simulation": {"mode": mode},
-                  "fleet": [{"faults": {"loss_direction": direction}}]}  # fmt: skip
+        lost = {"faults": {"loss_direction": direction}}
+        change = {"simulation": {"mode": mode}, "fleet": [lost, lost]}
         scenario = make_scenario(**merge(HEAVY, change))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -189,3 +192,22 @@ def test_scaling_and_interrupted_groups_run_fast_and_equal_exact_mode(
         assert (exact.runners.reason == "scale_in").any()  # and in
         for name in ("attempts", "tasks", "runners"):
             pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
+
+
+@pytest.mark.parametrize("startup", ["0s", "5s"])
+def test_every_task_handed_over_is_unheard_with_the_reply_loss_probability(startup: str) -> None:
+    """Every assignment travels in a PollForTask reply (to a waiting poll or at once), which
+    message loss drops with probability p: the runner never hears of the task. With start-up
+    time, a task handed to a standing thread goes to its process, without it the thread takes it
+    on callbacks; both draw the reply's loss (a 99.9% Clopper-Pearson interval must hold p)."""
+    p = 0.2
+    scenario = make_scenario(
+        duration="1d", simulation={"mode": "fast"},
+        fleet=[{"runners": 10, "threads": 2, "startup": startup, "faults": {"message_loss": p}}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "30/h"}}],
+    )  # fmt: skip
+    a = simulator.run(scenario, seed=3).attempts
+    unheard = int((a.runner_outcome == "unheard").sum())
+    interval = stats.binomtest(unheard, len(a)).proportion_ci(0.999)
+    assert len(a) > 500
+    assert interval.low <= p <= interval.high, (unheard, len(a), interval)
