@@ -186,7 +186,7 @@ def test_where_a_bucket_could_run_dry_fast_mode_reruns_the_replication_exact() -
     scenario = make_scenario(
         duration="6h", service={"throttle": {"burst": 8, "progress": "1/s"}},
         fleet=[{"runners": 6, "threads": 2, "progress_interval": "60s"}],
-        workload=[{"arrivals": {"kind": "poisson", "rate": "40/h"}, "duration": "20m"}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "30/h"}, "duration": "20m"}],
     )  # fmt: skip
     assert fallbacks(scenario) == {}
     exact, fast = _run(scenario, "exact"), _run(scenario, "fast")
