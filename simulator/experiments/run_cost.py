@@ -6,9 +6,9 @@ has a handful of timers (start-up, lease, the end of its work), each lease timer
 lease length, runners send heartbeats, faults strike and interrupt, and a throttled caller retries
 after each back-off. It is calibrated against real runs of the shipped scenarios
 (tests/test_guards.py holds it within a factor of 2; `make bench` prints it beside the measured
-events and peak memory: bench/scenarios.py). Memory is per-runner process state plus about 500
-bytes per task or attempt record (the log, then its tables), measured with tracemalloc, with the
-closed-form estimates' report schedule and the scenario's empirical samples. Besides, each
+events and peak memory: bench/scenarios.py). Memory is per-runner process state plus about 250
+bytes per task or attempt record (the log's columns, then its tables; tracemalloc and the growth
+of peak RSS), the closed-form estimates' report schedule and the scenario's empirical samples. Each
 replication has a fixed cost (set-up, tables, summary), keeps its summary (or its tables) until
 the command ends, and writes its scenario and tables when saved. `simulator.experiments.guards`
 refuses runs past the limits.
@@ -52,8 +52,8 @@ EVENTS_PER_INTERRUPTED_PROCESS = 2.0
 RUNNER_BYTES = 12_000  # a runner: its SimPy processes, generators and random streams
 THREAD_BYTES = 2_000  # one poll thread's process and generator frames
 FAULT_PROCESS_BYTES = 2_000  # one fault process of one runner, with its random stream
-RECORD_BYTES = 400  # one task or attempt: its columns in the log, then its rows in the tables
-FAULT_RECORD_BYTES = 300  # one fault record and its row
+RECORD_BYTES = 250  # one task or attempt: its columns in the log, then its rows in the tables
+FAULT_RECORD_BYTES = 100  # one fault record: its columns in the log, then its row
 BASE_BYTES = 1_000_000  # the environment, the service, the queues
 #: The closed-form estimates that run and report print build arrays of one point per report of
 #: the longest task (`analytic.load.report_times` and its companions): bytes per point at their
