@@ -89,6 +89,10 @@ PANELS = (
     ("scenarios", "events_ratio", "measured / estimated events", False),
     ("scenarios", "memory_ratio", "peak RSS growth / estimated memory", False),
     ("fast", "speedup", "fleet-500 fast-mode speed-up (x)", False),
+    ("fast", "events_ratio", "10,000-runner week: measured / estimated events", False),
+    ("fast", "memory_ratio", "10,000-runner week: RSS growth / estimated memory", False),
+    ("engine", "overhead_ratio", "engine: time per event / bare SimPy's", False),
+    ("sweep", "speedup", "sweep on 2 workers: speed-up (x)", False),
 )
 
 

@@ -25,6 +25,8 @@ from simulator.model import simulate
 from simulator.seeds import Streams
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import history  # noqa: E402  (bench/history.py, beside this file)
 
 
 def bare_simpy(events: int, processes: int = 1000) -> float:
@@ -101,6 +103,10 @@ def main() -> int:
     target = out / f"engine-{stamp}.json"
     atomic_write_text(target, json.dumps(record, indent=2))  # never a half-written result file
     print(f"written to {target.relative_to(HERE.parent)}")
+    keys = ("events", "wall_s", "events_per_s", "bare_simpy_events_per_s", "overhead_ratio")
+    history.append(history.rows("engine", [(row["scenario"], "exact", k, float(row[k]))
+                                           for k in keys]))  # fmt: skip
+    print(f"appended to {history.HISTORY.relative_to(HERE.parent)}")
     return 0
 
 

@@ -23,6 +23,9 @@ import simulator
 from simulator.io import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import history  # noqa: E402  (bench/history.py, beside this file)
+
 GRID = {"fleet.etl.progress_interval": ["30s", "60s", "2m", "4m"]}
 
 
@@ -75,6 +78,10 @@ def main() -> int:
     target = out / f"sweep-{stamp}.json"
     atomic_write_text(target, json.dumps(record, indent=2))  # never a half-written result file
     print(f"written to {target.relative_to(HERE.parent)}")
+    keys = ("serial_wall_s", "parallel_wall_s", "speedup", "run_wall_s_mean")
+    history.append(history.rows("sweep", [(scenario.name, f"{args.workers} workers", k,
+                                           float(row[k])) for k in keys]))  # fmt: skip
+    print(f"appended to {history.HISTORY.relative_to(HERE.parent)}")
     return 0 if identical else 1
 
 
