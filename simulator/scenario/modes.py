@@ -33,6 +33,17 @@ def fallbacks(scenario: Scenario) -> dict[str, str]:
     for group in scenario.fleet:
         if group.progress_jitter:
             why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
+        elif group.scaling is not None:
+            # Exact mode orders a task's completion among the events of its instant by when its
+            # last progress report was sent; fast mode, which sends none, by when it took the
+            # task. Where a completion and an evaluation coincide (fixed work, arrivals on the
+            # evaluation grid), the controller would see a thread still busy in exact mode and
+            # already idle in fast mode, and scale differently (docs/fast-mode.md).
+            why[group.name] = (
+                f"fleet[{group.name}].scaling: the scaling controller must see a task that ends "
+                "in the instant of an evaluation as exact mode's order of that instant has it, "
+                "which fast mode, sending no progress reports, cannot reproduce"
+            )
         elif throttle is not None and group.faults.message_loss:
             # Fast mode draws losses its own way, so its run is not exact mode's run of the same
             # seed: whether it could be throttled must not decide which of the two is kept
