@@ -175,7 +175,7 @@ CASES: list[Bad] = [
     Bad("top_level_list", "- name: a\n- name: b\n", code="FILE_ERROR", line=1,
         says=("must be a mapping of fields", "a list")),
     Bad("top_level_text", "just some text\n", code="FILE_ERROR", line=1,
-        says=("must be a mapping of fields", "the text 'just some text'")),
+        says=("must be a mapping of fields", "a single text value")),
     Bad("empty_file", "", code="FILE_ERROR", says=("is empty", "duration, fleet and workload")),
     Bad("only_comments", "# nothing yet\n", code="FILE_ERROR", says=("only comments",)),
     Bad("binary_file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", code="FILE_ERROR",
