@@ -150,11 +150,9 @@ def test_fast_mode_is_exact_mode_under_heavy_loss_200_pairs(direction: str) -> N
     assert not differ, (differ, pvalues)
 
 
-# --- the fast layer's drain and stop (issue 18, stretch) -----------------------------------------
-# A group that is interrupted runs fast; one that scales runs exact (`scenario.modes.fallbacks`:
-# where a completion and an evaluation share an instant, the controller would see another fleet).
-# The fast layer's drain and stop are the same for both, so with that fallback lifted, a scaling
-# group without such ties must still be exact mode's run, draw for draw.
+# --- fleet groups that scale or are interrupted run fast (issue 18, stretch) --------------------
+# Unless their workloads put task completions in the instant of arrivals or evaluations
+# (`scenario.modes.fallbacks`; tests/test_scaling.py, tests/test_interruptions.py).
 
 
 def scaled(mode: str, seed: int, scale_in: str, interrupted: bool) -> simulator.Result:
@@ -184,13 +182,10 @@ def scaled(mode: str, seed: int, scale_in: str, interrupted: bool) -> simulator.
     ("scale_in", "interrupted"), [("drain", False), ("terminate", False), ("drain", True)]
 )
 def test_scaling_and_interrupted_groups_run_fast_and_equal_exact_mode(
-    scale_in: str, interrupted: bool, monkeypatch: pytest.MonkeyPatch
+    scale_in: str, interrupted: bool
 ) -> None:
     """The fast layer drains (`FastThread.drain`) and stops runners as exact mode does: with the
     same draws, the same attempts, tasks and runners, and far fewer events."""
-    from simulator.model import simulation
-
-    monkeypatch.setattr(simulation, "fallbacks", lambda _: {})  # the scaling fallback lifted
     for seed in (2, 3):
         exact, fast = (scaled(m, seed, scale_in, interrupted) for m in ("exact", "fast"))
         assert fast.meta["mode"] == "fast"

@@ -142,3 +142,40 @@ def test_interruptions_shrink_a_fixed_fleet_and_fast_mode_runs_them_equal() -> N
     assert exact.summary == pytest.approx(fast.summary, nan_ok=True)
     assert exact.summary["runners_mean"] < 300
     assert (exact.runners.launch == "start").all()  # no scaling: nobody replaces them
+
+
+TIMES = [f"{120 + 10 * k}m" for k in range(12) for _ in range(8)]
+
+
+def bursts(mode: str, seed: int, on_notice: str) -> simulator.Result:
+    """12 runners under interruptions, fixed 20-minute work, 8 tasks at once every 10 minutes:
+    completions fall in the instant of the next burst's arrivals."""
+    scenario = make_scenario(
+        duration="12h", simulation={"mode": mode, "check_invariants": True},
+        fleet=[{"runners": 12, "threads": 2, "start_spread": "90s",
+                "faults": {"interruption": {"rate": "1/6h", "notice": "2m",
+                                            "on_notice": on_notice}}}],
+        workload=[{"name": "burst", "worker_group": "wg", "duration": "20m",
+                   "arrivals": {"kind": "times", "times": TIMES}}],
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulator.ScenarioWarning)
+        return simulator.run(scenario, seed=seed)
+
+
+@pytest.mark.parametrize("on_notice", ["drain", "ignore"])
+def test_fast_mode_runs_an_interrupted_group_exact_where_completions_meet_arrivals(
+    on_notice: str,
+) -> None:
+    """Exact mode orders a completion by the thread's last progress report, fast mode by when it
+    took the task: when a burst arrives with tasks completing, the two modes hand the burst to
+    different threads, and which runners are busy when an interruption strikes changes (with 6
+    Poisson tasks an hour added, 60 paired runs: 8.15 tasks lost to interruptions in fast mode
+    against 7.77 in exact, paired t p = 0.013).
+    Such a group runs exact, with its reason: exact mode's run, draw for draw."""
+    for seed in (5, 12):
+        exact, fast = bursts("exact", seed, on_notice), bursts("fast", seed, on_notice)
+        why = fast.meta["fallbacks"]["etl"]
+        assert why.startswith("fleet[etl].faults.interruption with workload[burst] (times")
+        pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
+        assert exact.summary == pytest.approx(fast.summary, nan_ok=True)

@@ -143,23 +143,52 @@ def test_policy_bounds_schedule_and_cooldown(which: str, request: pytest.Fixture
     assert r.name.is_unique and f"etl-{3}" in set(launched.name)
 
 
-def test_fast_mode_runs_a_scaling_group_exact_and_says_why(drained: simulator.Result) -> None:
+def test_fast_mode_runs_a_tie_prone_scaling_group_exact_and_says_why(
+    drained: simulator.Result,
+) -> None:
     # This scenario's fixed 20-minute work and bursts on the 1-minute evaluation grid make a
     # task's completion and an evaluation fall in one instant. Exact mode orders the completion
     # by when its last progress report was sent (after the evaluation, for a task handed over at a
     # burst), fast mode by when the task was taken (before it): the controller counted the thread
     # idle and the arriving task not ready, and scaled out less (8 scale-outs against 13 for one
-    # seed, runner-hours 7% lower). A scaling group therefore runs exact, with its reason, and the
-    # run is exact mode's, draw for draw.
+    # seed, runner-hours 7% lower). Such a group runs exact, with its reason: exact mode's run,
+    # draw for draw.
     for seed, exact in ((2, drained), (5, None)):
         exact = exact if exact is not None else run(seed=seed)
         fast = run(seed=seed, mode="fast")
-        assert "etl" in fast.meta["fallbacks"]
-        assert fast.meta["fallbacks"]["etl"].startswith("fleet[etl].scaling:")
+        why = fast.meta["fallbacks"]["etl"]
+        assert why.startswith("fleet[etl].scaling with workload[burst] (times arrivals, fixed")
         for name in ("attempts", "tasks", "runners"):
             pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
         assert fast.summary == pytest.approx(exact.summary, nan_ok=True)
         assert fast.meta["events"] == exact.meta["events"]
+
+
+@pytest.mark.parametrize("scale_in", ["drain", "terminate"])
+def test_fast_mode_runs_a_scaling_group_fast_where_no_two_events_share_an_instant(
+    scale_in: str,
+) -> None:
+    """Fixed work but Poisson arrivals: no completion meets an arrival or an evaluation, so the
+    group runs fast and is exact mode's run, draw for draw, with far fewer events."""
+
+    def poisson(mode: str, seed: int) -> simulator.Result:
+        scenario = make_scenario(
+            duration="12h", simulation={"mode": mode, "check_invariants": True},
+            fleet=[{"runners": 3, "threads": 2, "start_spread": "90s",
+                    "scaling": {**SCALING, "scale_in": scale_in}}],
+            workload=[{"arrivals": {"kind": "poisson", "rate": "40/h"}, "duration": "20m"}],
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", simulator.ScenarioWarning)
+            return simulator.run(scenario, seed=seed)
+
+    for seed in (0, 3):
+        exact, fast = poisson("exact", seed), poisson("fast", seed)
+        assert fast.meta["mode"] == "fast"
+        assert exact.summary["scale_out_events"] >= 10 and exact.summary["scale_in_events"] >= 10
+        assert fast.meta["events"] < exact.meta["events"] / 4
+        for name in ("attempts", "tasks", "runners"):
+            pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
 
 
 def test_desired_runners_by_policy() -> None:
