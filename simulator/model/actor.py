@@ -89,13 +89,16 @@ class Actor:
     runner: Host
     process: Process | None
 
-    def run(self) -> Wait:
+    def run(self, delay: float = 0.0) -> Wait:
+        """The process: `delay` (the runner's late first start, which a pause stretches and a
+        crash ends) first, then its loop."""
         raise NotImplementedError
 
     def start(self, delay: float) -> None:
         """The runner (re)starts: a new process, after `delay` (the runner's first start)."""
-        body = self.run()
-        self.process = self.runner.env.process(self.after(delay, body) if delay > 0 else body)
+        # The delay is the process's own first sleep, not a wrapping generator: a wrapper would be
+        # one more frame to pass through at every event of the process's life.
+        self.process = self.runner.env.process(self.run(delay))
 
     def crash(self) -> None:
         """The runner dies: the process ends (`Crashed`)."""
@@ -141,15 +144,6 @@ class Actor:
             except Interrupt as interrupt:
                 if interrupt.cause == CRASH:
                     raise Crashed from None
-
-    def after(self, delay: float, body: Wait) -> Wait:
-        """Run `body` once `delay` has passed (a runner's late first start); a pause stretches
-        the wait, a crash ends it (the restart starts a new process at once)."""
-        try:
-            yield from self._sleep(delay)
-        except Crashed:
-            return None
-        return (yield from body)
 
     def _sleep(self, delay: float) -> Wait:
         """Sleep `delay` of wall time, ending no earlier than the runner's resume if it pauses."""

@@ -16,7 +16,7 @@ nothing in this module knows it exists. The call machinery the threads and the h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from simpy import Environment, Interrupt, Process
 
@@ -133,8 +133,11 @@ class Runner:
     def reply_lost(self, op: int) -> bool:
         """Whether the reply to a call the service handles now is lost on its way back: the
         runner is cut off by a partition in force now, or message loss drops it. Counted."""
-        if not self.connected(self.env.now) or (
-            self.reply_loss and self.uniforms() < self.reply_loss
+        now = self.env.now
+        if (  # not `connected` (inlined: this runs at the end of every held poll)
+            self.partition_until - now > EPSILON
+            or self.group.partition_until - now > EPSILON
+            or (self.reply_loss and self.uniforms() < self.reply_loss)
         ):
             self.log.lost[op] += 1
             self.log.lost_replies[op] += 1
@@ -296,8 +299,9 @@ class Heartbeat(Actor):
         self.interval = runner.config.runner_heartbeat_interval
         self.process: Process | None = None
 
-    def run(self) -> Wait:
+    def run(self, delay: float = 0.0) -> Wait:
         try:
+            yield from self._sleep(delay)  # the runner's first start, if late
             yield from self._sleep(self.runner.heartbeat_phase)
             while True:
                 yield from self._beat()
@@ -313,7 +317,10 @@ class Heartbeat(Actor):
             # stall ends (as a stalled reporter's report does).
             yield from self._sleep(blocked)
             return
-        yield from self._call(HEARTBEAT, runner)
+        if runner.direct[HEARTBEAT]:
+            self._now(HEARTBEAT, runner)
+        else:
+            yield from self._call(HEARTBEAT, runner)
         yield from self._sleep(self.interval)
 
 
@@ -334,28 +341,52 @@ class Thread(Actor):
         self.jitter = runner.config.progress_jitter
         self.process: Process | None = None
         self.done = 0.0  # when the current task's work completes, on the runner's own clock
+        # As a `service.Client`: whether the reply to a call handled now is lost (counted). The
+        # runner's own method, not a method calling it: the end of every held poll asks.
+        self.reply_lost: Callable[[int], bool] = runner.reply_lost
 
-    def reply_lost(self, op: int) -> bool:
-        """As a `service.Client`: whether the reply to a call handled now is lost (counted)."""
-        return self.runner.reply_lost(op)
-
-    def run(self) -> Wait:
-        env = self.runner.env
+    def run(self, delay: float = 0.0) -> Wait:
+        """The Task Runner's loop: poll; acknowledge and work on the task polled, if any."""
         runner = self.runner
+        env = runner.env
+        service = runner.service
+        # Answered at once and never throttled: a poll is a plain call (`Actor._now`, inlined).
+        direct = runner.direct[POLL]
         spun_at, spins = -1.0, 0  # polls at one instant (`clock.SPIN_LIMIT`)
         try:
+            yield from self._sleep(delay)  # the runner's first start, if late
             while not runner.draining:
-                if env.now == spun_at:
+                now = env.now
+                if now == spun_at:
                     spins += 1
                     if spins > SPIN_LIMIT:
-                        raise stuck(f"runner {self.runner.name}, thread {self.index}", env.now)
+                        raise stuck(f"runner {runner.name}, thread {self.index}", now)
                 else:
-                    spun_at, spins = env.now, 0
-                attempt = yield from self._poll()
-                if attempt is not None:
-                    self.attempt = attempt
-                    yield from self._execute(attempt)
-                    self.attempt = None
+                    spun_at, spins = now, 0
+                # PollForTask: a task now, a task handed to the held poll, or nothing.
+                if direct:
+                    reply = service.handle(POLL, self) if self._departs(POLL) else LOST
+                    # A held poll's reply leaves later (`Service._ready`); a task's, now.
+                    if reply.__class__ is Attempt and runner.reply_loss and self.reply_lost(POLL):
+                        reply = self._unheard(POLL, reply)
+                else:
+                    reply = yield from self._call(POLL, self)
+                if reply.__class__ is Attempt:
+                    attempt = reply
+                elif reply.__class__ is int:  # LOST (`_call` retries a throttled poll)
+                    # No reply to a lost request: the client gives up when a long poll would have
+                    # ended.
+                    yield from self._sleep(runner.service.long_poll)
+                    continue
+                else:
+                    attempt = yield from self._await_poll(reply)  # type: ignore[arg-type]
+                    if attempt is None:
+                        continue
+                self.attempt = attempt
+                started = yield from self._acknowledge(attempt)
+                if started is not None:
+                    yield from self._work(attempt, *started)
+                self.attempt = None
         except Crashed:
             self._crashed()
             return
@@ -395,25 +426,22 @@ class Thread(Actor):
         return self.interval
 
 
-    def _poll(self) -> Wait:
-        """PollForTask: a task now, a task handed to the held poll, or nothing after the hold."""
-        direct = self.runner.direct[POLL]
-        reply = self._now(POLL, self) if direct else (yield from self._call(POLL, self))
-        if reply == LOST:
-            # No reply to a lost request: the client gives up when a long poll would have ended.
-            yield from self._sleep(self.runner.service.long_poll)
-            return None
-        if reply.__class__ is Attempt:
-            return reply
-        return (yield from self._await_poll(reply))
-
     def _await_poll(self, poll: Poll) -> Wait:
         """Wait on a held poll: the task it is handed, or None when the hold ends empty."""
         if self.runner.draining and not poll.event.triggered:  # sent before the drain began
             poll.open = False
             return None
         self.poll = poll
-        attempt = yield from self._wait(poll.event)
+        event = poll.event
+        while True:  # `Actor._wait`, inlined: every idle thread waits here once per long poll
+            try:
+                attempt = yield event
+                break
+            except Interrupt as interrupt:
+                if interrupt.cause == CRASH:
+                    raise Crashed from None
+            # Paused: the poll may be answered while frozen; it is seen only after the resume.
+            yield from self._frozen()
         self.poll = None
         return attempt
 
@@ -422,11 +450,6 @@ class Thread(Actor):
         """How long a progress stall still blocks this runner's progress reports."""
         return self.runner.stall_until - self.runner.env.now
 
-
-    def _execute(self, attempt: Attempt) -> Wait:
-        started = yield from self._acknowledge(attempt)
-        if started is not None:
-            yield from self._work(attempt, *started)
 
     def _acknowledge(self, attempt: Attempt) -> Wait:
         """Start up, then the first ReportTaskProgress, due within ack_timeout of the assignment.
@@ -458,6 +481,11 @@ class Thread(Actor):
         """Work until `done`, reporting progress when due, then SetTaskStatus (resent if lost)."""
         runner = self.runner
         env = runner.env
+        service = runner.service
+        # Fixed for the runner: a report answered at once (no latency), and of those, one never
+        # throttled: that one, the common case, is a plain call (`Actor._now`, inlined below).
+        instant = runner.instant
+        direct = runner.direct[PROGRESS]
         throttled = 0  # consecutive throttled reports
         spun_at, spins = -1.0, 0  # turns of this loop at one instant (`clock.SPIN_LIMIT`)
         while True:
@@ -478,28 +506,31 @@ class Thread(Actor):
                     # A stalled reporter sends nothing until the stall ends; the work goes on.
                     next_report = runner.stall_until
                     continue
-                if runner.instant:  # the common case: answered at once (`_now`, inlined here)
-                    reply = self._arrives(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
+                if direct:
+                    reply = service.handle(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
                     loss = runner.reply_loss
                     if loss and reply != LOST and runner.uniforms() < loss:
                         # The report renewed the lease, but its reply (`canceled` too) is lost.
                         runner.log.lost[PROGRESS] += 1
                         runner.log.lost_replies[PROGRESS] += 1
                         reply = LOST
+                elif instant:
+                    reply = self._now(PROGRESS, attempt)
                 else:
                     reply = yield from self._send(PROGRESS, attempt)
+                    now = env.now
                 if reply == THROTTLED:
                     # The reporter backs off; the work goes on, and ends the task if it completes
                     # first.
-                    next_report = env.now + self._backoff(throttled)
+                    next_report = now + self._backoff(throttled)
                     throttled += 1
                     continue
                 throttled = 0
                 if reply in (CANCELED, NOT_FOUND):
                     self._stop(attempt, done)
                     return
-                next_report = env.now + (self._next_interval() if self.jitter else self.interval)
-                if not runner.instant:
+                next_report = now + (self._next_interval() if self.jitter else self.interval)
+                if not instant:
                     continue  # the call took time: the work may have ended meanwhile
             # Sleep until the next report is due or the work is done.
             next_report = yield from self._await_report(attempt, next_report, left, done)

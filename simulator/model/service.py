@@ -222,7 +222,7 @@ class Service:
     def poll_for_task(self, client: Client) -> Attempt | Poll:
         """A ready task at once, else a poll held for `long_poll` (empty reply when it ends)."""
         group = self.groups[client.worker_group]
-        task = group.pop_ready()
+        task = group.pop_ready() if group.ready else None  # an idle fleet's polls find none
         if task is not None:
             return self._assign(task, client)
         return self._hold(client, group)
@@ -230,8 +230,13 @@ class Service:
     def _hold(self, client: Client, group: WorkerGroup) -> Poll:
         """Hold a poll open for `long_poll`."""
         env = self.env
-        poll = Poll(client, Event(env), env.now, client.rank)
-        group.hold(poll)
+        now = env.now
+        poll = Poll(client, Event(env), now, client.rank)
+        polls = group.polls
+        if polls and polls[-1].arrival >= now:  # behind a poll of this same instant: by rank
+            group.hold(poll)
+        else:
+            polls.append(poll)
         env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
         return poll
 
