@@ -176,6 +176,6 @@ def test_fast_mode_runs_an_interrupted_group_exact_where_completions_meet_arriva
     for seed in (5, 12):
         exact, fast = bursts("exact", seed, on_notice), bursts("fast", seed, on_notice)
         why = fast.meta["fallbacks"]["etl"]
-        assert why.startswith("fleet[etl].faults.interruption with workload[burst] (times")
+        assert why.startswith("fleet[etl].faults.interruption: workload[burst] has fixed work")
         pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
         assert exact.summary == pytest.approx(fast.summary, nan_ok=True)

@@ -47,6 +47,9 @@ def fallbacks(scenario: Scenario) -> dict[str, str]:
     return why
 
 
+ATOMS = ("fixed", "empirical")  # distributions whose values repeat: two draws can be equal
+
+
 def _ties(scenario: Scenario) -> dict[str, str]:
     """Worker groups whose fleet groups must run exact because same-instant events decide what a
     scaling controller or an interruption finds, by worker group: why.
@@ -55,34 +58,41 @@ def _ties(scenario: Scenario) -> dict[str, str]:
     last progress report was sent; fast mode, which sends none, by when the thread took the task.
     The two orders differ only where a completion falls in the instant of another event: an
     arrival (which thread gets the task), a scaling evaluation (how many threads are busy, how
-    many tasks ready). That needs a workload whose work has a length that repeats (`fixed`,
-    `empirical`) arriving at set times (`periodic`, `times`, `trace`); with Poisson or profile
-    arrivals, or a continuous work length, two such events share an instant with probability 0.
-    A fleet that scales or is interrupted turns the different order into different decisions (on
-    tests/test_scaling.py's scenario: 8 scale-outs in fast mode against 13 in exact, and under
-    interruptions about 5% more tasks lost), so every group of such a worker group runs exact.
+    many tasks ready). That needs work of a length that repeats (`fixed`, `empirical`) taken at
+    instants that repeat: arrivals at set times (`periodic`, `times`, `trace`), or, in a group
+    that scales, runners that start on the evaluation grid and poll on their own (a `fixed` or
+    `empirical` launch_delay, the default 3 minutes included; a start_spread of 0). Otherwise two
+    such events share an instant with probability 0. A fleet that scales or is interrupted turns
+    the different order into different decisions (on tests/test_scaling.py's scenario: 8
+    scale-outs in fast mode against 13 in exact; under interruptions about 5% more tasks lost),
+    so every group of such a worker group runs exact.
     """
-    shaped = {
-        g.worker_group: g
-        for g in scenario.fleet
-        if g.scaling is not None or g.faults.interruption is not None
-    }
     tied: dict[str, str] = {}
-    for load in scenario.workload:
-        group = load.worker_group
-        if group in tied or group not in shaped:
+    for shaper in scenario.fleet:
+        scaling = shaper.scaling
+        if scaling is None and shaper.faults.interruption is None:
             continue
-        if load.arrivals.kind == "poisson" or load.arrivals.kind == "profile":
-            continue
-        if load.duration.dist not in ("fixed", "empirical"):
-            continue
-        shaper = shaped[group]
-        what = "scaling" if shaper.scaling is not None else "faults.interruption"
-        tied[group] = (
-            f"fleet[{shaper.name}].{what} with workload[{load.name}] ({load.arrivals.kind} "
-            f"arrivals, {load.duration.dist} work): task completions fall in the instant of "
-            "arrivals and scaling evaluations, which fast mode orders differently from exact mode"
-        )
+        what = "scaling" if scaling is not None else "faults.interruption"
+        for load in scenario.workload:
+            if load.worker_group != shaper.worker_group or load.duration.dist not in ATOMS:
+                continue
+            work = f"workload[{load.name}] has {load.duration.dist} work"
+            if load.arrivals.kind not in ("poisson", "profile"):
+                when = f"arrives at set times ({load.arrivals.kind})"
+            elif scaling is not None and scaling.launch_delay.dist in ATOMS:
+                delay = scaling.launch_delay.dist
+                when = f"launched runners start on the evaluation grid (a {delay} launch_delay)"
+            elif scaling is not None and shaper.start_spread == 0:
+                when = "runners start at once (start_spread 0)"
+            else:
+                continue
+            tied.setdefault(
+                shaper.worker_group,
+                f"fleet[{shaper.name}].{what}: {work} and {when}, so tasks complete in the instant "
+                "of arrivals and scaling evaluations, which fast mode orders differently from "
+                "exact mode",
+            )
+            break
     return tied
 
 
