@@ -59,13 +59,13 @@ def _ties(scenario: Scenario) -> dict[str, str]:
     The two orders differ only where a completion falls in the instant of another event: an
     arrival (which thread gets the task), a scaling evaluation (how many threads are busy, how
     many tasks ready). That needs work of a length that repeats (`fixed`, `empirical`) taken at
-    instants that repeat: arrivals at set times (`periodic`, `times`, `trace`), or, in a group
-    that scales, runners that start on the evaluation grid and poll on their own (a `fixed` or
-    `empirical` launch_delay, the default 3 minutes included; a start_spread of 0). Otherwise two
-    such events share an instant with probability 0. A fleet that scales or is interrupted turns
-    the different order into different decisions (on tests/test_scaling.py's scenario: 8
-    scale-outs in fast mode against 13 in exact; under interruptions about 5% more tasks lost),
-    so every group of such a worker group runs exact.
+    instants that repeat: arrivals at set times (`periodic`, `times`, `trace`), runners that
+    start together and poll in step (a start_spread of 0), or, in a group that scales, runners
+    that start on the evaluation grid (a `fixed` or `empirical` launch_delay, the default 3
+    minutes included). Otherwise two such events share an instant with probability 0. A fleet
+    that scales or is interrupted turns the different order into different decisions (on
+    tests/test_scaling.py's scenario: 8 scale-outs in fast mode against 13 in exact; under
+    interruptions about 5% more tasks lost), so every group of such a worker group runs exact.
     """
     tied: dict[str, str] = {}
     for shaper in scenario.fleet:
@@ -82,7 +82,7 @@ def _ties(scenario: Scenario) -> dict[str, str]:
             elif scaling is not None and scaling.launch_delay.dist in ATOMS:
                 delay = scaling.launch_delay.dist
                 when = f"launched runners start on the evaluation grid (a {delay} launch_delay)"
-            elif scaling is not None and shaper.start_spread == 0:
+            elif shaper.start_spread == 0:  # its runners' polls stay in step
                 when = "runners start at once (start_spread 0)"
             else:
                 continue
