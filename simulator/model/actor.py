@@ -148,7 +148,16 @@ class Actor:
     def _sleep(self, delay: float) -> Wait:
         """Sleep `delay` of wall time, ending no earlier than the runner's resume if it pauses."""
         if delay > 0:
-            yield from self._wait(self.runner.env.timeout(delay))
+            # `_wait`, inlined: a heartbeat sleeps here at every beat.
+            event = self.runner.env.timeout(delay)
+            while True:
+                try:
+                    yield event
+                    return
+                except Interrupt as interrupt:
+                    if interrupt.cause == CRASH:
+                        raise Crashed from None
+                yield from self._frozen()  # `event` may happen while frozen
 
     def _backoff(self, k: int) -> float:
         """Exponential back-off before the next try of a call that failed k times before."""
