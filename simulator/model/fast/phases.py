@@ -36,7 +36,8 @@ class Phase(enum.Enum):
     FROZEN = "frozen"  # a pause froze that work; its next report is `frozen_report`; on callbacks
     REPORTING = "reporting"  # the process sleeps while its reports are counted (`schedule`)
     DORMANT = "dormant"  # the runner died while the thread ran on callbacks; asleep until restart
+    STARTING = "starting"  # took a task (`take`), in its fixed start-up (`startup_end`); callbacks
 
 
 # Module-level names: a phase test on the hot path is one global load and an identity comparison.
-STEPPING, STANDING, HOLDING, WORKING, FROZEN, REPORTING, DORMANT = Phase
+STEPPING, STANDING, HOLDING, WORKING, FROZEN, REPORTING, DORMANT, STARTING = Phase

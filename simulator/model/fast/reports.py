@@ -70,10 +70,14 @@ class BulkReporter(Thread):
         return Thread._unheard(op, answer)
 
     def _acknowledge(self, attempt: Attempt) -> Wait:
-        # Assigned without a lease timer (acknowledged at once, `acks_at_once`) but the
-        # acknowledgement is lost, as drawn: its window needs the timer, as in exact mode.
+        # Assigned without a lease timer (acknowledged on callbacks, `acks_at_once`) but the
+        # process acknowledges it: after a start-up (which a pause or a stall may stretch past
+        # the window), or the acknowledgement is lost, as drawn: its window needs the timer, as
+        # in exact mode.
         losses = self.losses
-        if attempt.timer is None and losses is not None and losses.next_lost():
+        if attempt.timer is None and (
+            self.runner.startup.fixed or (losses is not None and losses.next_lost())
+        ):
             self.runner.service.watch_lease(attempt)
         return (yield from super()._acknowledge(attempt))
 

@@ -26,7 +26,7 @@ from simpy import Event, Interrupt
 from simpy.events import URGENT
 
 from simulator.model.actor import CRASH, PAUSE, WAKE, Crashed, Wait
-from simulator.model.clock import due
+from simulator.model.clock import EPSILON, due
 from simulator.model.fast.draws import FastRunner
 from simulator.model.fast.phases import (
     DORMANT,
@@ -34,6 +34,7 @@ from simulator.model.fast.phases import (
     HOLDING,
     REPORTING,
     STANDING,
+    STARTING,
     STEPPING,
     WORKING,
     Then,
@@ -43,7 +44,7 @@ from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import BulkClient, StandingPoll
 from simulator.model.log import POLL, PROGRESS, STATUS, Attempt
 from simulator.model.runner import Runner
-from simulator.model.service import LOST, Poll
+from simulator.model.service import CANCELED, LOST, NOT_FOUND, Poll
 
 
 class FastThread(BulkReporter, BulkClient):
@@ -56,6 +57,10 @@ class FastThread(BulkReporter, BulkClient):
 
         STEPPING --poll, none ready, can stand--> STANDING          (service: `stand`)
         STANDING --handed a task, acks at once--> WORKING           (service: `take`)
+        STANDING --handed a task, fixed start-up--> STARTING        (service: `take`)
+        STARTING --start-up over, acks at once--> WORKING           (`_started`)
+        STARTING --start-up over otherwise------> STEPPING (wake)   (the rest of the ack: `Then`)
+        STARTING --pause, resume----------------> STARTING          (start-up stretched)
         STANDING --handed a task otherwise------> STEPPING (wake)   (service: `wake`)
         STANDING --handed a task, partitioned---> HOLDING           (service: `hold`; reply lost)
         STANDING --pause------------------------> HOLDING           (`freeze`)
@@ -68,7 +73,7 @@ class FastThread(BulkReporter, BulkClient):
         FROZEN   --resume, still fast-----------> WORKING           (`thaw_work`)
         FROZEN   --resume otherwise-------------> WORKING + interrupt
         WORKING  --stall, partition, superseded-> STEPPING          (interrupt: `_counted`)
-        STANDING, HOLDING, WORKING --crash------> DORMANT           (`die`, no interrupt)
+        STANDING, HOLDING, WORKING, STARTING --crash--> DORMANT     (`die`, no interrupt)
         DORMANT  --restart----------------------> poll again        (`restart`)
         STEPPING --report due, nothing can happen--> REPORTING      (`_fast`)
         REPORTING --work done, lost report, interrupt--> STEPPING   (`_counted`)
@@ -85,6 +90,8 @@ class FastThread(BulkReporter, BulkClient):
         self.standing: StandingPoll | None = None  # STANDING: its cycle at the service
         self.frozen_report = 0.0  # FROZEN: the next report, due when the pause ends
         self.handed_at = -math.inf  # when a task was last handed to its standing poll (`busy`)
+        self.startup_end = 0.0  # STARTING: when its start-up ends, on the runner's own clock
+        self.startup_timer: Event | None = None  # STARTING: the start-up's end, unless paused
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -109,7 +116,7 @@ class FastThread(BulkReporter, BulkClient):
 
     def crash(self) -> None:
         state = self.state
-        if state is STANDING or state is HOLDING or state is WORKING:
+        if state is STANDING or state is HOLDING or state is WORKING or state is STARTING:
             self.die()  # on callbacks: no process to interrupt
         else:
             super().crash()
@@ -121,12 +128,17 @@ class FastThread(BulkReporter, BulkClient):
             self.freeze()
         elif state is WORKING:
             self.freeze_work()
+        elif state is STARTING:
+            self.freeze_start_up()
         else:
             super().pause()
 
     def resume(self) -> None:
-        if self.state is FROZEN:
+        state = self.state
+        if state is FROZEN:
             self.thaw_work()
+        elif state is STARTING:
+            self._start_up()
 
     def disturb(self, polls: bool = False) -> None:
         """A stall (progress reports) or a partition (`polls`: every call) begins: a process
@@ -347,18 +359,21 @@ class FastThread(BulkReporter, BulkClient):
         return not runner.draining and runner.connected(runner.env.now)
 
     def acks_at_once(self) -> bool:
-        """Whether a task handed to this thread now is acknowledged in this instant.
+        """Whether a task handed to this thread now is acknowledged on callbacks: in this instant,
+        or after a fixed start-up (`STARTING`).
 
         Its acknowledgement window then needs no lease timer: the first report replaces it before
-        anything else can happen, and `_bulk` watches the lease from there.
+        anything else can happen (whatever could, a pause or a crash during the start-up, arms
+        it), and `_bulk` watches the lease from there.
         """
         runner = self.runner
         now = runner.env.now
+        startup = runner.startup.fixed
         return (
             runner.alive
             and not runner.paused
             and runner.direct[PROGRESS]
-            and runner.startup.fixed == 0.0
+            and startup is not None
             and due(runner.stall_until, now)
             and runner.connected(now)
         )
@@ -397,9 +412,21 @@ class FastThread(BulkReporter, BulkClient):
         self.poll = poll
 
     def _take(self, attempt: Attempt) -> None:
-        """-> WORKING: acknowledge `attempt` in this instant and work on it on callbacks."""
+        """-> WORKING: acknowledge `attempt` in this instant and work on it on callbacks; or ->
+        STARTING, where the runner has a fixed start-up."""
         runner = self.runner
-        now = runner.env.now
+        startup = runner.startup.fixed
+        if startup:
+            # As `Thread._acknowledge`: the start-up (on the runner's own clock, which a pause
+            # stops), then the acknowledgement; one timeout instead of a wake-up, the start-up's
+            # timeout and an acknowledgement timer.
+            self.attempt = attempt
+            self.state = STARTING
+            self.startup_end = runner.active_time() + startup
+            if not startup < attempt.task.kind.timeouts[0]:  # the ack may come too late
+                runner.service.watch_lease(attempt)
+            self._start_up()
+            return
         losses = self.losses
         if losses is not None:
             if losses.next_lost():
@@ -411,6 +438,12 @@ class FastThread(BulkReporter, BulkClient):
             losses.send()
         self.attempt = attempt
         self._lands(PROGRESS, attempt)  # nothing can stop it (`acks_at_once`); a lost reply: OK
+        self._work_on(attempt)
+
+    def _work_on(self, attempt: Attempt) -> None:
+        """-> WORKING: acknowledged now: the work starts, its reports are counted in bulk."""
+        runner = self.runner
+        now = runner.env.now
         attempt.work_started_at = now
         work = attempt.task.work
         self.done = now - runner.pause_total + work
@@ -439,6 +472,10 @@ class FastThread(BulkReporter, BulkClient):
             standing, self.standing = self.standing, None
             self.runner.service.drop(standing)  # type: ignore[arg-type]
             self._left(standing, self.runner.env.now)  # type: ignore[arg-type]
+        elif self.state is STARTING:
+            self.startup_timer = None
+            # Never acknowledged: its window runs out as in exact mode, where its timer was armed.
+            self.runner.service.watch_lease(self.attempt)  # type: ignore[arg-type]
         self._crashed()
         self.state = DORMANT
 
@@ -504,6 +541,63 @@ class FastThread(BulkReporter, BulkClient):
             tries += 1
             if self._now(STATUS, attempt, finished) != LOST:
                 break
+        self.attempt = None
+
+    def _start_up(self) -> None:
+        """STARTING: the start-up goes on; it ends `startup_end` on the runner's own clock."""
+        runner = self.runner
+        left = max(self.startup_end - runner.active_time(), 0.0)
+        timer = self.startup_timer = runner.env.timeout(left, self.attempt)
+        timer.callbacks.append(self._started)
+
+    def freeze_start_up(self) -> None:
+        """STARTING: the runner pauses: the start-up stops until `resume` (`_start_up`). As in
+        exact mode, the acknowledgement window runs on: its timer is armed."""
+        self.startup_timer = None
+        self.runner.service.watch_lease(self.attempt)  # type: ignore[arg-type]
+
+    def _started(self, event: Event) -> None:
+        """STARTING -> WORKING: the start-up is over; the acknowledgement (`Thread._acknowledge`)
+        lands now, unless a stall, a partition or message loss holds it up: the process sends
+        it then (`_acknowledged`), its window watched."""
+        if event is not self.startup_timer:  # a pause or a crash came first
+            return
+        self.startup_timer = None
+        attempt: Attempt = event.value
+        runner = self.runner
+        losses = self.losses
+        if not self.acks_at_once() or (losses is not None and losses.next_lost()):
+            runner.service.watch_lease(attempt)
+            self.wake(Then(lambda: self._acknowledged(attempt)))
+            return
+        if losses is not None:
+            losses.send()
+        if self._lands(PROGRESS, attempt) in (CANCELED, NOT_FOUND):
+            # The lease ended during the start-up (an attempt timeout): as in exact mode, the
+            # thread drops the task and polls again.
+            attempt.runner_outcome = "canceled"
+            self.attempt = None
+            self._poll_again()
+            return
+        self._work_on(attempt)
+
+    def _acknowledged(self, attempt: Attempt) -> Wait:
+        """`Thread._acknowledge` after its start-up, then `Thread._work`: the process goes on from
+        the end of a start-up spent on callbacks."""
+        runner = self.runner
+        blocked = self._report_blocked()
+        if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
+            yield from self._sleep(blocked)
+        if runner.direct[PROGRESS]:
+            reply = self._now(PROGRESS, attempt)
+        else:
+            reply = yield from self._call(PROGRESS, attempt)
+        if reply in (CANCELED, NOT_FOUND):
+            attempt.runner_outcome = "canceled"
+        else:
+            now = attempt.work_started_at = runner.env.now
+            done = self.done = now - runner.pause_total + attempt.task.work
+            yield from self._work(attempt, done, now + self._next_interval())
         self.attempt = None
 
     def freeze_work(self) -> None:
