@@ -163,19 +163,30 @@ def bursts(mode: str, seed: int, on_notice: str) -> simulator.Result:
         return simulator.run(scenario, seed=seed)
 
 
-@pytest.mark.parametrize("on_notice", ["drain", "ignore"])
-def test_fast_mode_runs_an_interrupted_group_exact_where_completions_meet_arrivals(
-    on_notice: str,
-) -> None:
-    """Exact mode orders a completion by the thread's last progress report, fast mode by when it
-    took the task: when a burst arrives with tasks completing, the two modes hand the burst to
-    different threads, and which runners are busy when an interruption strikes changes (with 6
-    Poisson tasks an hour added, 60 paired runs: 8.15 tasks lost to interruptions in fast mode
-    against 7.77 in exact, paired t p = 0.013).
-    Such a group runs exact, with its reason: exact mode's run, draw for draw."""
-    for seed in (5, 12):
-        exact, fast = bursts("exact", seed, on_notice), bursts("fast", seed, on_notice)
-        why = fast.meta["fallbacks"]["etl"]
-        assert why.startswith("fleet[etl].faults.interruption: workload[burst] has fixed work")
-        pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
-        assert exact.summary == pytest.approx(fast.summary, nan_ok=True)
+def test_an_interrupted_group_runs_fast_where_completions_meet_arrivals() -> None:
+    """Tasks complete in the instant a burst arrives: exact mode orders a completion by the
+    thread's last progress report, fast mode by when it took the task, so the burst may go to
+    other threads (not draw for draw), yet nothing decides on that order: the group runs fast
+    (the scaling controller does, `tests/test_scaling.py`)."""
+    fast = bursts("fast", 5, "drain")
+    assert fast.meta["mode"] == "fast" and fast.meta["fallbacks"] == {}
+    assert fast.summary["tasks_lost_to_interruptions"] > 0
+
+
+@pytest.mark.slow
+def test_an_interrupted_group_with_completions_meeting_arrivals_equals_exact_in_distribution(
+) -> None:  # fmt: skip
+    """300 paired runs (150 seeds under each notice policy): no paired difference (t, alpha =
+    0.01) in the tasks lost to interruptions, reassignments, wasted work or latency p95."""
+    from scipy import stats
+
+    keys = ("tasks_lost_to_interruptions", "reassignments", "wasted_work_h", "latency_p95_s")
+    diffs: dict[str, list[float]] = {k: [] for k in keys}
+    for on_notice in ("drain", "ignore"):
+        for seed in range(30, 180):
+            exact, fast = bursts("exact", seed, on_notice), bursts("fast", seed, on_notice)
+            for k in keys:
+                diffs[k].append(fast.summary[k] - exact.summary[k])
+    for k in keys:
+        d = np.array(diffs[k])
+        assert d.std() == 0 or stats.ttest_1samp(d, 0.0).pvalue > 0.01, k
