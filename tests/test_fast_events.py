@@ -24,6 +24,7 @@ from scipy import stats
 import simulator
 from simulator.model import simulate
 from simulator.model.log import POLL
+from simulator.scenario.schema import Fixed
 from simulator.seeds import Streams
 
 
@@ -192,6 +193,30 @@ def test_scaling_and_interrupted_groups_run_fast_and_equal_exact_mode(
         assert fast.meta["events"] < exact.meta["events"] / 3
         assert len(exact.runners) > 6  # it scaled out
         assert (exact.runners.reason == "scale_in").any()  # and in
+        for name in ("attempts", "tasks", "runners"):
+            pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
+
+
+@pytest.mark.parametrize(("scale_in", "interrupted"), [("drain", True), ("terminate", False)])
+def test_runners_stopped_during_a_start_up_on_callbacks_equal_exact_mode(
+    scale_in: str, interrupted: bool
+) -> None:
+    """The same runs with a 60-s start-up (`STARTING`): runners drained, terminated, interrupted
+    or crashed while threads start up; the same attempts, tasks and runners as exact mode."""
+    for seed in (2, 3):
+        runs = []
+        for mode in ("exact", "fast"):
+            scenario = scaled(mode, seed, scale_in, interrupted).scenario
+            group = scenario.fleet[0]
+            group = group.model_copy(update={"startup": Fixed(dist="fixed", value=60.0)})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", simulator.ScenarioWarning)
+                runs.append(
+                    simulator.run(scenario.model_copy(update={"fleet": (group,)}), seed=seed)
+                )
+        exact, fast = runs
+        assert fast.meta["mode"] == "fast"
+        assert (exact.attempts.runner_outcome == "crashed").sum() > 20
         for name in ("attempts", "tasks", "runners"):
             pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
 
