@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import BASE, merge
@@ -128,3 +129,20 @@ def test_broken_baseline_files_are_file_errors(tmp_path: Path, content: str, exp
     assert expected in info.value.message
     assert "leasesim check --update-baseline s.yaml" in info.value.message
     assert json.dumps(info.value.to_dict())
+
+
+@pytest.mark.parametrize(("key", "value"), [("seed", "11"), ("seed", True), ("seed", 11.5),
+                                            ("value", "1.0"), ("value", True)])  # fmt: skip
+def test_a_hand_edited_baseline_holds_numbers_only(tmp_path: Path, key: str, value: Any) -> None:
+    # Issue 19: baselines can come from strangers; "11" or true is not silently read as a number.
+    path = tmp_path / "baselines" / "s.json"
+    runs = {"full": recorded(scenario(), 11, SUMMARIES)}
+    Baseline(path, "s.yaml", current_versions(), runs).save()
+    data = json.loads(path.read_text())
+    if key == "seed":
+        data["runs"]["full"]["seed"] = value
+    else:
+        data["runs"]["full"]["values"]["a"][0] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(LeasesimError, match="not a (whole )?number"):
+        load(path)

@@ -278,3 +278,10 @@ def test_two_sweeps_started_together_one_runs_and_one_is_refused(tmp_path: Path)
     assert again.returncode == 0, again.stderr
     data = json.loads(again.stdout)["data"]
     assert data["resumed"] == 4 and data["rows"] == winner["rows"]
+
+
+def test_run_file_names_take_ascii_digits_only(tmp_path: Path) -> None:
+    # Issue 19: a file planted with full-width digits (p０-r０.json) is not taken for a run file.
+    assert store._RUN_NAME.fullmatch("p0-r12.json") is not None
+    assert store._RUN_NAME.fullmatch("p０-r１.json") is None
+    assert store._REP_NAME.fullmatch("rep-０００") is None

@@ -199,20 +199,32 @@ def load(path: Path, scenario_file: str = "") -> Baseline:
         for mode, run in dict(data["runs"]).items():
             if mode not in ("full", "quick"):
                 raise ValueError(f"unknown run {mode!r} (expected full, quick)")
-            values = {str(m): [math.nan if v is None else float(v) for v in column]
+            values = {str(m): [math.nan if v is None else _number(v, f"{mode}.values.{m}")
+                               for v in column]
                       for m, column in dict(run["values"]).items()}  # fmt: skip
             if len({len(v) for v in values.values()}) > 1:
                 raise ValueError(f"the {mode} run's metrics have different replication counts")
             scenario = run["scenario"]
             if not isinstance(scenario, dict):
                 raise ValueError(f"the {mode} run's scenario is not a mapping")
-            suggested = {str(m): float(v) for m, v in dict(run.get("suggested_tolerance")
+            suggested = {str(m): _number(v, f"{mode}.suggested_tolerance.{m}")
+                         for m, v in dict(run.get("suggested_tolerance")
                                                            or {}).items()}  # fmt: skip
-            runs[mode] = Recorded(scenario, int(run["seed"]), values, suggested)
+            seed = run["seed"]
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"the {mode} run's seed is {seed!r}, not a whole number")
+            runs[mode] = Recorded(scenario, seed, values, suggested)
         versions = {str(k): str(v) for k, v in dict(data["versions"]).items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(path, f"is not a valid baseline: {exc}.{fix}") from None
     return Baseline(path, str(data.get("file", "")), versions, runs)
+
+
+def _number(value: object, where: str) -> float:
+    """A JSON number as a float: a hand-edited "7" or true is not silently read as one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} holds {value!r}, not a number")
+    return float(value)
 
 
 def _bad(path: Path, message: str) -> LeasesimError:

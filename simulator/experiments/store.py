@@ -40,8 +40,9 @@ from simulator.versions import dependency_versions, leasesim_version, version
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-_RUN_NAME = re.compile(r"p(\d+)-r(\d+)\.json")
-_REP_NAME = re.compile(r"rep-(\d{3,})")
+# ASCII digits only: \d would also take a planted file's full-width digits for a run number.
+_RUN_NAME = re.compile(r"p(\d+)-r(\d+)\.json", re.ASCII)
+_REP_NAME = re.compile(r"rep-(\d{3,})", re.ASCII)
 # What must match for `resume` to continue a sweep: anything else would mix two experiments.
 IDENTITY = ("scenario", "seed", "grid")
 
