@@ -457,10 +457,14 @@ class Thread(Actor):
         Returns (when the work completes on the runner's clock, when the next report is due), or
         None if the service says the task is no longer this thread's.
         """
-        runner = self.runner
-        startup = runner.startup()
+        startup = self.runner.startup()
         if startup > 0:
             yield from self._work_for(startup)
+        return (yield from self._first_report(attempt))
+
+    def _first_report(self, attempt: Attempt) -> Wait:
+        """The acknowledgement itself, once the start-up is over; returns as `_acknowledge`."""
+        runner = self.runner
         blocked = self._report_blocked()
         if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
             yield from self._sleep(blocked)

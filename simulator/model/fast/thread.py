@@ -26,7 +26,7 @@ from simpy import Event, Interrupt
 from simpy.events import URGENT
 
 from simulator.model.actor import CRASH, PAUSE, WAKE, Crashed, Wait
-from simulator.model.clock import EPSILON, due
+from simulator.model.clock import due
 from simulator.model.fast.draws import FastRunner
 from simulator.model.fast.phases import (
     DORMANT,
@@ -582,22 +582,11 @@ class FastThread(BulkReporter, BulkClient):
         self._work_on(attempt)
 
     def _acknowledged(self, attempt: Attempt) -> Wait:
-        """`Thread._acknowledge` after its start-up, then `Thread._work`: the process goes on from
+        """`Thread._first_report`, then `Thread._work`: the process goes on from
         the end of a start-up spent on callbacks."""
-        runner = self.runner
-        blocked = self._report_blocked()
-        if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
-            yield from self._sleep(blocked)
-        if runner.direct[PROGRESS]:
-            reply = self._now(PROGRESS, attempt)
-        else:
-            reply = yield from self._call(PROGRESS, attempt)
-        if reply in (CANCELED, NOT_FOUND):
-            attempt.runner_outcome = "canceled"
-        else:
-            now = attempt.work_started_at = runner.env.now
-            done = self.done = now - runner.pause_total + attempt.task.work
-            yield from self._work(attempt, done, now + self._next_interval())
+        started = yield from self._first_report(attempt)
+        if started is not None:
+            yield from self._work(attempt, *started)
         self.attempt = None
 
     def freeze_work(self) -> None:
