@@ -145,9 +145,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_INVALID
+        from simulator.cli.experiment_options import terminate_as_interrupt
         from simulator.scenario.files import outside_allowed
 
-        with outside_allowed(args.allow_outside):
+        # SIGTERM (a CI job cancelled, `kill`) stops any command as Ctrl-C does, exit status 130,
+        # from the first line to the last: also while a scenario loads or the last lines print.
+        with outside_allowed(args.allow_outside), terminate_as_interrupt():
             return COMMANDS[args.command].execute(args)
     except LeasesimError as err:
         return _report(err, as_json)
