@@ -45,7 +45,7 @@ run: $(RUN_STAMP)
 	$(BIN)/leasesim run $(SCENARIO) --plots out/$(basename $(notdir $(SCENARIO)))
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n auto  # one worker per core (pytest-xdist)
+	$(BIN)/python -m pytest -q -n auto --dist worksteal  # a worker per core; idle ones take queued tests
 	$(MAKE) --no-print-directory check
 
 # The shipped scenarios against their expect: bounds and baselines (docs/regression.md).
@@ -53,7 +53,7 @@ check: $(RUN_STAMP)
 	$(BIN)/leasesim check scenarios/ --quick
 
 test-fast: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n auto -m 'not slow'
+	$(BIN)/python -m pytest -q -n auto -m 'not slow' --dist worksteal
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check simulator tests bench notebooks/execute.py

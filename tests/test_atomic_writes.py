@@ -206,7 +206,7 @@ def test_many_kills_leave_the_old_or_the_new(
 ) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    _check_rounds(WRITERS[kind](folder), folder, 40, 0.3, monkeypatch)
+    _check_rounds(WRITERS[kind](folder), folder, 24, 0.3, monkeypatch)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux-only")
