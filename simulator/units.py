@@ -192,15 +192,16 @@ def format_rate(per_second: float, unit: str | None = None) -> str:
     return f"{float(f'{per_second * SECONDS[unit]:.3g}'):g}/{unit}"
 
 
-def format_number(x: float | None) -> str:
-    """About four significant digits, thousands separated (1,208; 0.2106); "-" for no value."""
+def format_number(x: float | None, grouped_from: float = 1000) -> str:
+    """About four significant digits, thousands separated from `grouped_from` on (1,208;
+    0.2106); "-" for no value."""
     if x is None or math.isnan(x):
         return "-"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"  # also for -0.0
-    if abs(x) >= 1000:
+    if abs(x) >= grouped_from:
         return f"{x:,.0f}"
     if float(x).is_integer():
         return str(int(x))

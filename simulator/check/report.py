@@ -22,7 +22,7 @@ from simulator.check.runner import CheckRun
 from simulator.check.verdict import NO_BASELINE, NOT_USED, STALE, ScenarioCheck
 from simulator.errors import RUN_ERROR, USAGE_ERROR, LeasesimError, printable
 from simulator.io import atomic_write_text
-from simulator.units import format_duration
+from simulator.units import format_duration, format_number
 
 CHECK_FAILED = "CHECK_FAILED"  # the error code of a check that ran and found failures
 HEADER = ("scenario", "kind", "metric", "expected", "observed", "verdict")
@@ -30,14 +30,8 @@ NOT_COUNTED = "inconclusive*"
 
 
 def number(x: float) -> str:
-    """About four significant digits; "-" for no value."""
-    if x is None or math.isnan(x):
-        return "-"
-    if x == 0:
-        return "0"
-    if abs(x) >= 10_000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
+    """About four significant digits, thousands separated from 10,000 on; "-" for no value."""
+    return format_number(x, grouped_from=10_000)
 
 
 def signed(x: float) -> str:

@@ -16,6 +16,7 @@ from simulator.results.metrics import METRICS
 from simulator.scenario.outputs import allowed_values, metric_value
 from simulator.units import (
     format_duration,
+    format_number,
     format_rate,
     human_duration,
     rate_metric,
@@ -29,14 +30,8 @@ SLACK = 1e-9  # relative: a mean equal to the bound, up to float noise, respects
 
 
 def number(x: float) -> str:
-    """About four significant digits, thousands separated; "-" for no value."""
-    if not math.isfinite(x):
-        return "-"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
+    """About four significant digits, thousands separated; "-" for no value (or no finite one)."""
+    return format_number(x) if math.isfinite(x) else "-"
 
 
 def shown(metric: str, x: float, signed: bool = False, unit: str | None = None) -> str:
