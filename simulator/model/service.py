@@ -167,7 +167,7 @@ class Service:
     def admit(self, op: int) -> bool:
         """Whether the account's rate limit lets this call through (a throttled call fails)."""
         bucket = self.buckets[op]
-        if bucket is None or bucket.take(self.env.now):
+        if bucket is None or bucket.take(self.env._now):
             return True
         self.log.throttled[op] += 1
         return False
@@ -183,7 +183,7 @@ class Service:
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
         group = self.groups[task.kind.worker_group]
-        poll = group.pop_poll(self.env.now)
+        poll = group.pop_poll(self.env._now)
         if poll is None:
             group.ready.append(task)
             return
@@ -230,7 +230,7 @@ class Service:
     def _hold(self, client: Client, group: WorkerGroup) -> Poll:
         """Hold a poll open for `long_poll`."""
         env = self.env
-        now = env.now
+        now = env._now
         poll = Poll(client, Event(env), now, client.rank)
         polls = group.polls
         if polls and polls[-1].arrival >= now:  # behind a poll of this same instant: by rank
@@ -257,7 +257,7 @@ class Service:
         The timer is left out only when the thread acknowledges in this same instant (the fast
         layer's hand-over): the first report's lease replaces the window before it matters.
         """
-        now = self.env.now
+        now = self.env._now
         if self.checks is not None:
             self.checks.assigned(task)
         attempt = Attempt(task, task.attempt_number, client.name, client.index, now)
@@ -282,7 +282,7 @@ class Service:
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
         if attempt.task.live is not attempt or attempt.timer is not timer:
             return
-        now = self.env.now
+        now = self.env._now
         deadline = attempt.deadline
         if not due(deadline, now):  # renewed since this timer was armed: watch the new deadline
             attempt.timer = LeaseTimer(self.env, deadline - now, attempt, self._check_lease)
@@ -291,7 +291,7 @@ class Service:
 
     def _expire(self, attempt: Attempt) -> None:
         """The lease ran out: the task is taken back; the holder is not told (reference 3.4)."""
-        now = self.env.now
+        now = self.env._now
         task = attempt.task
         attempt.lease_lost_at = now
         attempt.expired_alive = attempt.runner_outcome != "crashed"
@@ -329,7 +329,7 @@ class Service:
         """The live attempt ends on the service's side; the task holds no lease until the next."""
         if self.checks is not None:
             self.checks.attempt_ends(attempt)
-        attempt.ended_at = self.env.now
+        attempt.ended_at = self.env._now
         attempt.outcome = outcome
         attempt.task.live = None
         # The lease is gone: a pending timer finds the attempt ended, and nothing reads these again
@@ -341,7 +341,7 @@ class Service:
         if self.checks is not None:
             self.checks.task_ends(task)
         task.status = status
-        task.ended_at = self.env.now
+        task.ended_at = self.env._now
         task.finished_by = finished_by
 
     # --- ReportTaskProgress ----------------------------------------------------------------------
@@ -351,7 +351,7 @@ class Service:
         task = attempt.task
         if task.live is not attempt:
             return self.stale_progress
-        now = self.env.now
+        now = self.env._now
         if self.checks is not None:
             self.checks.lease_renewed(attempt, now)
         if attempt.reports == 0:
@@ -404,12 +404,12 @@ class Service:
         elif task.status == "finished" and not finished:
             task.status = "failed"
             task.finished_by = None
-            task.ended_at = self.env.now
+            task.ended_at = self.env._now
             self.log.stale_status_accepted += 1
         elif task.status == "failed" and finished:
             task.status = "finished"
             task.finished_by = attempt
-            task.ended_at = self.env.now
+            task.ended_at = self.env._now
             self.log.stale_status_accepted += 1
         return OK
 
@@ -424,7 +424,7 @@ class Service:
     def runner_heartbeat(self, runner: Holder) -> int:
         """Counted; renews the runner's task leases only if the scenario says so (reference 3.5)."""
         if self.heartbeat_renews:
-            now = self.env.now
+            now = self.env._now
             for attempt in runner.leases():
                 if attempt is not None and attempt.task.live is attempt and attempt.reports:
                     renewed = now + attempt.task.kind.timeouts[2]

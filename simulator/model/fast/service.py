@@ -16,9 +16,9 @@ from typing import Protocol
 import numpy as np
 from simpy import Event
 
-from simulator.model.clock import due, ticks_before
+from simulator.model.clock import EPSILON, due, ticks_before
 from simulator.model.lease import LeaseTimer
-from simulator.model.log import POLL, Attempt, Task
+from simulator.model.log import NAN, POLL, Attempt, Task
 from simulator.model.service import Client, Poll, Service, WorkerGroup
 
 
@@ -180,8 +180,11 @@ class FastService(Service):
             return
         standing: StandingPoll = poll  # type: ignore[assignment]
         group: FastWorkerGroup = self.groups[task.kind.worker_group]  # type: ignore[assignment]
-        now = self.env.now
-        self.count_repolls(group.repolls(standing, now))
+        now = self.env._now
+        # `count_repolls(group.repolls(standing, now))`, inlined: once per task handed over.
+        repolls = math.ceil((now - standing.first - EPSILON) / group.cycle) - 1
+        if repolls > 0:
+            self.count_repolls(repolls)
         thread = standing.thread
         if thread.acks_at_once():
             thread.take(self._assign(task, thread, timer=False))
@@ -206,13 +209,13 @@ class FastService(Service):
     def leave(self, standing: StandingPoll) -> Poll:
         """A standing cycle stops; its current poll is held until its hold ends."""
         group: FastWorkerGroup = self.groups[standing.thread.worker_group]  # type: ignore[assignment]
-        now = self.env.now
+        now = self.env._now
         self.count_repolls(group.repolls(standing, now))
         return self._held(group.leave(standing, now))
 
     def _held(self, poll: Poll) -> Poll:
         """A standing cycle's poll, now held: it ends when its hold would have."""
-        now = self.env.now
+        now = self.env._now
         self.env.timeout(poll.arrival + self.long_poll - now, poll).callbacks.append(
             self._end_hold
         )
@@ -221,7 +224,7 @@ class FastService(Service):
     def drop(self, standing: StandingPoll) -> None:
         """A standing cycle's thread dies; its current poll closes with it."""
         group: FastWorkerGroup = self.groups[standing.thread.worker_group]  # type: ignore[assignment]
-        self.count_repolls(group.repolls(standing, self.env.now))
+        self.count_repolls(group.repolls(standing, self.env._now))
         group.remove(standing)
 
     def finish(self, until: float) -> None:
@@ -240,7 +243,7 @@ class FastService(Service):
             # The thread goes on to acknowledge it in this instant if it `acks_at_once`.
             return self._assign(task, thread, timer=not thread.acks_at_once())
         if thread.can_stand():
-            return thread.stand(group.stand(thread, self.env.now, thread.parked_on()))
+            return thread.stand(group.stand(thread, self.env._now, thread.parked_on()))
         return self._hold(thread, group)
 
     # --- leases renewed by a schedule of reports -----------------------------------------------
@@ -249,7 +252,7 @@ class FastService(Service):
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]
         if attempt.task.live is not attempt or attempt.timer is not timer:
             return
-        now = self.env.now
+        now = self.env._now
         deadline = attempt.deadline
         if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
             deadline = max(deadline, attempt.fast.deadline_at(now))
@@ -270,10 +273,17 @@ class FastService(Service):
         """Make sure the live attempt's lease timer fires no later than its deadline."""
         timer = attempt.timer
         if attempt.task.live is attempt and (timer is None or not due(timer.at, attempt.deadline)):
-            left = max(attempt.deadline - self.env.now, 0.0)
+            left = max(attempt.deadline - self.env._now, 0.0)
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
 
     def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
-        super()._end_attempt(attempt, outcome)
+        # `Service._end_attempt`, repeated rather than called: once per task on the hot path.
+        if self.checks is not None:
+            self.checks.attempt_ends(attempt)
+        attempt.ended_at = self.env._now
+        attempt.outcome = outcome
+        attempt.task.live = None
+        attempt.timer = None
+        attempt.deadline = NAN
         if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
             attempt.fast.superseded()
