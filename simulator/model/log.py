@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Generic, Protocol, TypeVar, overload
 
 import numpy as np
@@ -432,7 +432,8 @@ class Log:
             return
         n = len(attempts)
         rows = _values(attempts, "row", np.dtype(np.int64))
-        task = np.fromiter((a.task.row for a in attempts), dtype=np.int64, count=n)
+        # Mapped with C-level getters rather than generator expressions: once per record.
+        task = np.fromiter(map(attrgetter("task.row"), attempts), dtype=np.int64, count=n)
         if np.any(task < 0):
             raise ValueError("log inconsistent: every attempt's task must be in Log.tasks")
         arrays["task"][rows] = task
@@ -446,11 +447,12 @@ class Log:
             column = arrays[name]
             column[rows] = _values(attempts, name, column.dtype)
         arrays["live"][rows] = np.fromiter(
-            (a.task.live is a for a in attempts), dtype=np.bool_, count=n
+            map(is_, map(attrgetter("task.live"), attempts), attempts), dtype=np.bool_, count=n
         )
         arrays["finished_task"][rows] = np.fromiter(
-            (a.task.finished_by is a for a in attempts), dtype=np.bool_, count=n
-        )
+            map(is_, map(attrgetter("task.finished_by"), attempts), attempts),
+            dtype=np.bool_, count=n,
+        )  # fmt: skip
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from simpy import Event
 from simulator.model.clock import EPSILON, due, ticks_before
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import NAN, POLL, Attempt, Task
-from simulator.model.service import Client, Poll, Service, WorkerGroup
+from simulator.model.service import OK, Client, Poll, Service, WorkerGroup
 
 
 class BulkClient:
@@ -174,6 +174,17 @@ class FastService(Service):
     def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
         return FastWorkerGroup(name, rng, long_poll)
 
+    def submit(self, task: Task) -> None:
+        # `Service.submit` with `_ready` inlined (once per task): a new task is pending.
+        self.log.tasks.append(task)
+        group = self.groups[task.kind.worker_group]
+        poll = group.pop_poll(self.env._now)
+        if poll is None:
+            group.ready.append(task)
+            return
+        # A held poll or a standing cycle gets the first task that becomes ready (section 1).
+        self._hand_over(poll, task)
+
     def _hand_over(self, poll: Poll, task: Task) -> None:
         if poll.__class__ is not StandingPoll:
             super()._hand_over(poll, task)
@@ -275,6 +286,30 @@ class FastService(Service):
         if attempt.task.live is attempt and (timer is None or not due(timer.at, attempt.deadline)):
             left = max(attempt.deadline - self.env._now, 0.0)
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
+
+    def set_task_status(self, attempt: Attempt, finished: bool) -> int:
+        task = attempt.task
+        if task.live is not attempt or not finished:
+            return super().set_task_status(attempt, finished)
+        # The holder's FINISHED, the common case (once per task), with `_end_attempt` and
+        # `_end_task` inlined: the attempt and the task end now.
+        checks = self.checks
+        if checks is not None:
+            checks.attempt_ends(attempt)
+        now = self.env._now
+        attempt.ended_at = now
+        attempt.outcome = "finished"
+        task.live = None
+        attempt.timer = None
+        attempt.deadline = NAN
+        if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
+            attempt.fast.superseded()
+        if checks is not None:
+            checks.task_ends(task)
+        task.status = "finished"
+        task.ended_at = now
+        task.finished_by = attempt
+        return OK
 
     def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
         # `Service._end_attempt`, repeated rather than called: once per task on the hot path.
