@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from operator import attrgetter, is_
+from itertools import compress
+from operator import attrgetter, is_, not_
 from typing import Generic, Protocol, TypeVar, overload
 
 import numpy as np
@@ -381,11 +382,13 @@ class Log:
         else:
             links, reached = _reached(attempts)
             free = _free(tasks, links, reached)
-            done_tasks, open_tasks, done_attempts, open_attempts = [], [], [], []
-            for t in tasks:
-                (done_tasks if id(t) in free else open_tasks).append(t)
-            for a in attempts:
-                (done_attempts if id(a.task) in free else open_attempts).append(a)
+            # Split by C-level iterators rather than a loop (every record passes here once).
+            is_free = list(map(free.__contains__, map(id, tasks)))
+            done_tasks = list(compress(tasks, is_free))
+            open_tasks = list(compress(tasks, map(not_, is_free)))
+            is_free = list(map(free.__contains__, map(id, map(attrgetter("task"), attempts))))
+            done_attempts = list(compress(attempts, is_free))
+            open_attempts = list(compress(attempts, map(not_, is_free)))
         self.tasks.columns.reserve(self.tasks.size)
         self.attempts.columns.reserve(self.attempts.size)
         self._put_tasks(self.tasks.columns.arrays, done_tasks)
