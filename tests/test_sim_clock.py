@@ -21,6 +21,8 @@ from simulator.scenario.load import load_scenario
 from simulator.scenario.schema import Exponential, Service, Workload
 from simulator.seeds import Streams
 
+AWS_DEFAULTS = Path(__file__).resolve().parent.parent / "scenarios" / "aws-defaults.yaml"
+
 
 def _program(env: Environment) -> list[tuple[float, str, float]]:
     """A SimPy program using what the model uses (processes, timeouts with values, events
@@ -137,9 +139,7 @@ def test_a_scenario_runs_the_same_on_simpys_environment(
 ) -> None:
     """aws-defaults for a day: the same summary, tables and event count on `Clock` as on SimPy's
     own `Environment` (the shortcuts are for speed only)."""
-    scenario = load_scenario(
-        Path(__file__).resolve().parent.parent / "scenarios" / "aws-defaults.yaml", overrides=["duration=1d", f"simulation.mode={mode}"]
-    )
+    scenario = load_scenario(AWS_DEFAULTS, overrides=["duration=1d", f"simulation.mode={mode}"])
     ours = simulator.run(scenario)
     monkeypatch.setattr(simulation, "Clock", Environment)
     simpys = simulator.run(scenario)
