@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -199,12 +198,24 @@ def _pauses_by_runner(faults: Faults, duration: float) -> dict[str, _Pauses]:
 # --- tables --------------------------------------------------------------------------------------
 
 
-class _Spans(NamedTuple):
-    """Per attempts row: the row of its task in the tasks frame and its gross work interval."""
+class _Spans:
+    """Per attempts row: the row of its task in the tasks frame and its gross work interval.
 
-    task_row: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
+    Handed from `_attempts` to `_tasks`, which takes the arrays out (`take`) and drops them before
+    it builds the tasks frame: at that peak a large run's spans (24 bytes an attempt) are freed.
+    """
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, task_row: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        self.arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = (task_row, start, end)
+
+    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task_row, start, end), once: the holder keeps no reference to them."""
+        arrays, self.arrays = self.arrays, None
+        if arrays is None:
+            raise ValueError("the spans were taken already")
+        return arrays
 
 
 def _table(values: Sequence[object]) -> np.ndarray:
@@ -342,7 +353,7 @@ def _tasks(
 ) -> pd.DataFrame:  # fmt: skip
     """The tasks frame, with duplicate execution measured from the attempts' work intervals."""
     m = len(tasks["id"])
-    task_row, s, e = spans
+    task_row, s, e = spans.take()
     worked = e > s
     counts = np.bincount(task_row, minlength=m)
     work_s = np.bincount(task_row, weights=attempts["work_s"].to_numpy(), minlength=m)
@@ -357,7 +368,7 @@ def _tasks(
         runners = attempts["runner"].to_numpy()
         for ti in candidates:
             rows = [r for r in range(offsets[ti], offsets[ti + 1]) if worked[r]]
-            rows.sort(key=lambda r: s[r])
+            rows.sort(key=s.__getitem__)
             if not _gross_overlap(s[rows], e[rows]):
                 continue  # attempts one after another (the common retry case): nothing to do
             pieces = []
@@ -367,6 +378,8 @@ def _tasks(
                 pieces.append(p.subtract(*gross) if p else [gross])
             overlap[ti] = _overlap(pieces)
 
+    # The spans are not needed any more: freed before the frame is built, at the tables' peak.
+    del task_row, s, e, worked, completed
     kinds = log.kinds.values
     kind = tasks.pop("kind")
 
