@@ -299,8 +299,11 @@ def main() -> int:
         figures.append((name, "fast", "events_ratio", r["events"] / r["est_events"]))
         memory = r["rss_growth_bytes"] / r["est_memory_bytes"]
         figures.append((name, "fast", "memory_ratio", memory))
-    if "leasesim_tasks_per_s" in m:
+    if "leasesim_tasks_per_s" in m:  # per CPU second since the comparison's fresh processes
         figures.append((f"mmc-{m['tasks']}", "fast", "tasks_per_s", m["leasesim_tasks_per_s"]))
+    if "ratio_leasesim_over_ciw" in m:
+        figures.append((f"mmc-{m['tasks']}", "fast", "ratio_over_ciw",
+                        m["ratio_leasesim_over_ciw"]))  # fmt: skip
     history.append(history.rows("fast", figures))
     print(f"appended to {history.HISTORY.relative_to(HERE.parent)}")
     return 0
