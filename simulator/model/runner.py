@@ -56,6 +56,17 @@ class GroupState:
 class Runner:
     """One task runner process: its threads, its heartbeat, and the faults it is under."""
 
+    # Slots, not a dict: with this many fields an instance dict no longer shares its keys with the
+    # class and costs about 1.6 KB a runner; a fleet of 100,000 runners holds them all at once.
+    __slots__ = (
+        "env", "name", "config", "group", "service", "log", "latency", "instant", "startup",
+        "uniforms", "heartbeat_phase", "start_offset", "ranks", "loss", "reply_loss", "direct",
+        "alive", "paused", "resumed", "pause_total", "paused_since", "paused_until",
+        "pause_record", "generation", "stall_until", "heartbeat_stall_until", "partition_until",
+        "record", "draining", "retired", "noticed", "stop_reason", "threads_out", "threads",
+        "heartbeat",
+    )  # fmt: skip
+
     # What its processes are (the fast layer's runner names its own subclasses).
     thread_class: type[Thread]
     heartbeat_class: type[Heartbeat]
@@ -110,7 +121,6 @@ class Runner:
         self.threads_out = 0  # threads that left their loop while draining
         self.threads = [self.thread_class(self, i) for i in range(config.threads)]
         self.heartbeat = self.heartbeat_class(self)
-        self.processes: list[Process] = []
         self.start()
 
     def start(self) -> None:
@@ -122,8 +132,6 @@ class Runner:
         for thread in self.threads:
             thread.start(delay)
         self.heartbeat.start(delay)
-        self.processes = [t.process for t in self.threads]  # type: ignore[misc]
-        self.processes.append(self.heartbeat.process)  # type: ignore[arg-type]
 
     def connected(self, now: float) -> bool:
         """Whether this runner's calls land at once at `now`: no partition (the runner's own or
@@ -425,7 +433,6 @@ class Thread(Actor):
             return self.interval + self.jitter * (2.0 * self.runner.uniforms() - 1.0)
         return self.interval
 
-
     def _await_poll(self, poll: Poll) -> Wait:
         """Wait on a held poll: the task it is handed, or None when the hold ends empty."""
         if self.runner.draining and not poll.event.triggered:  # sent before the drain began
@@ -445,11 +452,9 @@ class Thread(Actor):
         self.poll = None
         return attempt
 
-
     def _report_blocked(self) -> float:
         """How long a progress stall still blocks this runner's progress reports."""
         return self.runner.stall_until - self.runner.env.now
-
 
     def _acknowledge(self, attempt: Attempt) -> Wait:
         """Start up, then the first ReportTaskProgress, due within ack_timeout of the assignment.
@@ -558,7 +563,6 @@ class Thread(Actor):
         attempt.work_ended_at = runner.env.now + min(left, 0.0)
         attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
 
-
     def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
         """Sleep until the next report is due or the work is done (`left` on the runner's clock).
 
@@ -575,7 +579,6 @@ class Thread(Actor):
             yield from self._frozen()
         return next_report
 
-
     def _complete(self, attempt: Attempt, left: float) -> bool:
         """The work is done (`left`: float slack): succeeded (FINISHED) or failed (FAILED)?"""
         runner = self.runner
@@ -588,7 +591,6 @@ class Thread(Actor):
         finished = failure == 0.0 or runner.uniforms() >= failure  # no draw for a certainty
         attempt.runner_outcome = "completed" if finished else "failed"
         return finished
-
 
     def _work_for(self, seconds: float) -> Wait:
         """Spend `seconds` of the runner's own time (pauses stretch it)."""

@@ -27,6 +27,8 @@ class FastRunner(Runner):
     the heartbeat's binomial counts).
     """
 
+    __slots__ = ("_fast_stream", "_fast_rng")  # as `Runner`'s: one instance per runner
+
     def __init__(self, *args: object, fast_stream: Stream, **kwargs: object) -> None:
         self._fast_stream = fast_stream
         self._fast_rng: np.random.Generator | None = None
