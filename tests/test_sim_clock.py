@@ -1,4 +1,4 @@
-"""The simulation's engine shortcuts change no event: `simulation.Clock` (SimPy's environment with
+"""The simulation's engine shortcuts change no event: `clock.Clock` (SimPy's environment with
 its clock as an attribute and one-call timeouts) and `workload.Tick` (one reusable queue entry per
 Poisson arrival chain) give SimPy's own event order, event ids and results."""
 
@@ -15,7 +15,7 @@ from simulator.distributions import Sampler
 from simulator.model import simulation
 from simulator.model.lease import LATE, LeaseTimer
 from simulator.model.log import Task
-from simulator.model.simulation import Clock
+from simulator.model.clock import Clock
 from simulator.model.workload import Source
 from simulator.scenario.load import load_scenario
 from simulator.scenario.schema import Exponential, Service, Workload

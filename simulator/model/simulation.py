@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappop, heappush
 from itertools import count
-
-from simpy import Environment
-from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, EventPriority, Timeout
 
 from simulator.collector import paused
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
+from simulator.model.clock import Clock
 from simulator.model.fast.runner import FastRunner
 from simulator.model.fast.service import FastService
 from simulator.model.fast.throttle import BoundedRunner, MayThrottle, ThrottledService
@@ -25,61 +21,6 @@ from simulator.model.workload import Source
 from simulator.scenario.modes import fallbacks
 from simulator.scenario.schema import FleetGroup, Scenario
 from simulator.seeds import Stream, Streams
-
-
-class Clock(Environment):
-    """SimPy's environment with its clock, `now`, a plain attribute instead of a property.
-
-    The model reads the clock dozens of times per task (every call, lease and fault check), and a
-    property costs a function call per read. `step` is SimPy's own (simpy 4.1), which also sets
-    `now` as it moves `_now`: the events, their order and their ids are SimPy's.
-    """
-
-    now = 0.0  # shadows `Environment.now` (a property); the instance's own value is the clock
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = self._now
-        # SimPy binds its event classes to the instance (`BoundClass.bind_early`), but only those
-        # of the instance's own class: bound here for this subclass, as SimPy would.
-        for name in ("process", "event", "all_of", "any_of"):
-            setattr(self, name, getattr(self, name))
-
-    def timeout(self, delay: float = 0, value: object = None) -> Timeout:
-        """`Environment.timeout`: the same `Timeout`, scheduled the same way, in one call instead
-        of three (the bound class, `Timeout.__init__`, `schedule`); most events are timeouts."""
-        if delay < 0:
-            raise ValueError(f"Negative delay {delay}")
-        event = Timeout.__new__(Timeout)
-        event.env = self
-        event.callbacks = []
-        event._value = value
-        event._delay = delay
-        event._ok = True
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
-        return event
-
-    def step(self) -> None:
-        """Process the next event (`Environment.step`, and the clock moved with it)."""
-        try:
-            self.now = self._now = (entry := heappop(self._queue))[0]
-        except IndexError:
-            raise EmptySchedule from None
-        event = entry[3]
-        callbacks, event.callbacks = event.callbacks, None
-        try:
-            for callback in callbacks:
-                callback(event)
-        except StopSimulation:
-            # As SimPy: the remaining callbacks run when the simulation resumes.
-            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
-            self.schedule(event, EventPriority(-1))
-            raise
-        if not event._ok and not hasattr(event, "_defused"):
-            # A failed event nobody handled: raised anew, as SimPy does.
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
 
 
 class Simulation:
