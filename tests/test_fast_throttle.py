@@ -20,9 +20,8 @@ from scipy import stats
 
 import simulator
 from simulator.model import simulate
-from simulator.model.fast import throttle as fast_throttle
-from simulator.model.fast.throttle import BucketBound, MayThrottle
-from simulator.model.log import PROGRESS
+from simulator.model.fast.thread import FastThread
+from simulator.model.fast.throttle import BoundedThread, BucketBound, MayThrottle, PollBound
 from simulator.model.throttle import TokenBucket
 from simulator.scenario.load import load_scenario
 from simulator.scenario.modes import fallbacks
@@ -75,30 +74,28 @@ def _calls(streams, explicit) -> list[float]:
     return sorted(calls)
 
 
-@pytest.mark.parametrize("seed", range(60))
-def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(seed: int) -> None:
-    """Until the bound gives up, it is at or below the tokens exact mode's bucket holds after
-    each update, with every call, explicit or in bulk, taken one by one (a bucket that never
-    refuses: T(t) = min over s of [b + r (t - s) - calls in [s, t]]); a run the bound lets
-    through has no call a real `TokenBucket` throttles; the streams' calls never exceed their
-    fluid. Light and heavy loads, bursts of calls in one instant, streams of mixed intervals."""
-    rng = np.random.default_rng(seed)
-    rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
-    streams, explicit = _history(rng, rate, burst, 300.0)
+class _Group:
+    """What `PollBound` reads of a worker group: its standing cycles and how many began."""
+
+    def __init__(self) -> None:
+        self.standing: list[tuple[float, float, float, float]] = []
+        self.stood = 0
+
+
+def _check_bound(rng, bound: BucketBound, pending: list[int], streams, explicit, charge) -> None:
+    """Feed `bound` a history (`charge(kind, t, stream)` takes a stream's begin or end, as the
+    model's hooks do) and check it against a bucket that sees every call one by one."""
+    rate, burst = bound.rate, bound.burst
     calls = _calls(streams, explicit)
     events = _events(streams, explicit)
-    pending = [0, 0, 0, 0]
-    bound = BucketBound(0, rate, burst, pending, flush=int(rng.choice([1, 4, 12])))
     proved = True
     tokens, last, i = burst, 0.0, 0
     for k, (t, _, kind, stream) in enumerate(events):
         try:
             if kind == "take":
-                pending[0] += 1  # as `ThrottledService.handle` counts it
-            elif kind == "begin":
-                bound.begin(t, stream[1], stream[2])
+                pending[bound.op] += 1  # as `ThrottledService.handle` counts it
             else:
-                bound.end(stream[2])
+                charge(kind, t, stream)
             if k + 1 < len(events) and events[k + 1][0] == t or rng.random() < 0.8:
                 continue  # changes wait for an update, mostly; compare once an instant is in
             bound.update(t)
@@ -121,6 +118,58 @@ def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(s
     assert all(real.take(t) for t in calls)  # not one call throttled
     assert len(_calls(streams, [])) <= bound.fluid + 1e-9
     assert bound.counted == len(explicit)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(seed: int) -> None:
+    """Until the bound gives up, it is at or below the tokens exact mode's bucket holds after
+    each update, with every call, explicit or in bulk, taken one by one (a bucket that never
+    refuses: T(t) = min over s of [b + r (t - s) - calls in [s, t]]); a run the bound lets
+    through has no call a real `TokenBucket` throttles; the streams' calls never exceed their
+    fluid. Light and heavy loads, bursts of calls in one instant, streams of mixed intervals."""
+    rng = np.random.default_rng(seed)
+    rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
+    streams, explicit = _history(rng, rate, burst, 300.0)
+    pending = [0, 0, 0, 0]
+    bound = BucketBound(1, rate, burst, pending, flush=int(rng.choice([1, 4, 12])))
+
+    def charge(kind: str, t: float, stream) -> None:
+        if kind == "begin":
+            bound.begin(t, stream[1], stream[2])
+        else:
+            bound.end(stream[2])
+
+    _check_bound(rng, bound, pending, streams, explicit, charge)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_poll_bound_counts_standing_cycles_from_the_groups(seed: int) -> None:
+    """The same check for `PollBound`, which is told of no cycle's begin or end but reads the
+    groups' `standing` and `stood` at each update: standing cycles of one `long_poll`, each
+    after a poll counted one by one, in two groups, over light and heavy loads."""
+    rng = np.random.default_rng(seed)
+    rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
+    cycle = float(rng.choice([1.0, 20.0, 90.0]))
+    drawn, explicit = _history(rng, rate, burst, 300.0)
+    # A cycle's first poll is a call counted one by one; its polls in bulk follow every cycle.
+    streams = [(begin, begin + cycle, cycle, end) for begin, _, _, end in drawn]
+    explicit = sorted(explicit + [begin for begin, *_ in streams])
+    groups = [_Group(), _Group()]
+    pending = [0, 0, 0, 0]
+    bound = PollBound(rate, burst, pending, int(rng.choice([1, 4, 12])), groups, cycle)
+    where: dict[int, _Group] = {}
+
+    def charge(kind: str, t: float, stream) -> None:
+        if kind == "begin":  # `FastWorkerGroup.stand`
+            group = groups[int(rng.integers(2))]
+            group.standing.append(stream)
+            group.stood += 1
+            where[id(stream)] = group
+        else:  # a hand-over, a pause or a crash takes it out of `standing`
+            standing = where[id(stream)].standing
+            del standing[next(i for i, s in enumerate(standing) if s is stream)]
+
+    _check_bound(rng, bound, pending, streams, explicit, charge)
 
 
 def test_the_bound_fails_where_the_bucket_runs_dry() -> None:
@@ -206,18 +255,9 @@ def test_a_stream_the_bound_never_saw_is_caught_after_the_run(
 ) -> None:
     """The safety net: reports counted in bulk without drawing on the bound (a hook missed) are
     found by the audit after the run, which then runs exact instead of trusting the proof."""
-    begin, end = BucketBound.begin, BucketBound.end
-
-    def begin_unseen(self: BucketBound, now: float, first: float, interval: float) -> None:
-        if self.op != PROGRESS:  # ReportTaskProgress streams go unseen
-            begin(self, now, first, interval)
-
-    def end_unseen(self: BucketBound, interval: float) -> None:
-        if self.op != PROGRESS:
-            end(self, interval)
-
-    monkeypatch.setattr(fast_throttle.BucketBound, "begin", begin_unseen)
-    monkeypatch.setattr(fast_throttle.BucketBound, "end", end_unseen)
+    # ReportTaskProgress streams go unseen: the thread's hooks do not charge them.
+    monkeypatch.setattr(BoundedThread, "_bulk", FastThread._bulk)
+    monkeypatch.setattr(BoundedThread, "settle", FastThread.settle)
     scenario = make_scenario(duration="3h", service=THROTTLED)
     fast = _run(scenario, "fast")
     assert "internal inconsistency" in fast.fallbacks["*"]

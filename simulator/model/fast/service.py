@@ -108,12 +108,15 @@ class LeftPoll(Poll):
 class FastWorkerGroup(WorkerGroup):
     """A worker group whose waiting polls are held polls and standing cycles, in arrival order."""
 
-    __slots__ = ("standing", "cycle")
+    __slots__ = ("standing", "cycle", "stood")
 
     def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
         super().__init__(name, rng)
         self.standing: list[tuple[float, float, StandingPoll]] = []  # sorted by phase, rank
         self.cycle = cycle  # long_poll: the period of standing polls
+        # Standing cycles begun so far: with `standing`, all the token-bucket bound needs to know
+        # of them (`fast.throttle.PollBound`), so none of its hooks is on the hand-over's path.
+        self.stood = 0
 
     def pop_poll(self, now: float) -> Poll | StandingPoll | None:  # type: ignore[override]
         """The waiting poll that arrived first: FIFO over held polls and standing cycles."""
@@ -139,6 +142,7 @@ class FastWorkerGroup(WorkerGroup):
         key = (now % self.cycle, thread.rank)
         standing = StandingPoll(thread, event, now, key)
         insort(self.standing, (*key, standing))
+        self.stood += 1
         return standing
 
     def remove(self, standing: StandingPoll) -> None:

@@ -29,23 +29,26 @@ token to spare, far above float rounding) after every update, every call found a
 tokens in exact mode's bucket.
 
 The fast layer's classes here (`ThrottledService`, `BoundedRunner`, `BoundedThread`,
-`BoundedHeartbeat`, `BoundedWorkerGroup`) override the hooks where streams begin and end, and
-the service's `handle`, which every call that reaches the service goes through.
+`BoundedHeartbeat`) override the hooks where streams begin and end, and the service's `handle`,
+which every call that reaches the service goes through. Standing polls need no hook: the
+PollForTask bound (`PollBound`) reads the worker groups' standing cycles when it is updated.
+
+What the bound costs fast mode is on its hot path (about five changes a task: three calls, a
+stream of reports and a standing cycle begun), so each change is one increment or two, taken in
+by the next update (`BucketBound`), and no hook wraps a method with another call layer.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from simpy import Environment, Event
+from simpy import Environment
 
 from simulator.model.actor import Wait
 from simulator.model.fast.runner import FastHeartbeat, FastRunner, FastThread
 from simulator.model.fast.schedule import FastSchedule
-from simulator.model.fast.service import FastService, FastWorkerGroup, StandingClient, StandingPoll
+from simulator.model.fast.service import FastService, FastWorkerGroup, StandingPoll
 from simulator.model.invariants import Invariants
 from simulator.model.log import HEARTBEAT, OPERATIONS, POLL, PROGRESS, STATUS, Attempt, Log
 from simulator.model.runner import Runner
-from simulator.model.service import WorkerGroup
 from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 from simulator.units import format_duration
@@ -61,13 +64,16 @@ class MayThrottle(Exception):  # noqa: N818 - a signal to `simulate`, not an err
 class BucketBound:
     """A lower bound of the tokens in exact mode's bucket of one operation (module docstring).
 
-    It is brought up to date (`_sync`) only every few changes, and each change is taken in at
+    It is brought up to date (`update`) only every few changes, and each change is taken in at
     the worst moment of the stretch since the last update, which only lowers the bound:
     - calls counted one by one wait in `pending` (kept by the service: one increment per call)
       and are taken in as if all came at the stretch's start, with no refill after them;
     - a stream that begins is charged from the stretch's start (its lump at once), and one that
       ends is charged to the stretch's end: every stream running at any moment of the stretch
       counts in `N` and in the drain for the whole of it.
+
+    A stream is charged by `begin` and `end`, or by the same increments inlined where it begins
+    and ends once per task (`BoundedThread`), or counted at the update (`PollBound`).
     """
 
     __slots__ = (
@@ -94,8 +100,9 @@ class BucketBound:
         self.ended = 0  # and their number
         self.flush = flush  # changes that wait for an update at most
 
-    def _sync(self, now: float) -> None:
-        """Bring the bound up to `now`; raise `MayThrottle` if it dipped below `MARGIN`.
+    def update(self, now: float) -> None:
+        """Take in the changes so far: bring the bound up to `now`; raise `MayThrottle` if it
+        dipped below `MARGIN` since the last update.
 
         Over the stretch since the last update the bound moves at `rate - drain`, capped at
         `burst - streams`, and loses one token per pending call and each lump. Its lowest point
@@ -142,7 +149,7 @@ class BucketBound:
         self.drain += 1.0 / interval
         self.begun += 1
         if self.begun >= self.flush:
-            self._sync(now)
+            self.update(now)
 
     def end(self, interval: float) -> None:
         """A stream ends now: its calls before now were all it sent (charged to the stretch's
@@ -150,41 +157,56 @@ class BucketBound:
         self.ending += 1.0 / interval
         self.ended += 1
 
-    def update(self, now: float) -> None:
-        """Take in the changes so far; check the bound up to `now`."""
-        self._sync(now)
-
     def close(self, now: float) -> None:
         """The run ends at `now`: the bound must hold up to it."""
-        self._sync(now)
+        self.update(now)
         if self.level < MARGIN:
             self._dry(now)
 
 
-class BoundedWorkerGroup(FastWorkerGroup):
-    """A worker group whose standing cycles draw on the PollForTask bound: each is a stream of
-    polls, one every `long_poll` after its first (which was counted one by one)."""
+class PollBound(BucketBound):
+    """The PollForTask bound: its streams, the worker groups' standing cycles, are counted from
+    the groups at each update instead of by a call per cycle begun or ended.
 
-    __slots__ = ("bound",)
+    A standing cycle (`StandingPoll`) is a stream of polls one every `long_poll` (`cycle`, one
+    for every group: a setting of the service) from `long_poll` after it began, its first poll
+    being counted one by one: `begin(now, now + long_poll, long_poll)`, whose lump is 0. Every
+    cycle running at some moment since the last update either stood at it (`running`: the
+    groups' `standing` then) or began since (the groups count them, `FastWorkerGroup.stood`),
+    so `running` + begun is the `N` that `begin` and `end` would have kept, and the drain is `N`
+    times 1/long_poll; after the update the cycles running are those standing now. A cycle
+    counts whether it ended by a hand-over, a pause, a partition or a crash: whatever takes it
+    out of `standing` ends it, and nothing else does. Its polls are counted at its end by
+    `FastService.count_repolls` (`ThrottledService.audit` checks them against the fluid).
 
-    def stand(self, thread: StandingClient, now: float, event: Event) -> StandingPoll:
-        self.bound.begin(now, now + self.cycle, self.cycle)
-        return super().stand(thread, now, event)
+    A cycle begins only in answer to a poll (`FastService.poll_for_task`): the service's
+    `handle` sees it begin there, and brings the bound up to date after `flush` of them, as
+    `begin` does (it only bounds how many wait; their number comes from the groups).
+    """
 
-    def pop_poll(self, now: float) -> object:  # type: ignore[override]
-        poll = super().pop_poll(now)
-        if poll.__class__ is StandingPoll:  # handed a task: the cycle ends
-            # `bound.end(self.cycle)`, inlined: once per task handed to a standing poll.
-            bound = self.bound
-            bound.ending += 1.0 / self.cycle
-            bound.ended += 1
-        return poll
+    __slots__ = ("groups", "running", "seen", "inverse")
 
-    def remove(self, standing: StandingPoll) -> None:
-        before = len(self.standing)
-        super().remove(standing)
-        if len(self.standing) < before:
-            self.bound.end(self.cycle)
+    def __init__(
+        self, rate: float, burst: float, pending: list[int], flush: int,
+        groups: list[FastWorkerGroup], cycle: float,
+    ) -> None:  # fmt: skip
+        super().__init__(POLL, rate, burst, pending, flush)
+        self.groups = groups
+        self.running = sum(len(group.standing) for group in groups)  # at the last update
+        self.seen = sum(group.stood for group in groups)  # cycles begun by the last update
+        self.inverse = 1.0 / cycle
+
+    def update(self, now: float) -> None:
+        stood = running = 0
+        for group in self.groups:
+            stood += group.stood
+            running += len(group.standing)
+        streams = self.running + stood - self.seen
+        self.seen = stood
+        self.running = running
+        self.streams = streams
+        self.drain = streams * self.inverse
+        BucketBound.update(self, now)
 
 
 class ThrottledService(FastService):
@@ -208,16 +230,14 @@ class ThrottledService(FastService):
         # Calls and streams wait for an update at most this many at a time: they are taken in
         # at the worst moment of their stretch (`BucketBound`), so a few at a time costs little.
         self.flush = flush = max(1, int(throttle.burst // 8))
+        groups: list[FastWorkerGroup] = list(self.groups.values())  # type: ignore[arg-type]
         self.bounds = [
-            BucketBound(op, rate, throttle.burst, pending, flush) for op, rate in enumerate(rates)
+            PollBound(rate, throttle.burst, pending, flush, groups, self.long_poll)
+            if op == POLL
+            else BucketBound(op, rate, throttle.burst, pending, flush)
+            for op, rate in enumerate(rates)
         ]
         self.buckets = [None] * 4
-        for group in self.groups.values():
-            group.bound = self.bounds[POLL]  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
-        return BoundedWorkerGroup(name, rng, long_poll)
 
     def handle(self, op: int, caller: object, finished: bool = True) -> object:
         # Every call that reaches the service comes here (`Actor._arrives`, `Actor._lands`).
@@ -231,7 +251,15 @@ class ThrottledService(FastService):
         if op == PROGRESS:
             return self.report_progress(caller)  # type: ignore[arg-type]
         if op == POLL:
-            return self.poll_for_task(caller)  # type: ignore[arg-type]
+            reply = self.poll_for_task(caller)  # type: ignore[arg-type]
+            if reply.__class__ is StandingPoll:
+                # A standing cycle began (`PollBound` counts it from its group): as with any
+                # stream begun, the flush bounds how many wait for an update.
+                bound = self.bounds[POLL]
+                bound.begun += 1
+                if bound.begun >= self.flush:
+                    bound.update(self.env._now)
+            return reply
         if op == STATUS:
             return self.set_task_status(caller, finished)  # type: ignore[arg-type]
         if op == HEARTBEAT:
@@ -260,30 +288,46 @@ class ThrottledService(FastService):
 
 
 class BoundedThread(FastThread):
-    """A fast thread whose reports counted in bulk draw on the ReportTaskProgress bound."""
+    """A fast thread whose reports counted in bulk draw on the ReportTaskProgress bound.
+
+    Its hooks run once per task: each calls `FastThread`'s method by name (`super()` builds a
+    proxy object per call) and charges the stream inline, as `BucketBound.begin` and `end` do.
+    """
 
     runner: BoundedRunner
 
     def __init__(self, runner: Runner, index: int) -> None:
         super().__init__(runner, index)
         self.bound: BucketBound = runner.service.bounds[PROGRESS]  # type: ignore[attr-defined]
+        # Its streams' fluid rate, 1 / progress_interval: every schedule it starts has that
+        # interval (`BulkReporter._bulk`), so `end` subtracts what `begin` added, bit for bit.
+        self.fluid_rate = 1.0 / self.interval
 
     def _bulk(
         self, attempt: Attempt, next_report: float, left: float
     ) -> tuple[FastSchedule, float]:
-        schedule, wake = super()._bulk(attempt, next_report, left)
-        self.bound.begin(self.runner.env.now, next_report, schedule.interval)
-        return schedule, wake
+        bulk = FastThread._bulk(self, attempt, next_report, left)
+        # `bound.begin(now, next_report, self.interval)`, inlined.
+        bound = self.bound
+        now = self.runner.env.now
+        lump = 1.0 - (next_report - now) / self.interval
+        if lump > 0.0:
+            bound.lumps += lump if lump < 1.0 else 1.0
+        bound.streams += 1
+        bound.drain += self.fluid_rate
+        bound.begun += 1
+        if bound.begun >= bound.flush:
+            bound.update(now)
+        return bulk
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:
-        schedule = self.schedule
-        sent = super().settle(now, watch)
-        if schedule is not None:
-            # `bound.end(schedule.interval)`, inlined: once per task.
+        if self.schedule is not None:
+            # `bound.end(self.interval)`, inlined: the stream ends now (charged to the next
+            # update, so before or after the count below makes no difference).
             bound = self.bound
-            bound.ending += 1.0 / schedule.interval
+            bound.ending += self.fluid_rate
             bound.ended += 1
-        return sent
+        return FastThread.settle(self, now, watch)
 
 
 class BoundedHeartbeat(FastHeartbeat):
