@@ -33,9 +33,10 @@ The fast layer's classes here (`ThrottledService`, `BoundedRunner`, `BoundedThre
 which every call that reaches the service goes through. Standing polls need no hook: the
 PollForTask bound (`PollBound`) reads the worker groups' standing cycles when it is updated.
 
-What the bound costs fast mode is on its hot path (about five changes a task: three calls, a
-stream of reports and a standing cycle begun), so each change is one increment or two, taken in
-by the next update (`BucketBound`), and no hook wraps a method with another call layer.
+What the bound costs is on fast mode's hot path (about five changes a task: three calls, a stream
+of reports begun and ended, a standing cycle begun), so each change costs an increment or two,
+taken in by the next update (`BucketBound`), and only the thread's reports need hooks around the
+methods where they begin and end.
 """
 
 from __future__ import annotations
