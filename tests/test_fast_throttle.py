@@ -84,7 +84,9 @@ class _Group:
 
 def _check_bound(rng, bound: BucketBound, pending: list[int], streams, explicit, charge) -> None:
     """Feed `bound` a history (`charge(kind, t, stream)` takes a stream's begin or end, as the
-    model's hooks do) and check it against a bucket that sees every call one by one."""
+    model's hooks do) and check it against a bucket that sees every call one by one; after each
+    update, the streams it counts are those running."""
+    running = 0
     rate, burst = bound.rate, bound.burst
     calls = _calls(streams, explicit)
     events = _events(streams, explicit)
@@ -96,9 +98,11 @@ def _check_bound(rng, bound: BucketBound, pending: list[int], streams, explicit,
                 pending[bound.op] += 1  # as `ThrottledService.handle` counts it
             else:
                 charge(kind, t, stream)
+                running += 1 if kind == "begin" else -1
             if k + 1 < len(events) and events[k + 1][0] == t or rng.random() < 0.8:
                 continue  # changes wait for an update, mostly; compare once an instant is in
             bound.update(t)
+            assert bound.streams == running
         except MayThrottle:
             proved = False  # the fast run stops here: nothing after it is kept
             break

@@ -208,6 +208,9 @@ class PollBound(BucketBound):
         self.streams = streams
         self.drain = streams * self.inverse
         BucketBound.update(self, now)
+        # From now on (as `end` leaves them): the cycles standing now.
+        self.streams = running
+        self.drain = running * self.inverse
 
 
 class ThrottledService(FastService):
