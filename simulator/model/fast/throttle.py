@@ -175,7 +175,9 @@ class PollBound(BucketBound):
     cycle running at some moment since the last update either stood at it (`running`: the
     groups' `standing` then) or began since (the groups count them, `FastWorkerGroup.stood`),
     so `running` + begun is the `N` that `begin` and `end` would have kept, and the drain is `N`
-    times 1/long_poll; after the update the cycles running are those standing now. A cycle
+    times 1/long_poll: the same bound, to the rounding of the drain (a product here, a running
+    sum there), at no cost to a hand-over. After the update the cycles running are those
+    standing now. A cycle
     counts whether it ended by a hand-over, a pause, a partition or a crash: whatever takes it
     out of `standing` ends it, and nothing else does. Its polls are counted at its end by
     `FastService.count_repolls` (`ThrottledService.audit` checks them against the fluid).
