@@ -10,13 +10,13 @@ counting of the calls no event stood for.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
 from typing import Protocol
 
 import numpy as np
 from simpy import Event
 
 from simulator.model.clock import EPSILON, due, ticks_before
+from simulator.model.fast.standing import StandingCycles
 from simulator.model.lease import LeaseTimer
 from simulator.model.log import NAN, POLL, Attempt, Task
 from simulator.model.service import OK, Client, Poll, Service, WorkerGroup
@@ -112,7 +112,7 @@ class FastWorkerGroup(WorkerGroup):
 
     def __init__(self, name: str, rng: np.random.Generator | None, cycle: float) -> None:
         super().__init__(name, rng)
-        self.standing: list[tuple[float, float, StandingPoll]] = []  # sorted by phase, rank
+        self.standing = StandingCycles()  # sorted by phase, rank, in blocks
         self.cycle = cycle  # long_poll: the period of standing polls
         # Standing cycles begun so far: with `standing`, all the token-bucket bound needs to know
         # of them (`fast.throttle.PollBound`), so none of its hooks is on the hand-over's path.
@@ -127,29 +127,25 @@ class FastWorkerGroup(WorkerGroup):
         if standing:
             # The cycle whose latest poll is oldest: the first phase after now's (cyclically).
             cycle = self.cycle
-            i = bisect_right(standing, (now % cycle, math.inf))
-            if i == len(standing):
-                i = 0
-            phase, rank, _ = standing[i]
+            b, j = standing.first_after((now % cycle, math.inf))
+            phase, rank, _ = standing.blocks[b][j]
             latest = now - (now - phase) % cycle
             # Same instant (the cycles and the held poll began together): the lower rank first.
             if not polls or (latest, rank) < (polls[0].arrival, polls[0].rank):
-                return standing.pop(i)[2]
+                return standing.pop(b, j)[2]
         return polls.popleft() if polls else None
 
     def stand(self, thread: StandingClient, now: float, event: Event) -> StandingPoll:
         """A poll that will be renewed at every hold's end, none of them simulated."""
         key = (now % self.cycle, thread.rank)
         standing = StandingPoll(thread, event, now, key)
-        insort(self.standing, (*key, standing))
+        self.standing.add((*key, standing))
         self.stood += 1
         return standing
 
     def remove(self, standing: StandingPoll) -> None:
         """Stop a standing cycle."""
-        i = bisect_left(self.standing, standing.key)
-        if i < len(self.standing) and self.standing[i][2] is standing:
-            del self.standing[i]
+        self.standing.discard(standing.key, standing)
 
     def leave(self, standing: StandingPoll, now: float) -> Poll:
         """Stop a standing cycle: its current poll becomes a held poll, as in exact mode."""
