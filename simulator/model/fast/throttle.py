@@ -177,10 +177,10 @@ class PollBound(BucketBound):
     so `running` + begun is the `N` that `begin` and `end` would have kept, and the drain is `N`
     times 1/long_poll: the same bound, to the rounding of the drain (a product here, a running
     sum there), at no cost to a hand-over. After the update the cycles running are those
-    standing now. A cycle
-    counts whether it ended by a hand-over, a pause, a partition or a crash: whatever takes it
-    out of `standing` ends it, and nothing else does. Its polls are counted at its end by
-    `FastService.count_repolls` (`ThrottledService.audit` checks them against the fluid).
+    standing now. A cycle counts whether it ended by a hand-over, a pause, a partition or a
+    crash: whatever takes it out of `standing` ends it, and nothing else does. Its polls are
+    counted at its end by `FastService.count_repolls` (`ThrottledService.audit` checks them
+    against the fluid).
 
     A cycle begins only in answer to a poll (`FastService.poll_for_task`): the service's
     `handle` sees it begin there, and brings the bound up to date after `flush` of them, as
