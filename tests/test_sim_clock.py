@@ -13,9 +13,9 @@ from simpy import Environment, Event, Interrupt
 import simulator
 from simulator.distributions import Sampler
 from simulator.model import simulation
+from simulator.model.clock import Clock
 from simulator.model.lease import LATE, LeaseTimer
 from simulator.model.log import Task
-from simulator.model.clock import Clock
 from simulator.model.workload import Source
 from simulator.scenario.load import load_scenario
 from simulator.scenario.schema import Exponential, Service, Workload
