@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from simulator import load_scenario
+from simulator.collector import paused
 from simulator.model.simulation import simulate
 from simulator.results import result as result_module
 from simulator.results.result import Result
@@ -27,14 +28,9 @@ GC_PAUSES = Path(__file__).parent.parent / "scenarios" / "gc-pauses.yaml"
 @pytest.fixture
 def collector_off() -> Iterator[None]:
     """Only explicit collections run: an automatic one would free the model by chance."""
-    was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with paused():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _result_and_model(mode: str) -> tuple[Result, weakref.ref]:

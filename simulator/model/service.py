@@ -175,13 +175,18 @@ class Service:
     # --- tasks entering the queues ---------------------------------------------------------------
 
     def submit(self, task: Task) -> None:
-        """A new task (or a retry whose delay has passed) becomes ready in its worker group."""
+        """A new task becomes ready in its worker group."""
         self.log.tasks.append(task)
-        self._ready(task)
+        self._offer(task)
 
     def _ready(self, task: Task) -> None:
+        """A retry whose delay has passed becomes ready, unless its task has ended meanwhile."""
         if task.status != "pending":  # ended by a stale writer while waiting for its retry
             return
+        self._offer(task)
+
+    def _offer(self, task: Task) -> None:
+        """A ready task goes to the group's first waiting poll, or joins its ready queue."""
         group = self.groups[task.kind.worker_group]
         poll = group.pop_poll(self.env._now)
         if poll is None:

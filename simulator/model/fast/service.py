@@ -174,17 +174,6 @@ class FastService(Service):
     def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
         return FastWorkerGroup(name, rng, long_poll)
 
-    def submit(self, task: Task) -> None:
-        # `Service.submit` with `_ready` inlined (once per task): a new task is pending.
-        self.log.tasks.append(task)
-        group = self.groups[task.kind.worker_group]
-        poll = group.pop_poll(self.env._now)
-        if poll is None:
-            group.ready.append(task)
-            return
-        # A held poll or a standing cycle gets the first task that becomes ready (section 1).
-        self._hand_over(poll, task)
-
     def _hand_over(self, poll: Poll, task: Task) -> None:
         if poll.__class__ is not StandingPoll:
             super()._hand_over(poll, task)
