@@ -301,13 +301,6 @@ class FastService(Service):
         return OK
 
     def _end_attempt(self, attempt: Attempt, outcome: str) -> None:
-        # `Service._end_attempt`, repeated rather than called: once per task on the hot path.
-        if self.checks is not None:
-            self.checks.attempt_ends(attempt)
-        attempt.ended_at = self.env._now
-        attempt.outcome = outcome
-        attempt.task.live = None
-        attempt.timer = None
-        attempt.deadline = NAN
+        Service._end_attempt(self, attempt, outcome)
         if attempt.fast is not None:  # the holder counts its reports in bulk: tell its next one
             attempt.fast.superseded()
