@@ -297,7 +297,7 @@ class BoundedThread(FastThread):
     """A fast thread whose reports counted in bulk draw on the ReportTaskProgress bound.
 
     Its hooks run once per task: each calls `FastThread`'s method by name (`super()` builds a
-    proxy object per call) and charges the stream inline, as `BucketBound.begin` and `end` do.
+    proxy object per call).
     """
 
     runner: BoundedRunner
@@ -305,34 +305,21 @@ class BoundedThread(FastThread):
     def __init__(self, runner: Runner, index: int) -> None:
         super().__init__(runner, index)
         self.bound: BucketBound = runner.service.bounds[PROGRESS]  # type: ignore[attr-defined]
-        # Its streams' fluid rate, 1 / progress_interval: every schedule it starts has that
-        # interval (`BulkReporter._bulk`), so `end` subtracts what `begin` added, bit for bit.
-        self.fluid_rate = 1.0 / self.interval
 
     def _bulk(
         self, attempt: Attempt, next_report: float, left: float
     ) -> tuple[FastSchedule, float]:
         bulk = FastThread._bulk(self, attempt, next_report, left)
-        # `bound.begin(now, next_report, self.interval)`, inlined.
-        bound = self.bound
-        now = self.runner.env.now
-        lump = 1.0 - (next_report - now) / self.interval
-        if lump > 0.0:
-            bound.lumps += lump if lump < 1.0 else 1.0
-        bound.streams += 1
-        bound.drain += self.fluid_rate
-        bound.begun += 1
-        if bound.begun >= bound.flush:
-            bound.update(now)
+        # Every schedule a thread starts has its progress interval (`BulkReporter._bulk`), so
+        # `end` takes off exactly what `begin` added.
+        self.bound.begin(self.runner.env.now, next_report, self.interval)
         return bulk
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:
         if self.schedule is not None:
-            # `bound.end(self.interval)`, inlined: the stream ends now (charged to the next
-            # update, so before or after the count below makes no difference).
-            bound = self.bound
-            bound.ending += self.fluid_rate
-            bound.ended += 1
+            # The stream ends now (charged to the next update, so before or after the count
+            # below makes no difference).
+            self.bound.end(self.interval)
         return FastThread.settle(self, now, watch)
 
 
