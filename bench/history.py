@@ -92,6 +92,7 @@ PANELS = (
     ("fast", "events_ratio", "10,000-runner week: measured / estimated events", False),
     ("fast", "memory_ratio", "10,000-runner week: RSS growth / estimated memory", False),
     ("engine", "overhead_ratio", "engine: time per event / bare SimPy's", False),
+    ("engine", "overhead_per_call", "engine: time per API call / bare SimPy event's", False),
     ("sweep", "speedup", "sweep on 2 workers: speed-up (x)", False),
 )
 
