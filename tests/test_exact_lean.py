@@ -1,5 +1,6 @@
-"""Exact mode's engine: `clock.Clock`'s queue (one heap entry per instant) processes events in
-SimPy's own order, ties included, with SimPy's event ids."""
+"""Exact mode's engine: `clock.Clock` processes events in SimPy's own order, ties included (events
+of one instant, scheduled from outside and from callbacks, with every priority the model uses),
+with SimPy's event ids."""
 
 from __future__ import annotations
 
@@ -52,17 +53,3 @@ def test_clock_breaks_ties_as_simpy_does(seed: int) -> None:
     assert [(t, label) for t, label, _ in got] == [(t, label) for t, label, _ in expected]
     # The clock's own number at each step, type included (0 and 0.0 are one instant).
     assert [type(now) for *_, now in got] == [type(now) for *_, now in expected]
-
-
-def test_clock_pending_and_peek() -> None:
-    env = Clock()
-    first = env.timeout(2.0)
-    second = env.timeout(2.0)  # shares its instant
-    third = env.timeout(5.0)
-    assert env.peek() == 2.0
-    assert sorted(map(id, env.pending())) == sorted(map(id, [first, second, third]))
-    env.step()
-    env.step()
-    assert env.now == 2.0 and env.peek() == 5.0
-    env.step()
-    assert env.pending() == [] and env.peek() == float("inf")

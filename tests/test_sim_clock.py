@@ -130,7 +130,7 @@ def test_poisson_arrivals_on_one_queue_entry_are_the_timeout_chains() -> None:
     assert times == expected
     assert [t.id for t in service.tasks] == list(range(len(times)))
     assert next(env._eid) == next(reference._eid)  # one event id per arrival, as a timeout
-    assert sum(event is source._tick for event in env.pending()) == 1
+    assert sum(entry[3] is source._tick for entry in env._queue) == 1
 
 
 @pytest.mark.parametrize("mode", ["exact", "fast"])
