@@ -53,3 +53,21 @@ def test_clock_breaks_ties_as_simpy_does(seed: int) -> None:
     assert [(t, label) for t, label, _ in got] == [(t, label) for t, label, _ in expected]
     # The clock's own number at each step, type included (0 and 0.0 are one instant).
     assert [type(now) for *_, now in got] == [type(now) for *_, now in expected]
+
+
+def test_clock_steps_one_event_at_a_time_outside_run() -> None:
+    """`step` alone processes one event (the invariant checker steps this way); `run` loops."""
+
+    def program(env: Environment) -> list[tuple[float, int]]:
+        seen: list[tuple[float, int]] = []
+        for i, delay in enumerate([1.0, 1.0, 2.0, 0.5]):
+            env.timeout(delay).callbacks.append(lambda _, i=i: seen.append((env.now, i)))
+        env.step()
+        env.step()
+        seen.append((env.now, -1))  # after two steps: two events processed, no more
+        env.run()
+        return seen
+
+    expected = program(Environment())
+    assert program(Clock()) == expected
+    assert expected[2] == (1.0, -1)

@@ -20,7 +20,7 @@ from heapq import heappop, heappush
 
 from simpy import Environment
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, EventPriority, Timeout
+from simpy.events import NORMAL, Event, EventPriority, Timeout
 
 #: Float slack, in seconds, within which two instants are the same instant.
 EPSILON = 1e-9
@@ -79,6 +79,7 @@ class Clock(Environment):
     """
 
     now = 0.0  # shadows `Environment.now` (a property); the instance's own value is the clock
+    _running = False  # inside `run`: `step` goes on to the next event
 
     def __init__(self) -> None:
         super().__init__()
@@ -102,24 +103,39 @@ class Clock(Environment):
         heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
         return event
 
+    def run(self, until: float | Event | None = None) -> object:
+        """`Environment.run`. SimPy's loop calls `step` for every event; here `step` itself loops
+        while a run is on (`_running`), until the run's end or the queue's stops it as SimPy's loop
+        would: one Python call fewer per event, the same events in the same order."""
+        self._running = True
+        try:
+            return super().run(until)
+        finally:
+            self._running = False
+
     def step(self) -> None:
-        """Process the next event (`Environment.step`, and the clock moved with it)."""
-        try:
-            self.now = self._now = (entry := heappop(self._queue))[0]
-        except IndexError:
-            raise EmptySchedule from None
-        event = entry[3]
-        callbacks, event.callbacks = event.callbacks, None
-        try:
-            for callback in callbacks:
-                callback(event)
-        except StopSimulation:
-            # As SimPy: the remaining callbacks run when the simulation resumes.
-            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
-            self.schedule(event, EventPriority(-1))
-            raise
-        if not event._ok and not hasattr(event, "_defused"):
-            # A failed event nobody handled: raised anew, as SimPy does.
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        """Process the next event (`Environment.step`, and the clock moved with it); within `run`,
+        every next event until the run stops."""
+        queue = self._queue
+        while True:
+            try:
+                self.now = self._now = (entry := heappop(queue))[0]
+            except IndexError:
+                raise EmptySchedule from None
+            event = entry[3]
+            callbacks, event.callbacks = event.callbacks, None
+            try:
+                for callback in callbacks:
+                    callback(event)
+            except StopSimulation:
+                # As SimPy: the remaining callbacks run when the simulation resumes.
+                event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                self.schedule(event, EventPriority(-1))
+                raise
+            if not event._ok and not hasattr(event, "_defused"):
+                # A failed event nobody handled: raised anew, as SimPy does.
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+            if not self._running:
+                return
