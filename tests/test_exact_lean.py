@@ -10,8 +10,8 @@ import pytest
 from simpy import Environment, Event
 from simpy.events import NORMAL, URGENT
 
-from simulator.model.clock import Clock
-from simulator.model.lease import LATE
+from simulator.model.clock import Clock, succeed_next
+from simulator.model.lease import LATE, LeaseTimer
 
 
 def _ties(env: Environment, seed: int) -> list[tuple[float, int, float]]:
@@ -71,3 +71,64 @@ def test_clock_steps_one_event_at_a_time_outside_run() -> None:
     expected = program(Environment())
     assert program(Clock()) == expected
     assert expected[2] == (1.0, -1)
+
+
+def _handovers(
+    env: Environment, seed: int, at_once: bool, handed: list[bool]
+) -> list[tuple[float, int]]:
+    """Timers whose last act triggers an event a process waits on, among other events of the
+    same instants (every priority, some scheduled by callbacks): the order processed, and in
+    `handed` whether each process resumed inside the timer's callback (handed over at once)."""
+    rng = random.Random(seed)
+    seen: list[tuple[float, int]] = []
+    ending: list[bool] = [False]  # inside a timer's callback
+
+    def waiter(label: int, reply: Event):  # type: ignore[no-untyped-def]
+        got = yield reply
+        seen.append((env.now, label))
+        handed.append(ending[0])
+        yield env.timeout(rng.choice([0.0, 1.0]))  # and on, perhaps at this same instant
+        seen.append((env.now, -label))
+        assert got == label
+
+    for label in range(1, 30):
+        reply = env.event()
+        env.process(waiter(label, reply))
+
+        def ends(_: Event, reply: Event = reply, label: int = label) -> None:
+            seen.append((env.now, 1000 + label))
+            if rng.random() < 0.3:  # something else due at this instant, scheduled now
+                env.timeout(0.0).callbacks.append(lambda _: seen.append((env.now, 2000)))
+            ending[0] = True
+            if at_once:
+                succeed_next(reply, label)
+            else:
+                reply.succeed(label)
+            ending[0] = False
+
+        at = rng.choice([float(label), float(label), 2.0])  # alone at its instant, or not
+        env.timeout(at).callbacks.append(ends)
+        if rng.random() < 0.5:
+            LeaseTimer(env, rng.choice([at, 2.0]), None, lambda _: seen.append((env.now, 3000)))
+        if rng.random() < 0.3:
+            urgent = Event(env)
+            urgent._ok, urgent._value = True, None
+            urgent.callbacks.append(lambda _: seen.append((env.now, 4000)))
+            env.schedule(urgent, URGENT, rng.choice([at, 2.0]))
+    env.run()
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("engine", [Environment, Clock])
+def test_succeed_next_keeps_simpys_order(engine: type[Environment], seed: int) -> None:
+    queued, env = engine(), engine()
+    handed_queued: list[bool] = []
+    handed: list[bool] = []
+    expected = _handovers(queued, seed, False, handed_queued)
+    assert _handovers(env, seed, True, handed) == expected
+    # The same event ids as SimPy's: one taken by every event, handed over at once or not.
+    assert next(env._eid) == next(queued._eid)  # type: ignore[attr-defined]
+    # Some handovers skipped the queue, never all of them here (other events were due).
+    assert not any(handed_queued)
+    assert 0 < sum(handed) < len(handed)
