@@ -119,10 +119,11 @@ class BulkReporter(Thread):
         return (yield from self._counted(schedule, cause))
 
     def _bulk(
-        self, attempt: Attempt, next_report: float, left: float
+        self, attempt: Attempt, next_report: float, left: float, acks: bool = False
     ) -> tuple[FastSchedule, float]:
         """Start counting reports in bulk from `next_report`; returns the schedule and its wake-up,
-        when the work completes.
+        when the work completes. `acks`: the first of them is the acknowledgement
+        (`FastSchedule.acks`).
 
         Under message loss, which of the reports are lost is drawn here (`RequestLosses.within`):
         a lost report only leaves a gap in the lease, so the thread does not wake for it; if a
@@ -132,7 +133,8 @@ class BulkReporter(Thread):
         now = runner.env.now
         wake = now + left
         renew = attempt.task.kind.timeouts[2]
-        schedule = FastSchedule(next_report, self.interval, renew, self, attempt)
+        first = attempt.task.kind.timeouts[1] if acks else None
+        schedule = FastSchedule(next_report, self.interval, renew, self, attempt, first=first)
         losses = self.losses
         if losses is not None:
             n = schedule.sent_before(wake)  # the reports the work leaves time for
@@ -212,6 +214,8 @@ class BulkReporter(Thread):
             if checks is not None:
                 checks.bulk_reports(schedule, arrived, live)
             if live:
+                if schedule.acks:  # the first was the acknowledgement: the work began with it
+                    attempt.acked_at = attempt.work_started_at = schedule.start
                 attempt.reports += live
                 last = schedule.start + (renewing - 1) * schedule.interval
                 attempt.deadline = max(attempt.deadline, schedule.deadline_at(last))

@@ -7,7 +7,8 @@ fast (`fallbacks`). They live in modules named for their ideas:
 - `draws`: `FastRunner` (its own random stream) and `RequestLosses`, which of a thread's requests
   message loss drops, drawn ahead;
 - `thread`: `FastThread`, the phase machine of a poll thread that stands while idle and takes
-  tasks on callbacks (its phases: `phases`);
+  tasks on callbacks (its phases: `phases`); `startup`: its fixed start-up, and the
+  acknowledgement that ends it, counted with the reports where it can be;
 - `reports`: `BulkReporter`, the part of the thread that counts its reports in bulk while it
   works, and takes its requests' losses from the drawn sequence;
 - `heartbeat`: `FastHeartbeat`, beats that renew no lease, counted at the end of a stretch.

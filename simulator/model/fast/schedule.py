@@ -37,13 +37,17 @@ class FastSchedule:
     (drawn when the schedule begins, see `FastThread._bulk`; empty without loss). A lost report
     renews nothing, so the lease's deadline comes from the last report that arrived. It is the
     `log.BulkReports` of its attempt (`Attempt.fast`) while it runs.
+
+    `acks`: the first report is the acknowledgement, at the end of a fixed start-up
+    (`FastThread._work_on`); it renews the lease for `first` (the lease after the first report,
+    `Kind.timeouts[1]`), where every other report renews it for `renew`.
     """
 
-    __slots__ = ("start", "interval", "renew", "thread", "attempt", "lost")
+    __slots__ = ("start", "interval", "renew", "thread", "attempt", "lost", "acks", "first")
 
     def __init__(
         self, start: float, interval: float, renew: float, thread: Reporter, attempt: Attempt,
-        lost: list[int] | None = None,
+        lost: list[int] | None = None, first: float | None = None,
     ) -> None:  # fmt: skip
         self.start = start
         self.interval = interval
@@ -51,6 +55,8 @@ class FastSchedule:
         self.thread = thread
         self.attempt = attempt
         self.lost: list[int] = [] if lost is None else lost
+        self.acks = first is not None
+        self.first = renew if first is None else first
 
     def sent_before(self, t: float) -> int:
         """Reports sent strictly before `t` (a report at `t` itself is still to come)."""
@@ -69,9 +75,13 @@ class FastSchedule:
             while i >= 0 and lost[i] == k - 1:
                 k -= 1
                 i -= 1
+        return self.lease_after(k - 1) if k else -math.inf
+
+    def lease_after(self, k: int) -> float:
+        """The lease deadline report `k` (an offset from `start`) sets, if it arrives."""
         if k == 0:
-            return -math.inf
-        return self.start + (k - 1) * self.interval + self.renew
+            return self.start + self.first
+        return self.start + k * self.interval + self.renew
 
     def arrived(self, n: int) -> int:
         """How many of the first `n` reports arrived (were not lost)."""
@@ -85,7 +95,7 @@ class FastSchedule:
         report b + 1 (or `end`): it runs out if that comes later (a report at the deadline itself
         is handled first, `lease.LATE`).
         """
-        lost, start, interval, renew = self.lost, self.start, self.interval, self.renew
+        lost, start, interval = self.lost, self.start, self.interval
         i, n = 0, len(lost)
         while i < n:
             first = last = lost[i]
@@ -93,7 +103,7 @@ class FastSchedule:
             while i < n and lost[i] == last + 1:
                 last += 1
                 i += 1
-            held = deadline if first == 0 else max(deadline, start + (first - 1) * interval + renew)
+            held = deadline if first == 0 else max(deadline, self.lease_after(first - 1))
             renewed = min(start + (last + 1) * interval, end)
             if not due(renewed, held):
                 return held

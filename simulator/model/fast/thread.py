@@ -39,15 +39,15 @@ from simulator.model.fast.phases import (
     WORKING,
     Then,
 )
-from simulator.model.fast.reports import BulkReporter
 from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import BulkClient, StandingPoll
+from simulator.model.fast.startup import StartUp
 from simulator.model.log import POLL, PROGRESS, STATUS, Attempt
 from simulator.model.runner import Runner
-from simulator.model.service import CANCELED, LOST, NOT_FOUND, Poll
+from simulator.model.service import LOST, Poll
 
 
-class FastThread(BulkReporter, BulkClient):
+class FastThread(StartUp, BulkClient):
     """A poll thread that stands at the service while idle and counts its reports in bulk while
     it works, where every call is certain to land at once (see the module's docstring).
 
@@ -57,7 +57,11 @@ class FastThread(BulkReporter, BulkClient):
 
         STEPPING --poll, none ready, can stand--> STANDING          (service: `stand`)
         STANDING --handed a task, acks at once--> WORKING           (service: `take`)
-        STANDING --handed a task, fixed start-up--> STARTING        (service: `take`)
+        STANDING --handed a task, fixed start-up--> WORKING         (`_start_in_bulk`: the ack
+                                                                     is its first report)
+        WORKING  --ack ahead: pause, stall, partition, lease ended--> STARTING
+                                                                    (`_back_to_start_up`)
+        STANDING --handed a task, fixed start-up otherwise--> STARTING  (service: `take`)
         STARTING --start-up over, acks at once--> WORKING           (`_started`)
         STARTING --start-up over otherwise------> STEPPING (wake)   (the rest of the ack: `Then`)
         STARTING --pause, resume----------------> STARTING          (start-up stretched)
@@ -78,7 +82,8 @@ class FastThread(BulkReporter, BulkClient):
         STEPPING --report due, nothing can happen--> REPORTING      (`_fast`)
         REPORTING --work done, lost report, interrupt--> STEPPING   (`_counted`)
 
-    "Poll again" (`_poll_again`, on callbacks) ends in STANDING, WORKING or STEPPING (wake).
+    "Poll again" (`_poll_again`, on callbacks) ends in STANDING, WORKING, STARTING or STEPPING
+    (wake). The start-up's transitions are `fast.startup.StartUp`'s.
     In STEPPING and REPORTING a pause or a crash interrupts the process, as in exact mode.
     """
 
@@ -90,8 +95,6 @@ class FastThread(BulkReporter, BulkClient):
         self.standing: StandingPoll | None = None  # STANDING: its cycle at the service
         self.frozen_report = 0.0  # FROZEN: the next report, due when the pause ends
         self.handed_at = -math.inf  # when a task was last handed to its standing poll (`busy`)
-        self.startup_end = 0.0  # STARTING: when its start-up ends, on the runner's own clock
-        self.startup_timer: Event | None = None  # STARTING: the start-up's end, unless paused
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class FastThread(BulkReporter, BulkClient):
 
     def pause(self) -> None:
         # Calls counted in bulk just stop (see `freeze`); a process is interrupted otherwise.
+        if self.state is WORKING and (schedule := self._acks_later()) is not None:
+            self._back_to_start_up(schedule)  # and the start-up stops (`freeze_start_up`)
         state = self.state
         if state is STANDING:
             self.freeze()
@@ -144,6 +149,10 @@ class FastThread(BulkReporter, BulkClient):
         """A stall (progress reports) or a partition (`polls`: every call) begins: a process
         counting such calls in bulk wakes and goes on one step at a time."""
         state = self.state
+        if state is WORKING and (schedule := self._acks_later()) is not None:
+            # The acknowledgement still ahead may be held up: `_started` decides at its instant.
+            self._back_to_start_up(schedule)
+            return
         bulk = state is WORKING or state is REPORTING or (polls and state is STANDING)
         if bulk and self.process is not None and self.process.is_alive:
             self.process.interrupt(WAKE)
@@ -360,7 +369,7 @@ class FastThread(BulkReporter, BulkClient):
 
     def acks_at_once(self) -> bool:
         """Whether a task handed to this thread now is acknowledged on callbacks: in this instant,
-        or after a fixed start-up (`STARTING`).
+        or after a fixed start-up (`STARTING`, or counted with the reports: `_start_in_bulk`).
 
         Its acknowledgement window then needs no lease timer: the first report replaces it before
         anything else can happen (whatever could, a pause or a crash during the start-up, arms
@@ -417,10 +426,12 @@ class FastThread(BulkReporter, BulkClient):
         runner = self.runner
         startup = runner.startup.fixed
         if startup:
+            self.attempt = attempt
+            if self._start_in_bulk(attempt, startup):
+                return
             # As `Thread._acknowledge`: the start-up (on the runner's own clock, which a pause
             # stops), then the acknowledgement; one timeout instead of a wake-up, the start-up's
             # timeout and an acknowledgement timer.
-            self.attempt = attempt
             self.state = STARTING
             self.startup_end = runner.active_time() + startup
             if not startup < attempt.task.kind.timeouts[0]:  # the ack may come too late
@@ -449,7 +460,7 @@ class FastThread(BulkReporter, BulkClient):
         self.done = now - runner.pause_total + work
         schedule, wake = self._bulk(attempt, now + self.interval, work)
         self.state = WORKING
-        self._until_done(schedule, wake)
+        self._until_done(schedule, wake - now)
 
     # --- transitions on callbacks ----------------------------------------------------------------
 
@@ -508,10 +519,10 @@ class FastThread(BulkReporter, BulkClient):
             else:
                 self.wake(reply)  # type: ignore[arg-type]
 
-    def _until_done(self, schedule: FastSchedule, wake: float) -> None:
-        """Sleep on callbacks until the work completes (`wake`), counting reports in bulk."""
-        env = self.runner.env
-        env.timeout(wake - env.now, schedule).callbacks.append(self._taken_done)
+    def _until_done(self, schedule: FastSchedule, delay: float) -> None:
+        """Sleep on callbacks until the work completes, `delay` from now, counting reports in
+        bulk."""
+        self.runner.env.timeout(delay, schedule).callbacks.append(self._taken_done)
 
     def _taken_done(self, event: Event) -> None:
         """WORKING: the work is done: SetTaskStatus, then poll again at once."""
@@ -541,52 +552,6 @@ class FastThread(BulkReporter, BulkClient):
             tries += 1
             if self._now(STATUS, attempt, finished) != LOST:
                 break
-        self.attempt = None
-
-    def _start_up(self) -> None:
-        """STARTING: the start-up goes on; it ends `startup_end` on the runner's own clock."""
-        runner = self.runner
-        left = max(self.startup_end - runner.active_time(), 0.0)
-        timer = self.startup_timer = runner.env.timeout(left, self.attempt)
-        timer.callbacks.append(self._started)
-
-    def freeze_start_up(self) -> None:
-        """STARTING: the runner pauses: the start-up stops until `resume` (`_start_up`). As in
-        exact mode, the acknowledgement window runs on: its timer is armed."""
-        self.startup_timer = None
-        self.runner.service.watch_lease(self.attempt)  # type: ignore[arg-type]
-
-    def _started(self, event: Event) -> None:
-        """STARTING -> WORKING: the start-up is over; the acknowledgement (`Thread._acknowledge`)
-        lands now, unless a stall, a partition or message loss holds it up: the process sends
-        it then (`_acknowledged`), its window watched."""
-        if event is not self.startup_timer:  # a pause or a crash came first
-            return
-        self.startup_timer = None
-        attempt: Attempt = event.value
-        runner = self.runner
-        losses = self.losses
-        if not self.acks_at_once() or (losses is not None and losses.next_lost()):
-            runner.service.watch_lease(attempt)
-            self.wake(Then(lambda: self._acknowledged(attempt)))
-            return
-        if losses is not None:
-            losses.send()
-        if self._lands(PROGRESS, attempt) in (CANCELED, NOT_FOUND):
-            # The lease ended during the start-up (an attempt timeout): as in exact mode, the
-            # thread drops the task and polls again.
-            attempt.runner_outcome = "canceled"
-            self.attempt = None
-            self._poll_again()
-            return
-        self._work_on(attempt)
-
-    def _acknowledged(self, attempt: Attempt) -> Wait:
-        """`Thread._first_report`, then `Thread._work`: the process goes on from
-        the end of a start-up spent on callbacks."""
-        started = yield from self._first_report(attempt)
-        if started is not None:
-            yield from self._work(attempt, *started)
         self.attempt = None
 
     def freeze_work(self) -> None:
@@ -622,6 +587,6 @@ class FastThread(BulkReporter, BulkClient):
         if not runner.alive:
             return
         if attempt.task.live is attempt and self.acks_at_once():
-            self._until_done(schedule, wake)
+            self._until_done(schedule, wake - now)
         else:
             self.process.interrupt(WAKE)  # type: ignore[union-attr]

@@ -307,9 +307,9 @@ class BoundedThread(FastThread):
         self.bound: BucketBound = runner.service.bounds[PROGRESS]  # type: ignore[attr-defined]
 
     def _bulk(
-        self, attempt: Attempt, next_report: float, left: float
+        self, attempt: Attempt, next_report: float, left: float, acks: bool = False
     ) -> tuple[FastSchedule, float]:
-        bulk = FastThread._bulk(self, attempt, next_report, left)
+        bulk = FastThread._bulk(self, attempt, next_report, left, acks)
         # Every schedule a thread starts has its progress interval (`BulkReporter._bulk`), so
         # `end` takes off exactly what `begin` added.
         self.bound.begin(self.runner.env.now, next_report, self.interval)
