@@ -75,7 +75,9 @@ class FastSchedule:
             while i >= 0 and lost[i] == k - 1:
                 k -= 1
                 i -= 1
-        return self.lease_after(k - 1) if k else -math.inf
+        if k > 1:  # `lease_after(k - 1)`, without the call: this runs once a task or more
+            return self.start + (k - 1) * self.interval + self.renew
+        return self.start + self.first if k else -math.inf
 
     def lease_after(self, k: int) -> float:
         """The lease deadline report `k` (an offset from `start`) sets, if it arrives."""
