@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.scenario import leases
 from simulator.scenario.rates import call_rates
 from simulator.scenario.schema import Fixed, Scenario
+from simulator.units import format_duration
 
 
 def fallbacks(scenario: Scenario) -> dict[str, str]:
@@ -31,11 +33,14 @@ def fallbacks(scenario: Scenario) -> dict[str, str]:
     if whole:
         why["*"] = "; ".join(whole)
     tied = _ties(scenario)
+    shrinking = _shrinking_leases(scenario)
     for group in scenario.fleet:
         if group.progress_jitter:
             why[group.name] = f"fleet[{group.name}].progress_jitter: reports have no fixed schedule"
         elif group.worker_group in tied:
             why[group.name] = tied[group.worker_group]
+        elif group.worker_group in shrinking:
+            why[group.name] = shrinking[group.worker_group]
         elif throttle is not None and group.faults.message_loss:
             # Fast mode draws losses its own way, so its run is not exact mode's run of the same
             # seed: whether it could be throttled must not decide which of the two is kept
@@ -115,6 +120,30 @@ def _above_limits(scenario: Scenario) -> str:
                 f"{limit:g}/s, and every throttled call must be simulated"
             )
     return ""
+
+
+def _shrinking_leases(scenario: Scenario) -> dict[str, str]:
+    """Worker groups whose fleet groups must run exact because a progress report can shorten a
+    lease, by worker group: why.
+
+    Under `two_stage` with `report_progress_timeout` below `short_timeout`, the first report
+    leaves the long lease and the second a shorter one (`Service.report_progress` replaces the
+    deadline). Fast mode counts reports in bulk as renewals that only lengthen a lease, so it
+    would keep the first lease where exact mode ends it sooner (a crash found later).
+    """
+    shrinking: dict[str, str] = {}
+    for load in scenario.workload:
+        _, first, renew = leases.timeouts(scenario.service, load)
+        if first > renew:
+            shrinking.setdefault(
+                load.worker_group,
+                f"workload[{load.name}]: under service.lease_reading "
+                f"{scenario.service.lease_reading} the lease after the first report "
+                f"({format_duration(first)}) is longer than after the next "
+                f"({format_duration(renew)}), so a report can shorten it, which fast mode's "
+                "bulk counting does not model",
+            )
+    return shrinking
 
 
 def fast_fallbacks(scenario: Scenario) -> dict[str, str]:
