@@ -87,10 +87,12 @@ class StartUp(BulkReporter):
         work = attempt.task.work
         wake = acked + work
         done = acked + (wake - acked)
-        if now + (done - now) != done or acked > 2 * now:
-            # Early in a run, rounding: no timer armed now lands on `done` to the bit, or one
-            # armed at a hook's instant on `acked` (which it does where that instant is at least
-            # half of `acked`: the difference is then exact).
+        if not done > acked or now + (done - now) != done or acked > 2 * now:
+            # Work of no length: the acknowledgement would come in the instant of the work's end,
+            # which counts only the reports sent before it (`settle`). Early in a run, rounding:
+            # no timer armed now lands on `done` to the bit, or one armed at a hook's instant on
+            # `acked` (which it does where that instant is at least half of `acked`: the
+            # difference is then exact).
             return False
         self.startup_end = end
         self.done = acked - runner.pause_total + work
