@@ -34,6 +34,11 @@ class StartUp(BulkReporter):
         super().__init__(runner, index)
         self.startup_end = 0.0  # STARTING: when its start-up ends, on the runner's own clock
         self.startup_timer: Event | None = None  # STARTING: the start-up's end, unless paused
+        # What `_start_in_bulk` needs of the run's settings, asked once instead of once a task:
+        # nothing to draw (no message loss), and heartbeats that renew no lease.
+        self.acks_in_bulk = not (
+            self.losses is not None or runner.reply_loss or runner.service.heartbeat_renews
+        )
 
     # The thread's own transitions (`fast.thread.FastThread`).
 
@@ -49,7 +54,7 @@ class StartUp(BulkReporter):
     def acks_at_once(self) -> bool:
         raise NotImplementedError
 
-    def _until_done(self, schedule: FastSchedule, delay: float) -> None:
+    def _taken_done(self, event: Event) -> None:
         raise NotImplementedError
 
     # --- the start-up counted with the work ------------------------------------------------------
@@ -68,20 +73,15 @@ class StartUp(BulkReporter):
         within its window, leaves a lease at least as long (`Service.report_progress` would
         shorten it), and the next report comes within that lease.
         """
-        runner = self.runner
         ack, first, _ = attempt.task.kind.timeouts
-        if (
-            self.losses is not None
-            or runner.reply_loss
-            or runner.service.heartbeat_renews
-            or not startup < ack <= startup + first
-            or not self.interval < first
-        ):
+        if not self.acks_in_bulk or not startup < ack <= startup + first or not self.interval < first:
             return False
         # The instants of the acknowledgement and of the work's end: where the timers of
         # `_start_up` now and of `_work_on` at the acknowledgement would land, to the bit.
+        runner = self.runner
         now = runner.env.now
-        active = runner.active_time()
+        # `runner.active_time()`, inlined (once a task): handed a task, the runner is not paused.
+        active = now - runner.pause_total if not runner.paused else runner.active_time()
         end = active + startup
         acked = now + (end - active)
         work = attempt.task.work
@@ -99,7 +99,8 @@ class StartUp(BulkReporter):
         # `settle` counts the acknowledgement with the reports, and dates it and the work's start.
         schedule, _ = self._bulk(attempt, acked, wake - now, acks=True)
         self.state = WORKING
-        self._until_done(schedule, done - now)
+        # `_until_done`, inlined: once a task.
+        runner.env.timeout(done - now, schedule).callbacks.append(self._taken_done)
         return True
 
     def _acks_later(self) -> FastSchedule | None:

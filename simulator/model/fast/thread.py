@@ -26,7 +26,7 @@ from simpy import Event, Interrupt
 from simpy.events import URGENT
 
 from simulator.model.actor import CRASH, PAUSE, WAKE, Crashed, Wait
-from simulator.model.clock import due
+from simulator.model.clock import EPSILON, due
 from simulator.model.fast.draws import FastRunner
 from simulator.model.fast.phases import (
     DORMANT,
@@ -308,6 +308,8 @@ class FastThread(StartUp, BulkClient):
         one); the empty reply of each hold that ended is lost independently (counted from its
         drawn sequence: a lost empty reply changes nothing, the thread polls again when the hold
         ends)."""
+        if self.losses is None and self.reply_losses is None:
+            return  # nothing drawn to skip (the service counts the polls themselves)
         runner = self.runner
         repolls = runner.service.groups[self.worker_group].repolls(standing, now)  # type: ignore[attr-defined]
         if self.losses is not None and repolls:
@@ -364,8 +366,14 @@ class FastThread(StartUp, BulkClient):
     def can_stand(self) -> bool:
         """Whether this thread's polls can be counted in bulk (see `StandingPoll`)."""
         runner = self.runner
-        # A draining runner polls no more: its process leaves its loop instead.
-        return not runner.draining and runner.connected(runner.env.now)
+        now = runner.env.now
+        # A draining runner polls no more: its process leaves its loop instead. Asked twice a
+        # task: `Runner.connected` is inlined (`clock.due`: `t - now <= EPSILON`).
+        return (
+            not runner.draining
+            and runner.partition_until - now <= EPSILON
+            and runner.group.partition_until - now <= EPSILON
+        )
 
     def acks_at_once(self) -> bool:
         """Whether a task handed to this thread now is acknowledged on callbacks: in this instant,
@@ -377,14 +385,15 @@ class FastThread(StartUp, BulkClient):
         """
         runner = self.runner
         now = runner.env.now
-        startup = runner.startup.fixed
+        # Asked once a task or more: `clock.due` and `Runner.connected` are inlined.
         return (
             runner.alive
             and not runner.paused
             and runner.direct[PROGRESS]
-            and startup is not None
-            and due(runner.stall_until, now)
-            and runner.connected(now)
+            and runner.startup.fixed is not None
+            and runner.stall_until - now <= EPSILON
+            and runner.partition_until - now <= EPSILON
+            and runner.group.partition_until - now <= EPSILON
         )
 
     def take(self, attempt: Attempt) -> None:
@@ -526,16 +535,22 @@ class FastThread(StartUp, BulkClient):
 
     def _taken_done(self, event: Event) -> None:
         """WORKING: the work is done: SetTaskStatus, then poll again at once."""
-        schedule = event.value
+        schedule = event._value  # noqa: SLF001 - `event.value`, without the property: once a task
         if self.schedule is not schedule:  # an interrupt woke the process first: it took over
             return
         runner = self.runner
         attempt = schedule.attempt
         self.settle(watch=False)
-        finished = self._complete(attempt, self.done - runner.active_time())
+        # Not paused (a pause would have frozen the work): `runner.active_time()`, inlined.
+        finished = self._complete(attempt, self.done - (runner.env.now - runner.pause_total))
         # Reaches the service unless message loss drops it: a stall or partition would have
         # woken the process (`disturb`), and a pause would have frozen the work (`freeze_work`).
-        if self._now(STATUS, attempt, finished) == LOST:
+        # Without message loss it lands (`_lands`: `_now` less the checks that cannot fail).
+        if self.losses is None:
+            reply = self._lands(STATUS, attempt, finished)
+        else:
+            reply = self._now(STATUS, attempt, finished)
+        if reply == LOST:
             # No reply: as in exact mode (`Thread._work`), the thread sends it again after a
             # back-off, in its process; the lease, if it still holds, is watched meanwhile.
             runner.service.watch_lease(attempt)
