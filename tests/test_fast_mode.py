@@ -21,6 +21,7 @@ from scipy import stats
 import simulator
 from simulator.results.metrics import METRICS
 from simulator.scenario.load import load_scenario
+from simulator.scenario.schema import Scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 # Throttling off: bulk counting compared on its own (under the limits: tests/test_fast_throttle.py).
@@ -157,27 +158,39 @@ def test_fast_mode_loses_a_short_first_lease_like_exact_mode() -> None:
         assert exact[key] == fast[key], key
 
 
+def _shortening(mode: str, **service: object) -> Scenario:
+    return make_scenario(
+        duration="1d", simulation={"mode": mode},
+        service={"lease_reading": "two_stage", "report_progress_timeout": "2m", **service},
+        fleet=[{"runners": 10, "threads": 2, "progress_interval": "60s",
+                "faults": {"crash": {"rate": "20/d", "restart_after": "5m"}}}],
+        workload=[{"arrivals": {"kind": "poisson", "rate": "50/h"},
+                   "duration": {"dist": "exponential", "mean": "20m"}}],
+    )  # fmt: skip
+
+
 def test_a_report_that_shortens_the_lease_ends_it_as_soon_as_in_exact_mode() -> None:
     """two_stage with reportProgressTimeout (2 min) below the 5-minute first lease: the second
     report shortens the lease, so a runner that crashes after it loses the task at most 2 minutes
-    after its last report. Fast mode once counted that report as a renewal that only lengthens
-    a lease and kept the 5-minute one (hundreds of late detections a day); it runs such groups
-    exact now, and says why."""
-    scenario = make_scenario(
-        duration="1d", simulation={"mode": "fast"},
-        service={"lease_reading": "two_stage", "report_progress_timeout": "2m"},
-        fleet=[{"runners": 10, "threads": 2, "progress_interval": "60s",
-                "faults": {"crash": {"rate": "20/d", "restart_after": "5m"}}}],
-        workload=[{"arrivals": {"kind": "poisson", "rate": "60/h"},
-                   "duration": {"dist": "exponential", "mean": "20m"}}],
-    )  # fmt: skip
-    result = simulator.run(scenario)
-    assert "report can shorten it" in result.meta["fallbacks"]["etl"]
-    a = result.attempts
+    after its last report. Fast mode once counted reports in bulk as renewals that only lengthen
+    a lease and kept the 5-minute one (hundreds of late detections a day), then ran such groups
+    exact; its bulk-counted reports now replace the lease as exact mode's do, draw for draw."""
+    exact, fast = (simulator.run(_shortening(mode)) for mode in ("exact", "fast"))
+    assert not fast.meta["fallbacks"]
+    assert fast.meta["events"] < exact.meta["events"] / 5  # counted in bulk, not one by one
+    a = fast.attempts
     crashed = a[(a.runner_outcome == "crashed") & a.lease_lost_at.notna() & a.acked_at.notna()]
     after_second = crashed[crashed.crashed_at - crashed.acked_at > 61]  # a 2nd report was sent
     assert len(after_second) > 50
     assert ((after_second.lease_lost_at - after_second.crashed_at) <= 120 + 1e-6).all()
+    pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
+
+
+def test_a_shortening_lease_that_heartbeats_renew_runs_exact_and_says_why() -> None:
+    """A heartbeat that renews leases lengthens the lease it finds; fast mode's bulk counting
+    does not model it renewing a lease a report shortened, so such groups run exact."""
+    result = simulator.run(_shortening("fast", heartbeat_renews_leases=True))
+    assert "report can shorten it" in result.meta["fallbacks"]["etl"]
 
 
 FAULTY = [p for p in SCENARIOS if p.stem in ("gc-pauses", "zone-partition")]

@@ -124,13 +124,17 @@ def _above_limits(scenario: Scenario) -> str:
 
 def _shrinking_leases(scenario: Scenario) -> dict[str, str]:
     """Worker groups whose fleet groups must run exact because a progress report can shorten a
-    lease, by worker group: why.
+    lease that runner heartbeats also renew, by worker group: why.
 
     Under `two_stage` with `report_progress_timeout` below `short_timeout`, the first report
     leaves the long lease and the second a shorter one (`Service.report_progress` replaces the
-    deadline). Fast mode counts reports in bulk as renewals that only lengthen a lease, so it
-    would keep the first lease where exact mode ends it sooner (a crash found later).
+    deadline). Fast mode's reports counted in bulk replace it as well, but a heartbeat that
+    renews leases (`heartbeat_renews_leases`) lengthens the lease it finds, and between the
+    bulk-counted reports fast mode's attempt holds the lease as it stood before them, so the
+    heartbeat would compare against a stale deadline.
     """
+    if not scenario.service.heartbeat_renews_leases:
+        return {}
     shrinking: dict[str, str] = {}
     for load in scenario.workload:
         _, first, renew = leases.timeouts(scenario.service, load)
@@ -140,8 +144,9 @@ def _shrinking_leases(scenario: Scenario) -> dict[str, str]:
                 f"workload[{load.name}]: under service.lease_reading "
                 f"{scenario.service.lease_reading} the lease after the first report "
                 f"({format_duration(first)}) is longer than after the next "
-                f"({format_duration(renew)}), so a report can shorten it, which fast mode's "
-                "bulk counting does not model",
+                f"({format_duration(renew)}), so a report can shorten it, and "
+                "service.heartbeat_renews_leases is on: fast mode's bulk counting does not model "
+                "a heartbeat renewing a lease a report shortened",
             )
     return shrinking
 

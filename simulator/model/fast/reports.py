@@ -83,6 +83,9 @@ class BulkReporter(Thread):
 
     # --- reports counted in bulk by the process (REPORTING) --------------------------------------
 
+    def _report_wait(self, next_report: float, left: float) -> Event | None:
+        return None  # the sleep is `_await_report`'s: counting in bulk is decided there
+
     def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
         if not self._can_skip(attempt, self.runner.env.now):
             return (yield from super()._await_report(attempt, next_report, left, done))
@@ -218,7 +221,7 @@ class BulkReporter(Thread):
                     attempt.acked_at = attempt.work_started_at = schedule.start
                 attempt.reports += live
                 last = schedule.start + (renewing - 1) * schedule.interval
-                attempt.deadline = max(attempt.deadline, schedule.deadline_at(last))
+                attempt.deadline = runner.service.renewed(attempt, schedule.deadline_at(last))
         if watch:
             # The lease timer may be unset while the schedule renews; the lease needs it again.
             runner.service.watch_lease(attempt)

@@ -105,7 +105,8 @@ class FastSchedule:
             while i < n and lost[i] == last + 1:
                 last += 1
                 i += 1
-            held = deadline if first == 0 else max(deadline, self.lease_after(first - 1))
+            # Report first - 1 arrived and set the lease (it replaces it, a shorter one too).
+            held = deadline if first == 0 else self.lease_after(first - 1)
             renewed = min(start + (last + 1) * interval, end)
             if not due(renewed, held):
                 return held

@@ -255,7 +255,7 @@ class FastService(Service):
         now = self.env._now
         deadline = attempt.deadline
         if attempt.fast is not None:  # reports counted in bulk: the schedule says when they came
-            deadline = max(deadline, attempt.fast.deadline_at(now))
+            deadline = self.renewed(attempt, attempt.fast.deadline_at(now))
         left = deadline - now
         if not due(deadline, now):  # renewed since this timer was armed: watch the new deadline
             fast = attempt.fast
@@ -268,6 +268,20 @@ class FastService(Service):
             attempt.timer = LeaseTimer(self.env, left, attempt, self._check_lease)
             return
         self._expire(attempt)
+
+    def renewed(self, attempt: Attempt, reported: float) -> float:
+        """The lease's deadline, given the one its last report counted in bulk set (`reported`;
+        -inf: none of them arrived yet, so the lease is still the one before them).
+
+        A report replaces the deadline, a shorter one too (`Service.report_progress`: the
+        acknowledgement window after a 15-minute reading, `two_stage`'s second report). A
+        heartbeat that renews leases only lengthens one, and what it set is in `attempt.deadline`;
+        fast mode runs groups exact where a report could then shorten the lease
+        (`scenario.modes`), so the later of the two is the lease.
+        """
+        if reported == -math.inf or self.heartbeat_renews:
+            return max(attempt.deadline, reported)
+        return reported
 
     def watch_lease(self, attempt: Attempt) -> None:
         """Make sure the live attempt's lease timer fires no later than its deadline."""
