@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from simpy import Environment, Interrupt, Process
+from simpy import Environment, Event, Interrupt, Process
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.actor import CRASH, Actor, Crashed, Wait
@@ -495,6 +495,18 @@ class Thread(Actor):
         # throttled: that one, the common case, is a plain call (`Actor._now`, inlined below).
         instant = runner.instant
         direct = runner.direct[PROGRESS]
+        # Of those, one no message loss can drop either: `_departs` (unless a subclass draws the
+        # loss its own way) is inlined below, as only a partition can keep such a report.
+        sure = (
+            direct
+            and not runner.loss
+            and not runner.reply_loss
+            and type(self)._departs is Actor._departs
+        )
+        calls = runner.log.calls
+        group = runner.group
+        interval = self.interval
+        jitter = self.jitter
         throttled = 0  # consecutive throttled reports
         spun_at, spins = -1.0, 0  # turns of this loop at one instant (`clock.SPIN_LIMIT`)
         while True:
@@ -515,7 +527,17 @@ class Thread(Actor):
                     # A stalled reporter sends nothing until the stall ends; the work goes on.
                     next_report = runner.stall_until
                     continue
-                if direct:
+                if sure:
+                    calls[PROGRESS] += 1
+                    if (  # partitioned: its end not yet due (`clock.due`, inlined)
+                        runner.partition_until - now > EPSILON
+                        or group.partition_until - now > EPSILON
+                    ):
+                        runner.log.lost[PROGRESS] += 1
+                        reply = LOST
+                    else:
+                        reply = service.handle(PROGRESS, attempt)
+                elif direct:
                     reply = service.handle(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
                     loss = runner.reply_loss
                     if loss and reply != LOST and runner.uniforms() < loss:
@@ -528,23 +550,35 @@ class Thread(Actor):
                 else:
                     reply = yield from self._send(PROGRESS, attempt)
                     now = env.now
-                if reply == THROTTLED:
-                    # The reporter backs off; the work goes on, and ends the task if it completes
-                    # first.
-                    next_report = now + self._backoff(throttled)
-                    throttled += 1
-                    continue
+                if reply:  # not OK
+                    if reply == THROTTLED:
+                        # The reporter backs off; the work goes on, and ends the task if it
+                        # completes first.
+                        next_report = now + self._backoff(throttled)
+                        throttled += 1
+                        continue
+                    if reply in (CANCELED, NOT_FOUND):
+                        self._stop(attempt, done)
+                        return
                 throttled = 0
-                if reply in (CANCELED, NOT_FOUND):
-                    self._stop(attempt, done)
-                    return
-                next_report = now + (self._next_interval() if self.jitter else self.interval)
+                next_report = now + (self._next_interval() if jitter else interval)
                 if not instant:
                     continue  # the call took time: the work may have ended meanwhile
-            # Sleep until the next report is due or the work is done.
-            next_report = yield from self._await_report(attempt, next_report, left, done)
-            if next_report is None:
-                return
+            # Sleep until the next report is due or the work is done: on the event `_report_wait`
+            # gives, here (one generator fewer per report), or in `_await_report` if it gives none.
+            event = self._report_wait(next_report, left)
+            if event is None:
+                next_report = yield from self._await_report(attempt, next_report, left, done)
+                if next_report is None:
+                    return
+                continue
+            try:
+                yield event
+            except Interrupt as interrupt:
+                if interrupt.cause == CRASH:
+                    raise Crashed from None
+                # A pause froze the sleep; on resume an overdue report goes out at once.
+                yield from self._frozen()
         finished = self._complete(attempt, left)
         tries = 0
         while (
@@ -563,8 +597,17 @@ class Thread(Actor):
         attempt.work_ended_at = runner.env.now + min(left, 0.0)
         attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
 
+    def _report_wait(self, next_report: float, left: float) -> Event | None:
+        """The event `_work` sleeps on until the next report is due or the work is done (`left`
+        on the runner's clock): a timeout to the earlier. None hands the sleep to `_await_report`
+        (a subclass whose sleep may take more than one event)."""
+        env = self.runner.env
+        until_report = next_report - env.now
+        return env.timeout(left if left < until_report else until_report)
+
     def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
-        """Sleep until the next report is due or the work is done (`left` on the runner's clock).
+        """Sleep until the next report is due or the work is done (`left` on the runner's clock),
+        when `_report_wait` gives no event (a hook: exact mode's `_work` sleeps on that event).
 
         Returns when the next report is due, or None if the thread learnt it must stop. A pause
         freezes the sleep; on resume an overdue report goes out at once (`next_report` is past).
