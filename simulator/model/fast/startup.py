@@ -74,7 +74,7 @@ class StartUp(BulkReporter):
         shorten it), and the next report comes within that lease.
         """
         ack, first, _ = attempt.task.kind.timeouts
-        if not self.acks_in_bulk or not startup < ack <= startup + first or not self.interval < first:
+        if not (self.acks_in_bulk and startup < ack <= startup + first and self.interval < first):
             return False
         # The instants of the acknowledgement and of the work's end: where the timers of
         # `_start_up` now and of `_work_on` at the acknowledgement would land, to the bit.

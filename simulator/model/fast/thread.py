@@ -95,6 +95,8 @@ class FastThread(StartUp, BulkClient):
         self.standing: StandingPoll | None = None  # STANDING: its cycle at the service
         self.frozen_report = 0.0  # FROZEN: the next report, due when the pause ends
         self.handed_at = -math.inf  # when a task was last handed to its standing poll (`busy`)
+        # Whether message loss draws anything for its requests or replies (`_left`).
+        self.lossy = self.losses is not None or self.reply_losses is not None
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -308,7 +310,7 @@ class FastThread(StartUp, BulkClient):
         one); the empty reply of each hold that ended is lost independently (counted from its
         drawn sequence: a lost empty reply changes nothing, the thread polls again when the hold
         ends)."""
-        if self.losses is None and self.reply_losses is None:
+        if not self.lossy:
             return  # nothing drawn to skip (the service counts the polls themselves)
         runner = self.runner
         repolls = runner.service.groups[self.worker_group].repolls(standing, now)  # type: ignore[attr-defined]
@@ -407,7 +409,8 @@ class FastThread(StartUp, BulkClient):
         now = runner.env.now
         standing = self.standing
         if standing is not None:
-            self._left(standing, now)
+            if self.lossy:  # (`_left` has nothing to count otherwise: once a task)
+                self._left(standing, now)
             self.standing = None
             self.handed_at = now
             if runner.reply_loss and self.reply_lost(POLL):

@@ -143,7 +143,8 @@ class BucketBound:
         )
 
     def begin(self, now: float, first: float, interval: float) -> None:
-        """A stream of calls counted in bulk begins: one every `interval` from `first` (>= now)."""
+        """A stream of calls counted in bulk begins: one every `interval` from `first` (>= now).
+        (`BoundedThread._bulk` repeats it.)"""
         lump = 1.0 - (first - now) / interval
         self.lumps += 0.0 if lump < 0.0 else 1.0 if lump > 1.0 else lump
         self.streams += 1
@@ -154,7 +155,7 @@ class BucketBound:
 
     def end(self, interval: float) -> None:
         """A stream ends now: its calls before now were all it sent (charged to the stretch's
-        end, the next update)."""
+        end, the next update). (`BoundedThread.settle` repeats it.)"""
         self.ending += 1.0 / interval
         self.ended += 1
 
@@ -311,15 +312,27 @@ class BoundedThread(FastThread):
     ) -> tuple[FastSchedule, float]:
         bulk = FastThread._bulk(self, attempt, next_report, left, acks)
         # Every schedule a thread starts has its progress interval (`BulkReporter._bulk`), so
-        # `end` takes off exactly what `begin` added.
-        self.bound.begin(self.runner.env.now, next_report, self.interval)
+        # `end` takes off exactly what `begin` added. `bound.begin(now, next_report, interval)`,
+        # inlined: once a task.
+        bound = self.bound
+        now = self.runner.env.now
+        interval = self.interval
+        lump = 1.0 - (next_report - now) / interval
+        bound.lumps += 0.0 if lump < 0.0 else 1.0 if lump > 1.0 else lump
+        bound.streams += 1
+        bound.drain += 1.0 / interval
+        bound.begun += 1
+        if bound.begun >= bound.flush:
+            bound.update(now)
         return bulk
 
     def settle(self, now: float | None = None, watch: bool = True) -> int:
         if self.schedule is not None:
             # The stream ends now (charged to the next update, so before or after the count
-            # below makes no difference).
-            self.bound.end(self.interval)
+            # below makes no difference): `bound.end(interval)`, inlined (once a task).
+            bound = self.bound
+            bound.ending += 1.0 / self.interval
+            bound.ended += 1
         return FastThread.settle(self, now, watch)
 
 
