@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from simpy import Environment, Event, Interrupt, Process
+from simpy import Environment, Interrupt, Process
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.actor import CRASH, Actor, Crashed, Wait
@@ -495,14 +495,22 @@ class Thread(Actor):
         # throttled: that one, the common case, is a plain call (`Actor._now`, inlined below).
         instant = runner.instant
         direct = runner.direct[PROGRESS]
-        # Of those, one no message loss can drop either: `_departs` (unless a subclass draws the
-        # loss its own way) is inlined below, as only a partition can keep such a report.
+        # Of those, one no message loss can drop either: `_departs` and `Service.handle` (unless a
+        # subclass overrides them, or invariant checks count the calls) are inlined below, as
+        # only a partition can keep such a report.
         sure = (
             direct
             and not runner.loss
             and not runner.reply_loss
             and type(self)._departs is Actor._departs
+            and type(service).handle is Service.handle
+            and service.checks is None
         )
+        report = service.report_progress if sure else None
+        # The sleep to the next report is one timeout, yielded here (a generator fewer per
+        # report), unless a subclass sleeps its own way (`_await_report`).
+        one_sleep = type(self)._await_report is Thread._await_report
+        timeout = env.timeout
         calls = runner.log.calls
         group = runner.group
         interval = self.interval
@@ -536,7 +544,7 @@ class Thread(Actor):
                         runner.log.lost[PROGRESS] += 1
                         reply = LOST
                     else:
-                        reply = service.handle(PROGRESS, attempt)
+                        reply = report(attempt)
                 elif direct:
                     reply = service.handle(PROGRESS, attempt) if self._departs(PROGRESS) else LOST
                     loss = runner.reply_loss
@@ -564,16 +572,15 @@ class Thread(Actor):
                 next_report = now + (self._next_interval() if jitter else interval)
                 if not instant:
                     continue  # the call took time: the work may have ended meanwhile
-            # Sleep until the next report is due or the work is done: on the event `_report_wait`
-            # gives, here (one generator fewer per report), or in `_await_report` if it gives none.
-            event = self._report_wait(next_report, left)
-            if event is None:
+            # Sleep until the next report is due or the work is done.
+            if not one_sleep:
                 next_report = yield from self._await_report(attempt, next_report, left, done)
                 if next_report is None:
                     return
                 continue
+            until_report = next_report - now
             try:
-                yield event
+                yield timeout(left if left < until_report else until_report)
             except Interrupt as interrupt:
                 if interrupt.cause == CRASH:
                     raise Crashed from None
@@ -597,17 +604,9 @@ class Thread(Actor):
         attempt.work_ended_at = runner.env.now + min(left, 0.0)
         attempt.runner_outcome = "completed" if left <= EPSILON else "canceled"
 
-    def _report_wait(self, next_report: float, left: float) -> Event | None:
-        """The event `_work` sleeps on until the next report is due or the work is done (`left`
-        on the runner's clock): a timeout to the earlier. None hands the sleep to `_await_report`
-        (a subclass whose sleep may take more than one event)."""
-        env = self.runner.env
-        until_report = next_report - env.now
-        return env.timeout(left if left < until_report else until_report)
-
     def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
-        """Sleep until the next report is due or the work is done (`left` on the runner's clock),
-        when `_report_wait` gives no event (a hook: exact mode's `_work` sleeps on that event).
+        """Sleep until the next report is due or the work is done (`left` on the runner's clock).
+        A hook: `_work` inlines this one, and calls a subclass's own.
 
         Returns when the next report is due, or None if the thread learnt it must stop. A pause
         freezes the sleep; on resume an overdue report goes out at once (`next_report` is past).

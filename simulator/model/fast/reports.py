@@ -83,9 +83,6 @@ class BulkReporter(Thread):
 
     # --- reports counted in bulk by the process (REPORTING) --------------------------------------
 
-    def _report_wait(self, next_report: float, left: float) -> Event | None:
-        return None  # the sleep is `_await_report`'s: counting in bulk is decided there
-
     def _await_report(self, attempt: Attempt, next_report: float, left: float, done: float) -> Wait:
         if not self._can_skip(attempt, self.runner.env.now):
             return (yield from super()._await_report(attempt, next_report, left, done))
