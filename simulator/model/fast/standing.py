@@ -46,8 +46,9 @@ class StandingCycles:
         b = bisect_right(self.firsts, key) - 1
         if b < 0:
             return 0, 0
-        j = bisect_right(self.blocks[b], key)
-        if j == len(self.blocks[b]):
+        block = self.blocks[b]
+        j = bisect_right(block, key)
+        if j == len(block):
             b, j = (b + 1 if b + 1 < len(self.blocks) else 0), 0
         return b, j
 
@@ -70,7 +71,9 @@ class StandingCycles:
             self.blocks.append([entry])
             self.firsts.append(entry)
             return
-        b = max(bisect_right(self.firsts, entry) - 1, 0)
+        b = bisect_right(self.firsts, entry) - 1
+        if b < 0:  # before the first block: it goes in there
+            b = 0
         block = self.blocks[b]
         insort(block, entry)
         if block[0] is entry:

@@ -97,6 +97,9 @@ class FastThread(StartUp, BulkClient):
         self.handed_at = -math.inf  # when a task was last handed to its standing poll (`busy`)
         # Whether message loss draws anything for its requests or replies (`_left`).
         self.lossy = self.losses is not None or self.reply_losses is not None
+        # What `acks_at_once` needs of the run's settings: reports not throttled, a start-up of
+        # fixed length (or none).
+        self.fixed_acks = runner.direct[PROGRESS] and runner.startup.fixed is not None
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -389,10 +392,9 @@ class FastThread(StartUp, BulkClient):
         now = runner.env.now
         # Asked once a task or more: `clock.due` and `Runner.connected` are inlined.
         return (
-            runner.alive
+            self.fixed_acks
+            and runner.alive
             and not runner.paused
-            and runner.direct[PROGRESS]
-            and runner.startup.fixed is not None
             and runner.stall_until - now <= EPSILON
             and runner.partition_until - now <= EPSILON
             and runner.group.partition_until - now <= EPSILON
