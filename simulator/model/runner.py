@@ -352,6 +352,17 @@ class Thread(Actor):
         # As a `service.Client`: whether the reply to a call handled now is lost (counted). The
         # runner's own method, not a method calling it: the end of every held poll asks.
         self.reply_lost: Callable[[int], bool] = runner.reply_lost
+        # No message loss can drop its calls, and nothing counts them one by one beyond the log (a
+        # subclass's `_departs` or `Service.handle`, invariant checks): its direct calls (answered
+        # at once, never throttled) inline both on the hot paths; only a partition stops them.
+        service = runner.service
+        self.sure = (
+            not runner.loss
+            and not runner.reply_loss
+            and type(self)._departs is Actor._departs
+            and type(service).handle is Service.handle
+            and service.checks is None
+        )
 
     def run(self, delay: float = 0.0) -> Wait:
         """The Task Runner's loop: poll; acknowledge and work on the task polled, if any."""
@@ -360,6 +371,12 @@ class Thread(Actor):
         service = runner.service
         # Answered at once and never throttled: a poll is a plain call (`Actor._now`, inlined).
         direct = runner.direct[POLL]
+        sure = direct and self.sure
+        calls = runner.log.calls
+        group = runner.group
+        # A held poll is waited on here (`_await_poll`, inlined: one generator fewer per poll)
+        # unless a subclass waits its own way.
+        one_wait = type(self)._await_poll is Thread._await_poll
         spun_at, spins = -1.0, 0  # polls at one instant (`clock.SPIN_LIMIT`)
         try:
             yield from self._sleep(delay)  # the runner's first start, if late
@@ -372,7 +389,17 @@ class Thread(Actor):
                 else:
                     spun_at, spins = now, 0
                 # PollForTask: a task now, a task handed to the held poll, or nothing.
-                if direct:
+                if sure:
+                    calls[POLL] += 1
+                    if (  # partitioned: its end not yet due (`clock.due`, inlined)
+                        runner.partition_until - now > EPSILON
+                        or group.partition_until - now > EPSILON
+                    ):
+                        runner.log.lost[POLL] += 1
+                        reply = LOST
+                    else:
+                        reply = service.poll_for_task(self)
+                elif direct:
                     reply = service.handle(POLL, self) if self._departs(POLL) else LOST
                     # A held poll's reply leaves later (`Service._ready`); a task's, now.
                     if reply.__class__ is Attempt and runner.reply_loss and self.reply_lost(POLL):
@@ -386,6 +413,25 @@ class Thread(Actor):
                     # ended.
                     yield from self._sleep(runner.service.long_poll)
                     continue
+                elif one_wait:
+                    # `_await_poll`, inlined: every idle thread waits here once per long poll.
+                    event = reply.event  # type: ignore[union-attr]
+                    if runner.draining and not event.triggered:  # sent before the drain began
+                        reply.open = False  # type: ignore[union-attr]
+                        continue
+                    self.poll = reply  # type: ignore[assignment]
+                    while True:
+                        try:
+                            attempt = yield event
+                            break
+                        except Interrupt as interrupt:
+                            if interrupt.cause == CRASH:
+                                raise Crashed from None
+                        # Paused: the poll may be answered while frozen; seen after the resume.
+                        yield from self._frozen()
+                    self.poll = None
+                    if attempt is None:
+                        continue
                 else:
                     attempt = yield from self._await_poll(reply)  # type: ignore[arg-type]
                     if attempt is None:
@@ -434,7 +480,8 @@ class Thread(Actor):
         return self.interval
 
     def _await_poll(self, poll: Poll) -> Wait:
-        """Wait on a held poll: the task it is handed, or None when the hold ends empty."""
+        """Wait on a held poll: the task it is handed, or None when the hold ends empty. A hook:
+        `run` inlines this one, and calls a subclass's own."""
         if self.runner.draining and not poll.event.triggered:  # sent before the drain began
             poll.open = False
             return None
@@ -495,17 +542,9 @@ class Thread(Actor):
         # throttled: that one, the common case, is a plain call (`Actor._now`, inlined below).
         instant = runner.instant
         direct = runner.direct[PROGRESS]
-        # Of those, one no message loss can drop either: `_departs` and `Service.handle` (unless a
-        # subclass overrides them, or invariant checks count the calls) are inlined below, as
-        # only a partition can keep such a report.
-        sure = (
-            direct
-            and not runner.loss
-            and not runner.reply_loss
-            and type(self)._departs is Actor._departs
-            and type(service).handle is Service.handle
-            and service.checks is None
-        )
+        # Of those, one no message loss can drop either (`sure`): `_departs` and `Service.handle`
+        # are inlined below, as only a partition can keep such a report.
+        sure = direct and self.sure
         report = service.report_progress if sure else None
         # The sleep to the next report is one timeout, yielded here (a generator fewer per
         # report), unless a subclass sleeps its own way (`_await_report`).
