@@ -209,6 +209,31 @@ def test_a_report_that_shortens_the_lease_ends_it_as_soon_as_in_exact_mode() -> 
     pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
 
 
+def test_a_lease_that_runs_out_between_reports_counted_with_the_acknowledgement() -> None:
+    """two_stage, reports every 247.1 s: the acknowledgement (after a fixed start-up) leaves a
+    301.3-s lease, which the next report replaces by a 187.3-s one that runs out before the
+    third. Fast mode counts the acknowledgement in bulk with the reports, so when that lease runs
+    out they are not counted yet: it once called these expiries ack_timeout, and its invariant
+    checks took the 301.3-s gap for one longer than the lease (found by a differential hunt of
+    random scenarios). Values off any round grid, so that no two events share an instant."""
+    tables = []
+    for mode in ("exact", "fast"):
+        result = simulator.run(make_scenario(
+            duration="8h", seed=5, simulation={"mode": mode, "check_invariants": True},
+            service={"lease_reading": "two_stage", "short_timeout": 301.3,
+                     "report_progress_timeout": 187.3, "ack_timeout": 123.1, "long_poll": 91.7},
+            fleet=[{"runners": 2, "threads": 2, "progress_interval": 247.1, "startup": 31.3}],
+            workload=[{"arrivals": {"kind": "poisson", "rate": "10/h"}, "max_retries": 0,
+                       "duration": {"dist": "uniform", "low": 0, "high": "10m"}}],
+        ))  # fmt: skip
+        tables.append(result.attempts)
+    exact, fast = tables
+    lost = fast[fast.outcome == "progress_timeout"]
+    assert len(lost) > 10 and (lost.reports == 2).all()
+    assert not (fast.outcome == "ack_timeout").any()
+    pd.testing.assert_frame_equal(exact, fast)
+
+
 def test_a_shortening_lease_that_heartbeats_renew_runs_exact_and_says_why() -> None:
     """A heartbeat that renews leases lengthens the lease it finds; fast mode's bulk counting
     does not model it renewing a lease a report shortened, so such groups run exact."""

@@ -679,6 +679,19 @@ def test_report_interval_beyond_the_lease_warns(tmp_path: Path) -> None:
     assert warning.file == str(result.source.file) and warning.line is None  # from --set
 
 
+def test_a_two_stage_lease_that_the_second_report_shortens_warns_what_is_lost(
+    tmp_path: Path,
+) -> None:
+    """two_stage: the acknowledgement's 5-minute lease outlasts a 4-minute interval, so the
+    second report lands in time and only work longer than 4 + 3 minutes is reassigned."""
+    sets = ("fleet.etl.progress_interval=4m", "service.lease_reading=two_stage",
+            "service.report_progress_timeout=3m")  # fmt: skip
+    (warning,) = loaded(tmp_path, MINIMAL, sets).warnings()
+    assert warning.field == "fleet[etl].progress_interval"
+    assert "the report after the acknowledgement lands within its 5m lease" in warning.message
+    assert "expect every attempt that works longer than 7m to be reassigned" in warning.message
+
+
 BOUNDARY = """\
 name: boundary
 duration: 4h

@@ -83,12 +83,15 @@ class Task:
 class BulkReports(Protocol):
     """A holder's reports counted in bulk (fast mode's `fast.schedule.FastSchedule`), as the
     records, the service and the invariants see them through `Attempt.fast`: reports at start,
-    start + interval, ... each renewing the lease for `renew` seconds."""
+    start + interval, ... each renewing the lease for `renew` seconds (the first for `first`
+    where it is the acknowledgement, `acks`)."""
 
     start: float
     interval: float
     renew: float
     attempt: Attempt
+    acks: bool
+    first: float
 
     def deadline_at(self, t: float) -> float:
         """The lease deadline at `t`, counting a report sent at `t`."""

@@ -311,7 +311,9 @@ class Service:
         task = attempt.task
         attempt.lease_lost_at = now
         attempt.expired_alive = attempt.runner_outcome != "crashed"
-        self._end_attempt(attempt, "ack_timeout" if attempt.reports == 0 else "progress_timeout")
+        self._end_attempt(
+            attempt, "progress_timeout" if self._acknowledged(attempt) else "ack_timeout"
+        )
         task.reassignments += 1
         if self.on_expiry == "fail_and_retry":
             self._fail(task, delay=True)
@@ -320,6 +322,10 @@ class Service:
         else:  # reassign_same_attempt: pollable at once, same attempt number, no retry used
             task.status = "pending"
             self._ready(task)
+
+    def _acknowledged(self, attempt: Attempt) -> bool:
+        """Whether the holder's acknowledgement (its first report) has reached the service."""
+        return attempt.reports > 0
 
     def _check_attempt_timeout(self, timer: Event) -> None:
         attempt: Attempt = timer.attempt  # type: ignore[attr-defined]

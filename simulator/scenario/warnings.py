@@ -73,6 +73,17 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
             latent = has_latency(service)
             if interval > timeout or (interval == timeout and latent and not jitter):
                 late = "every report will arrive after the lease has run out"
+                doomed = "every attempt"
+                if renew < interval <= first:
+                    # two_stage: the acknowledgement's longer lease holds until the second
+                    # report, whose shorter one runs out before the third.
+                    late = (
+                        f"the report after the acknowledgement lands within its "
+                        f"{format_duration(first)} lease, but every later one arrives after the "
+                        "lease has run out"
+                    )
+                    longest = format_duration(interval + renew)
+                    doomed = f"every attempt that works longer than {longest}"
                 if interval == timeout:
                     late = (
                         "its reports would land exactly at the lease deadline, but every call "
@@ -83,7 +94,7 @@ def warnings(scenario: Scenario, source: SourceMap | None = None) -> list[Scenar
                     f"fleet group {group.name!r} reports progress every "
                     f"{format_duration(interval)}, but an attempt of workload "
                     f"{workload.name!r} loses its lease after {format_duration(timeout)} of "
-                    f"silence ({reading}): {late}: expect every attempt to be reassigned.",
+                    f"silence ({reading}): {late}: expect {doomed} to be reassigned.",
                 )
             elif interval == timeout and not jitter:
                 warn(

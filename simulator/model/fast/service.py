@@ -283,6 +283,14 @@ class FastService(Service):
             return max(attempt.deadline, reported)
         return reported
 
+    def _acknowledged(self, attempt: Attempt) -> bool:
+        # An acknowledgement counted in bulk with the reports after a start-up (`FastSchedule.acks`,
+        # never lost) is in `attempt.reports` only once they are counted: it arrived at `start`.
+        fast = attempt.fast
+        if fast is not None and fast.acks:
+            return attempt.reports > 0 or due(fast.start, self.env._now)
+        return attempt.reports > 0
+
     def watch_lease(self, attempt: Attempt) -> None:
         """Make sure the live attempt's lease timer fires no later than its deadline."""
         timer = attempt.timer
