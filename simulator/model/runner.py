@@ -17,8 +17,10 @@ nothing in this module knows it exists. The call machinery the threads and the h
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from heapq import heappush
 
 from simpy import Environment, Interrupt, Process
+from simpy.events import NORMAL, Timeout
 
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.actor import CRASH, Actor, Crashed, Wait
@@ -549,7 +551,7 @@ class Thread(Actor):
         # The sleep to the next report is one timeout, yielded here (a generator fewer per
         # report), unless a subclass sleeps its own way (`_await_report`).
         one_sleep = type(self)._await_report is Thread._await_report
-        timeout = env.timeout
+        queue, eid = env._queue, env._eid  # type: ignore[attr-defined]
         calls = runner.log.calls
         group = runner.group
         interval = self.interval
@@ -617,9 +619,15 @@ class Thread(Actor):
                 if next_report is None:
                     return
                 continue
+            # `Clock.timeout`, inlined (one call fewer per report): the same event, queued alike;
+            # its delay is above EPSILON (the loop's checks above, and jitter below the interval).
             until_report = next_report - now
+            sleep = Timeout.__new__(Timeout)
+            sleep.env, sleep.callbacks, sleep._value, sleep._ok = env, [], None, True
+            sleep._delay = delay = left if left < until_report else until_report
+            heappush(queue, (env._now + delay, NORMAL, next(eid), sleep))  # type: ignore[attr-defined]
             try:
-                yield timeout(left if left < until_report else until_report)
+                yield sleep
             except Interrupt as interrupt:
                 if interrupt.cause == CRASH:
                     raise Crashed from None
