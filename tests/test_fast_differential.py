@@ -1,0 +1,121 @@
+"""Fast mode against exact mode, draw for draw, on random scenarios (a differential test).
+
+Without message loss or pauses both modes draw the same random numbers, so their `attempts` and
+`tasks` tables must be equal, up to the order of events that fall in one instant (see
+docs/fast-mode.md, "Exact in distribution"). The scenarios keep such ties away so that equality
+is what is checked: every length is off any common grid (61.7-s reports, a 91.7-s long poll, a
+187.3-s lease...), so that no chain of fixed delays lands two events in one instant, and runners
+have one thread and partitions one runner, so that no two threads resume in one instant.
+
+Everything else varies: the four lease readings, the three expiry rules, stale replies, fixed
+and random start-ups, crashes, stalls, partitions, failures, retries and attempt timeouts. A
+two_stage bug (a lease ending between reports counted with the acknowledgement was called an
+acknowledgement timeout) was found this way; the slow test's 1,500 examples find it again, the
+quick one's 200 do not. `LEASESIM_DIFF_EXAMPLES=5000` for a longer hunt.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simulator
+from simulator.scenario.schema import Scenario
+
+
+def _examples(n: int) -> settings:
+    return settings(
+        max_examples=int(os.environ.get("LEASESIM_DIFF_EXAMPLES", n)), deadline=None,
+        derandomize=True, suppress_health_check=[HealthCheck.too_slow],
+    )  # fmt: skip
+
+LENGTHS = [7.1, 33.3, 138.7, 366.1, 1261.3, 3967.9]  # s: off every grid below
+
+
+def _length(draw: st.DrawFn) -> dict[str, Any]:
+    return {"dist": "exponential", "mean": draw(st.sampled_from(LENGTHS))}
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    def fault() -> dict[str, Any]:
+        return {"rate": draw(st.sampled_from(["2/d", "12/d", "2/h"])), "duration": _length(draw)}
+
+    maybe = st.booleans()
+    faults = {
+        "crash": {"rate": draw(st.sampled_from(["2/d", "1/h"])),
+                  "restart_after": _length(draw) if draw(maybe) else None} if draw(maybe) else None,
+        "progress_stall": fault() if draw(maybe) else None,
+        "heartbeat_stall": fault() if draw(maybe) else None,
+        "partition": {**fault(), "scope": "runner"} if draw(maybe) else None,
+    }  # fmt: skip
+    service = {
+        "lease_reading": draw(st.sampled_from(["15min", "5min", "min", "two_stage"])),
+        "on_lease_expiry": draw(st.sampled_from(
+            ["fail_and_retry", "reassign_same_attempt", "new_attempt_no_delay"])),
+        "stale_progress": draw(st.sampled_from(["canceled", "not_found", "accepted"])),
+        "stale_status": draw(st.sampled_from(
+            ["rejected", "first_writer_wins", "last_writer_wins"])),
+        "ack_uses_report_timeout": draw(maybe),
+        "throttle": None, "retry_delay_floor": 0,
+        "long_poll": 91.7, "ack_timeout": 123.1, "short_timeout": 301.3,
+    }  # fmt: skip
+    fleet = {
+        "name": "g", "worker_group": "wg", "runners": draw(st.integers(1, 5)), "threads": 1,
+        "progress_interval": draw(st.sampled_from([10.3, 61.7, 247.1, 1213.3])),
+        "runner_heartbeat_interval": draw(st.sampled_from([59.3, 911.9])),
+        "startup": draw(st.sampled_from([
+            0, 31.3, {"dist": "uniform", "low": 0, "high": 181.1},
+            {"dist": "exponential", "mean": 41.9}])),
+        "faults": faults,
+    }  # fmt: skip
+    workload = {
+        "name": "w", "worker_group": "wg",
+        "arrivals": {"kind": "poisson", "rate": draw(st.sampled_from(["10/h", "40/h"]))},
+        "duration": draw(st.sampled_from([
+            {"dist": "exponential", "mean": "20m"},
+            {"dist": "lognormal", "median": "5m", "p95": "1h"},
+            {"dist": "uniform", "low": 0, "high": "10m"}])),
+        "failure_probability": draw(st.sampled_from([0.0, 0.3])),
+        "max_retries": draw(st.integers(0, 5)),
+        "retry_delay": draw(st.sampled_from([0, 67.9, 613.3])),
+        "report_progress_timeout": draw(st.sampled_from([None, 187.3, 917.1])),
+        "attempt_timeout": draw(st.sampled_from([None, 1789.7])),
+    }  # fmt: skip
+    return {
+        "name": "differential", "duration": draw(st.sampled_from(["2h", "8h"])),
+        "seed": draw(st.integers(0, 2**32)),
+        "service": service, "fleet": [fleet], "workload": [workload],
+    }
+
+
+def _run(data: dict[str, Any], mode: str) -> simulator.Result:
+    scenario = Scenario.model_validate(
+        {**data, "simulation": {"mode": mode, "check_invariants": True}}
+    )
+    return simulator.run(scenario)
+
+
+@_examples(200)
+@given(scenarios())
+def test_fast_mode_gives_exact_modes_tables_on_random_scenarios(data: dict[str, Any]) -> None:
+    assert_same_tables(data)
+
+
+@pytest.mark.slow
+@_examples(1500)
+@given(scenarios())
+def test_fast_mode_gives_exact_modes_tables_on_many_random_scenarios(data: dict[str, Any]) -> None:
+    assert_same_tables(data)
+
+
+def assert_same_tables(data: dict[str, Any]) -> None:
+    exact, fast = _run(data, "exact"), _run(data, "fast")
+    pd.testing.assert_frame_equal(exact.attempts, fast.attempts)
+    pd.testing.assert_frame_equal(exact.tasks, fast.tasks)
+    assert exact.calls.equals(fast.calls)
