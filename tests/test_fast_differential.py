@@ -7,8 +7,10 @@ is what is checked: every length is off any common grid (61.7-s reports, a 91.7-
 187.3-s lease...), so that no chain of fixed delays lands two events in one instant, and runners
 have one thread and partitions one runner, so that no two threads resume in one instant.
 
-Everything else varies: the four lease readings, the three expiry rules, stale replies, fixed
-and random start-ups, crashes, stalls, partitions, failures, retries and attempt timeouts. A
+Everything else varies: the four lease readings, the three expiry rules, stale replies,
+lease-renewing heartbeats, random dispatch, the account's limits (loose, or tight enough to
+throttle: fast mode proves a run unthrottled or runs it again exact), fixed and random start-ups,
+crashes, stalls, partitions, failures, retries and attempt timeouts. A
 two_stage bug (a lease ending between reports counted with the acknowledgement was called an
 acknowledgement timeout) was found this way; the slow test's 1,500 examples find it again, the
 quick one's 200 do not. `LEASESIM_DIFF_EXAMPLES=5000` for a longer hunt.
@@ -33,6 +35,7 @@ def _examples(n: int) -> settings:
         max_examples=int(os.environ.get("LEASESIM_DIFF_EXAMPLES", n)), deadline=None,
         derandomize=True, suppress_health_check=[HealthCheck.too_slow],
     )  # fmt: skip
+
 
 LENGTHS = [7.1, 33.3, 138.7, 366.1, 1261.3, 3967.9]  # s: off every grid below
 
@@ -62,7 +65,11 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "stale_status": draw(st.sampled_from(
             ["rejected", "first_writer_wins", "last_writer_wins"])),
         "ack_uses_report_timeout": draw(maybe),
-        "throttle": None, "retry_delay_floor": 0,
+        "heartbeat_renews_leases": draw(maybe),
+        "dispatch": draw(st.sampled_from(["fifo", "random"])),
+        "throttle": draw(st.sampled_from(
+            [None, {}, {"progress": 0.05, "burst": 3}, {"poll": 0.02, "burst": 2}])),
+        "retry_delay_floor": 0,
         "long_poll": 91.7, "ack_timeout": 123.1, "short_timeout": 301.3,
     }  # fmt: skip
     fleet = {
@@ -88,9 +95,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "attempt_timeout": draw(st.sampled_from([None, 1789.7])),
     }  # fmt: skip
     return {
-        "name": "differential", "duration": draw(st.sampled_from(["2h", "8h"])),
+        "name": "differential",
+        "duration": draw(st.sampled_from(["2h", "8h"])),
         "seed": draw(st.integers(0, 2**32)),
-        "service": service, "fleet": [fleet], "workload": [workload],
+        "service": service,
+        "fleet": [fleet],
+        "workload": [workload],
     }
 
 
