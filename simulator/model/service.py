@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from heapq import heappush
 from typing import Protocol
 
 import numpy as np
 from simpy import Environment, Event
+from simpy.events import NORMAL, PENDING, Timeout
 
 from simulator.model.clock import due, succeed_next
 from simulator.model.invariants import Invariants
@@ -245,13 +247,20 @@ class Service:
         """Hold a poll open for `long_poll`."""
         env = self.env
         now = env._now
-        poll = Poll(client, Event(env), now, client.rank)
+        # `Event(env)` and `env.timeout(...)` inlined (most polls of an idle fleet are held): the
+        # same events, the timer queued alike, with its one callback.
+        event = Event.__new__(Event)
+        event.env, event.callbacks, event._value = env, [], PENDING
+        poll = Poll(client, event, now, client.rank)
         polls = group.polls
         if polls and polls[-1].arrival >= now:  # behind a poll of this same instant: by rank
             group.hold(poll)
         else:
             polls.append(poll)
-        env.timeout(self.long_poll, poll).callbacks.append(self._end_hold)
+        timer = Timeout.__new__(Timeout)
+        timer.env, timer.callbacks, timer._value, timer._ok = env, [self._end_hold], poll, True
+        timer._delay = delay = self.long_poll
+        heappush(env._queue, (now + delay, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined]
         return poll
 
     @staticmethod
@@ -265,7 +274,10 @@ class Service:
                 poll.client.reply_lost(POLL)
             # The timer's only callback, and this its last act: `Poll.end` may hand over at once.
             poll.ran_out = True
-            poll.end()
+            if poll.__class__ is Poll:
+                succeed_next(poll.event, None)  # `Poll.end`, inlined
+            else:
+                poll.end()
 
     def _assign(self, task: Task, client: Client, timer: bool = True) -> Attempt:
         """A new attempt of `task`, held by `client`; `timer`: arm its acknowledgement timer.
