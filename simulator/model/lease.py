@@ -8,6 +8,7 @@ and finds the deadline moved, it is re-armed at the new deadline instead of expi
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 
 from simpy import Environment, Event
 
@@ -33,5 +34,7 @@ class LeaseTimer(Event):
         self._value = None
         self._ok = True
         self.attempt = attempt
-        self.at = env.now + delay
-        env.schedule(self, LATE, delay)
+        self.at = at = env._now + delay  # type: ignore[attr-defined]
+        # `env.schedule(self, LATE, delay)`, inlined (a lease timer per attempt, and per renewal
+        # it outlives): the same queue entry.
+        heappush(env._queue, (at, LATE, next(env._eid), self))  # type: ignore[attr-defined]

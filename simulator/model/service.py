@@ -265,7 +265,7 @@ class Service:
 
     @staticmethod
     def _end_hold(event: Event) -> None:
-        poll: Poll = event.value
+        poll: Poll = event._value  # (not `value`: a property, on every held poll's end)
         if poll.open:
             poll.open = False
             if not poll.lost:
