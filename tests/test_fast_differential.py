@@ -10,7 +10,8 @@ have one thread and partitions one runner, so that no two threads resume in one 
 Everything else varies: the four lease readings, the three expiry rules, stale replies,
 lease-renewing heartbeats, random dispatch, the account's limits (loose, or tight enough to
 throttle: fast mode proves a run unthrottled or runs it again exact), fixed and random start-ups,
-crashes, stalls, partitions, failures, retries and attempt timeouts. A
+crashes, stalls, partitions, spot interruptions, auto-scaling, a second fleet group and workload
+(daily profiles), failures, retries and attempt timeouts. A
 two_stage bug (a lease ending between reports counted with the acknowledgement was called an
 acknowledgement timeout) was found this way; the slow test's 1,500 examples find it again, the
 quick one's 200 do not. `LEASESIM_DIFF_EXAMPLES=5000` for a longer hunt.
@@ -56,6 +57,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "progress_stall": fault() if draw(maybe) else None,
         "heartbeat_stall": fault() if draw(maybe) else None,
         "partition": {**fault(), "scope": "runner"} if draw(maybe) else None,
+        "interruption": {"rate": draw(st.sampled_from(["2/d", "1/h"])),
+                         "notice": draw(st.sampled_from([0, 121.3])),
+                         "on_notice": draw(st.sampled_from(["drain", "ignore"]))}
+        if draw(maybe) else None,
     }  # fmt: skip
     service = {
         "lease_reading": draw(st.sampled_from(["15min", "5min", "min", "two_stage"])),
@@ -79,7 +84,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "startup": draw(st.sampled_from([
             0, 31.3, {"dist": "uniform", "low": 0, "high": 181.1},
             {"dist": "exponential", "mean": 41.9}])),
-        "faults": faults,
+        "faults": faults, "start_spread": 47.3,
+        "scaling": {"min": 1, "max": 6, "evaluate_every": 63.1,
+                    "policy": draw(st.sampled_from(["backlog", "utilization"])),
+                    "target": draw(st.sampled_from([1.0, 0.7])),
+                    "launch_delay": {"dist": "exponential", "mean": 97.3},
+                    "scale_in_cooldown": 307.7,
+                    "scale_in": draw(st.sampled_from(["drain", "terminate"]))}
+        if draw(maybe) else None,
     }  # fmt: skip
     workload = {
         "name": "w", "worker_group": "wg",
@@ -94,13 +106,22 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "report_progress_timeout": draw(st.sampled_from([None, 187.3, 917.1])),
         "attempt_timeout": draw(st.sampled_from([None, 1789.7])),
     }  # fmt: skip
+    fleets, workloads = [fleet], [workload]
+    if draw(maybe):  # a second fleet group and workload, on the same worker group or their own
+        group = draw(st.sampled_from(["wg", "wg2"]))
+        fleets.append({**fleet, "name": "h", "worker_group": group, "scaling": None,
+                       "progress_interval": draw(st.sampled_from([10.3, 61.7, 247.1]))})
+        workloads.append({**workload, "name": "v", "worker_group": group, "arrivals": draw(
+            st.sampled_from([{"kind": "poisson", "rate": "7/h"}, {
+                "kind": "profile", "period": "1d",
+                "rates": [[0, "5/h"], ["1h", "30/h"], ["5h", "2/h"]]}]))})  # fmt: skip
     return {
         "name": "differential",
         "duration": draw(st.sampled_from(["2h", "8h"])),
         "seed": draw(st.integers(0, 2**32)),
         "service": service,
-        "fleet": [fleet],
-        "workload": [workload],
+        "fleet": fleets,
+        "workload": workloads,
     }
 
 
