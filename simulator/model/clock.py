@@ -138,6 +138,7 @@ class Clock(Environment):
         """Process the next event (`Environment.step`, and the clock moved with it); within `run`,
         every next event until the run stops."""
         queue = self._queue
+        running = self._running  # only `run` sets it, around its loop
         while True:
             try:
                 self.now = self._now = (entry := heappop(queue))[0]
@@ -158,5 +159,5 @@ class Clock(Environment):
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
-            if not self._running:
+            if not running:
                 return
