@@ -3,9 +3,10 @@
 Without message loss or pauses both modes draw the same random numbers, so their `attempts` and
 `tasks` tables must be equal, up to the order of events that fall in one instant (see
 docs/fast-mode.md, "Exact in distribution"). The scenarios keep such ties away so that equality
-is what is checked: every length is off any common grid (61.7-s reports, a 91.7-s long poll, a
-187.3-s lease...), so that no chain of fixed delays lands two events in one instant, and runners
-have one thread and partitions one runner, so that no two threads resume in one instant.
+is what is checked: the fixed lengths are incommensurate (61.7182-s reports, a 91.7321-s long
+poll, a 187.3457-s lease...; lengths on a 0.1-s grid were not enough: their sums met), so that no
+chain of fixed delays lands two events in one instant, and runners have one thread and
+partitions one runner, so that no two threads resume in one instant.
 
 Everything else varies: the four lease readings, the three expiry rules, stale replies,
 lease-renewing heartbeats, random dispatch, the account's limits (loose, or tight enough to
@@ -58,7 +59,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "heartbeat_stall": fault() if draw(maybe) else None,
         "partition": {**fault(), "scope": "runner"} if draw(maybe) else None,
         "interruption": {"rate": draw(st.sampled_from(["2/d", "1/h"])),
-                         "notice": draw(st.sampled_from([0, 121.3])),
+                         "notice": draw(st.sampled_from([0, 121.3517])),
                          "on_notice": draw(st.sampled_from(["drain", "ignore"]))}
         if draw(maybe) else None,
     }  # fmt: skip
@@ -75,21 +76,21 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "throttle": draw(st.sampled_from(
             [None, {}, {"progress": 0.05, "burst": 3}, {"poll": 0.02, "burst": 2}])),
         "retry_delay_floor": 0,
-        "long_poll": 91.7, "ack_timeout": 123.1, "short_timeout": 301.3,
+        "long_poll": 91.7321, "ack_timeout": 123.1173, "short_timeout": 301.3289,
     }  # fmt: skip
     fleet = {
         "name": "g", "worker_group": "wg", "runners": draw(st.integers(1, 5)), "threads": 1,
-        "progress_interval": draw(st.sampled_from([10.3, 61.7, 247.1, 1213.3])),
-        "runner_heartbeat_interval": draw(st.sampled_from([59.3, 911.9])),
+        "progress_interval": draw(st.sampled_from([10.3141, 61.7182, 247.1414, 1213.3562])),
+        "runner_heartbeat_interval": draw(st.sampled_from([59.3187, 911.9281])),
         "startup": draw(st.sampled_from([
-            0, 31.3, {"dist": "uniform", "low": 0, "high": 181.1},
-            {"dist": "exponential", "mean": 41.9}])),
+            0, 31.3319, {"dist": "uniform", "low": 0, "high": 181.1237},
+            {"dist": "exponential", "mean": 41.9473}])),
         "faults": faults, "start_spread": 47.3,
-        "scaling": {"min": 1, "max": 6, "evaluate_every": 63.1,
+        "scaling": {"min": 1, "max": 6, "evaluate_every": 63.1427,
                     "policy": draw(st.sampled_from(["backlog", "utilization"])),
                     "target": draw(st.sampled_from([1.0, 0.7])),
                     "launch_delay": {"dist": "exponential", "mean": 97.3},
-                    "scale_in_cooldown": 307.7,
+                    "scale_in_cooldown": 307.7093,
                     "scale_in": draw(st.sampled_from(["drain", "terminate"]))}
         if draw(maybe) else None,
     }  # fmt: skip
@@ -102,15 +103,15 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             {"dist": "uniform", "low": 0, "high": "10m"}])),
         "failure_probability": draw(st.sampled_from([0.0, 0.3])),
         "max_retries": draw(st.integers(0, 5)),
-        "retry_delay": draw(st.sampled_from([0, 67.9, 613.3])),
-        "report_progress_timeout": draw(st.sampled_from([None, 187.3, 917.1])),
-        "attempt_timeout": draw(st.sampled_from([None, 1789.7])),
+        "retry_delay": draw(st.sampled_from([0, 67.9213, 613.3877])),
+        "report_progress_timeout": draw(st.sampled_from([None, 187.3457, 917.1031])),
+        "attempt_timeout": draw(st.sampled_from([None, 1789.7629])),
     }  # fmt: skip
     fleets, workloads = [fleet], [workload]
     if draw(maybe):  # a second fleet group and workload, on the same worker group or their own
         group = draw(st.sampled_from(["wg", "wg2"]))
         fleets.append({**fleet, "name": "h", "worker_group": group, "scaling": None,
-                       "progress_interval": draw(st.sampled_from([10.3, 61.7, 247.1]))})
+                       "progress_interval": draw(st.sampled_from([10.3141, 61.7182, 247.1414]))})
         workloads.append({**workload, "name": "v", "worker_group": group, "arrivals": draw(
             st.sampled_from([{"kind": "poisson", "rate": "7/h"}, {
                 "kind": "profile", "period": "1d",
