@@ -159,6 +159,21 @@ class Actor:
                         raise Crashed from None
                 yield from self._frozen()  # `event` may happen while frozen
 
+    def _sure(self) -> bool:
+        """Whether no message loss can drop its calls and nothing counts them one by one beyond
+        the log (a subclass's `_departs`, a subclass's `Service.handle`, invariant checks): its
+        calls answered at once and never throttled may then inline `_departs` and
+        `Service.handle`, as only a partition can stop them (the runner's hot paths)."""
+        runner = self.runner
+        service = runner.service
+        return (
+            not runner.loss
+            and not runner.reply_loss
+            and type(self)._departs is Actor._departs
+            and type(service).handle is Service.handle
+            and service.checks is None
+        )
+
     def _backoff(self, k: int) -> float:
         """Exponential back-off before the next try of a call that failed k times before."""
         backoff = self.runner.config.backoff

@@ -6,9 +6,10 @@ then SetTaskStatus. Faults reach the runner from `faults`: a crash or a pause in
 process of the runner; a stall (of progress reports or of runner heartbeats), a partition or
 message loss is state a call consults.
 
-This is exact mode: every call is an event. What a fault or a reply does to a thread or to the
-heartbeat goes through hook methods (`start`, `crash`, `pause`, `resume`, `disturb`, `finish`, and
-inside the thread's loop `_await_poll` and `_await_report`); here they interrupt the process or do
+This is exact mode: every call is an event. The heartbeat is `simulator.model.heartbeat`. What a
+fault or a reply does to a thread or to the heartbeat goes through hook methods (`start`, `crash`,
+`pause`, `resume`, `disturb`, `finish`, and inside the thread's loop `_await_poll` and
+`_await_report`, which the loop inlines unless overridden); here they interrupt the process or do
 nothing. Fast mode (`simulator.model.fast.runner`) overrides the same hooks to count calls in bulk;
 nothing in this module knows it exists. The call machinery the threads and the heartbeat share
 (waiting under pauses, back-off, a call's trip to the service and back) is `simulator.model.actor`.
@@ -25,7 +26,8 @@ from simpy.events import NORMAL, Timeout
 from simulator.distributions import Sampler, Uniforms
 from simulator.model.actor import CRASH, Actor, Crashed, Wait
 from simulator.model.clock import EPSILON, SPIN_LIMIT, due, stuck
-from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, RunnerRecord
+from simulator.model.heartbeat import Heartbeat
+from simulator.model.log import POLL, PROGRESS, STATUS, Attempt, Log, RunnerRecord
 from simulator.model.service import (
     CANCELED,
     LOST,
@@ -36,6 +38,10 @@ from simulator.model.service import (
 )
 from simulator.scenario.schema import FleetGroup
 
+#: Before any instant: the end of a fault that never began. One object for every runner: the hot
+#: paths read these at every call, and one float per runner would be one more cache miss each.
+NEVER = float("-inf")
+
 
 class GroupState:
     """What one fleet group's runners share: a group-wide partition (a zone outage)."""
@@ -44,7 +50,7 @@ class GroupState:
 
     def __init__(self, env: Environment) -> None:
         self.env = env
-        self.partition_until = float("-inf")
+        self.partition_until = NEVER
         self.members: list[Runner] = []
         self.names: list[str] = []  # the members' names, for a group fault's records
 
@@ -111,9 +117,9 @@ class Runner:
         self.paused_until = 0.0  # when the current pause is due to end (a crash may end it first)
         self.pause_record = -1  # index of the current pause in log.faults
         self.generation = 0  # incremented at each (re)start: a poll's connection dies with it
-        self.stall_until = float("-inf")  # progress_stall: progress reports blocked until then
-        self.heartbeat_stall_until = float("-inf")  # heartbeat_stall: runner heartbeats blocked
-        self.partition_until = float("-inf")
+        self.stall_until = NEVER  # progress_stall: progress reports blocked until then
+        self.heartbeat_stall_until = NEVER  # heartbeat_stall: runner heartbeats blocked
+        self.partition_until = NEVER
         # Its life (issue 16): launched, ready, stopped, and why (set by `Simulation`).
         self.record: RunnerRecord | None = None
         self.draining = False  # stops polling; stops once its threads have finished (`drain`)
@@ -299,41 +305,6 @@ class Runner:
             thread.finish(until)
 
 
-class Heartbeat(Actor):
-    """ReportTaskRunnerHeartbeat every `runner_heartbeat_interval` (reference section 1)."""
-
-    runner: Runner
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.interval = runner.config.runner_heartbeat_interval
-        self.process: Process | None = None
-
-    def run(self, delay: float = 0.0) -> Wait:
-        try:
-            yield from self._sleep(delay)  # the runner's first start, if late
-            yield from self._sleep(self.runner.heartbeat_phase)
-            while True:
-                yield from self._beat()
-        except Crashed:
-            return
-
-    def _beat(self) -> Wait:
-        """One beat, or the wait a heartbeat stall imposes on it."""
-        runner = self.runner
-        blocked = runner.heartbeat_stall_until - runner.env.now
-        if blocked > EPSILON:  # the stall's end is not yet due (`clock.due`)
-            # A stalled heartbeat thread sends nothing; the beat it holds up goes out when the
-            # stall ends (as a stalled reporter's report does).
-            yield from self._sleep(blocked)
-            return
-        if runner.direct[HEARTBEAT]:
-            self._now(HEARTBEAT, runner)
-        else:
-            yield from self._call(HEARTBEAT, runner)
-        yield from self._sleep(self.interval)
-
-
 class Thread(Actor):
     """One poll thread of a runner: at most one task and one outstanding poll at a time."""
 
@@ -354,17 +325,7 @@ class Thread(Actor):
         # As a `service.Client`: whether the reply to a call handled now is lost (counted). The
         # runner's own method, not a method calling it: the end of every held poll asks.
         self.reply_lost: Callable[[int], bool] = runner.reply_lost
-        # No message loss can drop its calls, and nothing counts them one by one beyond the log (a
-        # subclass's `_departs` or `Service.handle`, invariant checks): its direct calls (answered
-        # at once, never throttled) inline both on the hot paths; only a partition stops them.
-        service = runner.service
-        self.sure = (
-            not runner.loss
-            and not runner.reply_loss
-            and type(self)._departs is Actor._departs
-            and type(service).handle is Service.handle
-            and service.checks is None
-        )
+        self.sure = self._sure()  # its direct calls inline `_departs` and `Service.handle`
 
     def run(self, delay: float = 0.0) -> Wait:
         """The Task Runner's loop: poll; acknowledge and work on the task polled, if any."""
