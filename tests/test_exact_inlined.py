@@ -1,7 +1,7 @@
 """Exact mode's hot paths inline a thread's hooks (`Thread._await_poll`, `_await_report`,
-`Actor._departs`) and `Service.handle` where no subclass overrides them (issue 18, target 3). A
-thread whose hooks are overridden, each by a plain call of its own, takes the hook paths: both
-must give the same run, table for table and event for event, under every fault."""
+`Actor._departs`), the heartbeat's `_beat`, and `Service.handle` where no subclass overrides them
+(issue 18, target 3). Processes whose hooks are overridden, each by a plain call of its own, take
+the hook paths: both must give the same run, table for table, under every fault."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import simulator
 from simulator.model.actor import Wait
+from simulator.model.heartbeat import Heartbeat
 from simulator.model.log import Attempt
 from simulator.model.runner import Runner, Thread
 from simulator.model.service import Poll
@@ -32,12 +33,20 @@ class HookedThread(Thread):
         return (yield from super()._await_report(attempt, next_report, left, done))
 
 
+class HookedHeartbeat(Heartbeat):
+    """A heartbeat whose beat is its own (the same behaviour, called): nothing is inlined."""
+
+    def _beat(self) -> Wait:
+        return (yield from super()._beat())
+
+
 def _run(
     path: Path, overrides: list[str], hooked: bool, monkeypatch: pytest.MonkeyPatch
 ) -> simulator.Result:
     with monkeypatch.context() as patch:
         if hooked:
             patch.setattr(Runner, "thread_class", HookedThread)
+            patch.setattr(Runner, "heartbeat_class", HookedHeartbeat)
         scenario = simulator.load_scenario(path, [*overrides, "simulation.mode=exact"])
         return simulator.run(scenario, replication=0)
 
