@@ -191,8 +191,11 @@ class BulkReporter(Thread):
         attempt = schedule.attempt
         attempt.fast = None
         runner = self.runner
-        sent = schedule.sent_before(runner.env.now if now is None else now)
-        if sent:
+        start, interval = schedule.start, schedule.interval
+        # `schedule.sent_before(now)`, inlined as the rest of the common path (once a task or
+        # more): the reports sent strictly before now.
+        sent = math.ceil(((runner.env._now if now is None else now) - start - EPSILON) / interval)
+        if sent > 0:
             log = runner.log
             log.calls[PROGRESS] += sent
             lost = 0
@@ -209,16 +212,27 @@ class BulkReporter(Thread):
             renewing = sent
             if attempt.task.live is not attempt:  # only reports up to the lease's end renewed it
                 renewing = min(sent, schedule.sent_by(attempt.ended_at))
-            live = schedule.arrived(renewing)
-            checks = runner.service.checks
+            live = schedule.arrived(renewing) if schedule.lost else renewing
+            service = runner.service
+            checks = service.checks
             if checks is not None:
                 checks.bulk_reports(schedule, arrived, live)
             if live:
                 if schedule.acks:  # the first was the acknowledgement: the work began with it
-                    attempt.acked_at = attempt.work_started_at = schedule.start
+                    attempt.acked_at = attempt.work_started_at = start
                 attempt.reports += live
-                last = schedule.start + (renewing - 1) * schedule.interval
-                attempt.deadline = runner.service.renewed(attempt, schedule.deadline_at(last))
+                last = start + (renewing - 1) * interval
+                if schedule.lost:
+                    reported = schedule.deadline_at(last)
+                else:  # `deadline_at(last)`: the lease the last report set
+                    reported = last + schedule.renew if renewing > 1 else start + schedule.first
+                # `service.renewed`, inlined: the report replaces the lease; a heartbeat that
+                # renews leases may have set a later deadline meanwhile.
+                if service.heartbeat_renews:
+                    reported = max(attempt.deadline, reported)
+                attempt.deadline = reported
+        else:
+            sent = 0
         if watch:
             # The lease timer may be unset while the schedule renews; the lease needs it again.
             runner.service.watch_lease(attempt)
