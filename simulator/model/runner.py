@@ -513,6 +513,7 @@ class Thread(Actor):
         # report), unless a subclass sleeps its own way (`_await_report`).
         one_sleep = type(self)._await_report is Thread._await_report
         queue, eid = env._queue, env._eid  # type: ignore[attr-defined]
+        sleep: Timeout | None = None
         calls = runner.log.calls
         group = runner.group
         interval = self.interval
@@ -583,10 +584,16 @@ class Thread(Actor):
             # `Clock.timeout`, inlined (one call fewer per report): the same event, queued alike;
             # its delay is above EPSILON (the loop's checks above, and jitter below the interval).
             until_report = next_report - now
-            sleep = Timeout.__new__(Timeout)
-            sleep.env, sleep.callbacks, sleep._value, sleep._ok = env, [], None, True
-            sleep._delay = delay = left if left < until_report else until_report
-            heappush(queue, (env._now + delay, NORMAL, next(eid), sleep))  # type: ignore[attr-defined]
+            delay = left if left < until_report else until_report
+            if sleep is not None and sleep.callbacks is None:
+                # The last sleep, processed (it woke this turn) and held by nobody else: queued
+                # again rather than a new one made (a pause may have left it still queued).
+                sleep.callbacks = []
+            else:
+                sleep = Timeout.__new__(Timeout)
+                sleep.env, sleep.callbacks, sleep._value, sleep._ok = env, [], None, True
+            sleep._delay = delay
+            heappush(queue, (now + delay, NORMAL, next(eid), sleep))
             try:
                 yield sleep
             except Interrupt as interrupt:
