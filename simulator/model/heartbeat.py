@@ -12,11 +12,13 @@ This is exact mode: every beat is an event. `_beat` is the hook fast mode
 from __future__ import annotations
 
 from collections.abc import Iterable
+from heapq import heappush
 from typing import Protocol
 
-from simpy import Process
+from simpy import Interrupt, Process
+from simpy.events import NORMAL, Timeout
 
-from simulator.model.actor import Actor, Crashed, Host, Wait
+from simulator.model.actor import CRASH, Actor, Crashed, Host, Wait
 from simulator.model.clock import EPSILON
 from simulator.model.log import HEARTBEAT, Attempt
 
@@ -60,10 +62,12 @@ class Heartbeat(Actor):
             # `_beat`, inlined for a beat answered at once that nothing can lose or throttle
             # (`Actor._sure`): `_now`, `_departs` and `Service.handle` with it.
             env = runner.env
+            queue, eid = env._queue, env._eid  # type: ignore[attr-defined]
             group = runner.group
             calls = runner.log.calls
             beat = runner.service.runner_heartbeat
             interval = self.interval
+            sleep: Timeout | None = None
             while True:
                 now = env.now
                 blocked = runner.heartbeat_stall_until - now
@@ -77,7 +81,21 @@ class Heartbeat(Actor):
                     runner.log.lost[HEARTBEAT] += 1
                 else:
                     beat(runner)
-                yield from self._sleep(interval)
+                # `_sleep(interval)`, inlined; its timeout, once processed (held by nobody else),
+                # is queued again for the next beat rather than a new one made (as `Thread._work`).
+                if sleep is not None and sleep.callbacks is None:
+                    sleep.callbacks = []
+                    heappush(queue, (now + interval, NORMAL, next(eid), sleep))
+                else:
+                    sleep = env.timeout(interval)
+                while True:
+                    try:
+                        yield sleep
+                        break
+                    except Interrupt as interrupt:
+                        if interrupt.cause == CRASH:
+                            raise Crashed from None
+                    yield from self._frozen()  # the beat's sleep may end while frozen
         except Crashed:
             return
 
