@@ -168,6 +168,8 @@ class Service:
         self.stale_status = config.stale_status
         self.on_expiry = config.on_lease_expiry
         self.heartbeat_renews = config.heartbeat_renews_leases
+        # Hold timers processed and held by nobody: queued again by the next holds (`_hold`).
+        self._spare: list[Timeout] = []
 
     @staticmethod
     def _group(name: str, rng: np.random.Generator | None, long_poll: float) -> WorkerGroup:
@@ -257,15 +259,22 @@ class Service:
             group.hold(poll)
         else:
             polls.append(poll)
-        timer = Timeout.__new__(Timeout)
-        timer.env, timer.callbacks, timer._value, timer._ok = env, [self._end_hold], poll, True
+        spare = self._spare
+        if spare:
+            timer = spare.pop()
+            timer.callbacks, timer._value = [self._end_hold], poll
+        else:
+            timer = Timeout.__new__(Timeout)
+            timer.env, timer.callbacks, timer._value, timer._ok = env, [self._end_hold], poll, True
         timer._delay = delay = self.long_poll
         heappush(env._queue, (now + delay, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined]
         return poll
 
-    @staticmethod
-    def _end_hold(event: Event) -> None:
+    def _end_hold(self, event: Event) -> None:
         poll: Poll = event._value  # (not `value`: a property, on every held poll's end)
+        # The timer is processed (this is its only callback) and nobody else holds it: the next
+        # hold may queue it again, even one this very callback leads to.
+        self._spare.append(event)  # type: ignore[arg-type]
         if poll.open:
             poll.open = False
             if not poll.lost:
