@@ -132,9 +132,11 @@ class BulkReporter(Thread):
         runner = self.runner
         now = runner.env.now
         wake = now + left
-        renew = attempt.task.kind.timeouts[2]
-        first = attempt.task.kind.timeouts[1] if acks else None
-        schedule = FastSchedule(next_report, self.interval, renew, self, attempt, first=first)
+        timeouts = attempt.task.kind.timeouts
+        renew = timeouts[2]
+        schedule = FastSchedule(  # positional: once a task
+            next_report, self.interval, renew, self, attempt, None, timeouts[1] if acks else None
+        )
         losses = self.losses
         if losses is not None:
             n = schedule.sent_before(wake)  # the reports the work leaves time for

@@ -184,7 +184,9 @@ class FastService(Service):
         # `count_repolls(group.repolls(standing, now))`, inlined: once per task handed over.
         repolls = math.ceil((now - standing.first - EPSILON) / group.cycle) - 1
         if repolls > 0:
-            self.count_repolls(repolls)
+            self.log.calls[POLL] += repolls
+            if self.checks is not None:
+                self.checks.handled[POLL] += repolls
         thread = standing.thread
         if thread.acks_at_once():
             thread.take(self._assign(task, thread, timer=False))
