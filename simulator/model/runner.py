@@ -588,11 +588,12 @@ class Thread(Actor):
             if sleep is not None and sleep.callbacks is None:
                 # The last sleep, processed (it woke this turn) and held by nobody else: queued
                 # again rather than a new one made (a pause may have left it still queued).
-                sleep.callbacks = []
+                sleep.callbacks, sleep._delay = [], delay
             else:
+                # Attributes set in `Timeout.__init__`'s order: every timeout then shares its keys.
                 sleep = Timeout.__new__(Timeout)
-                sleep.env, sleep.callbacks, sleep._value, sleep._ok = env, [], None, True
-            sleep._delay = delay
+                sleep.env, sleep.callbacks, sleep._value = env, [], None
+                sleep._delay, sleep._ok = delay, True
             heappush(queue, (now + delay, NORMAL, next(eid), sleep))
             try:
                 yield sleep

@@ -260,13 +260,15 @@ class Service:
         else:
             polls.append(poll)
         spare = self._spare
+        delay = self.long_poll
         if spare:
             timer = spare.pop()
-            timer.callbacks, timer._value = [self._end_hold], poll
+            timer.callbacks, timer._value, timer._delay = [self._end_hold], poll, delay
         else:
+            # Attributes set in `Timeout.__init__`'s order: every timeout then shares its keys.
             timer = Timeout.__new__(Timeout)
-            timer.env, timer.callbacks, timer._value, timer._ok = env, [self._end_hold], poll, True
-        timer._delay = delay = self.long_poll
+            timer.env, timer.callbacks, timer._value = env, [self._end_hold], poll
+            timer._delay, timer._ok = delay, True
         heappush(env._queue, (now + delay, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined]
         return poll
 
