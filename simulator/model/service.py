@@ -399,11 +399,13 @@ class Service:
         now = self.env._now
         if self.checks is not None:
             self.checks.lease_renewed(attempt, now)
-        if attempt.reports == 0:
+        reports = attempt.reports
+        if reports:
+            deadline = now + task.kind.timeouts[2]
+        else:  # the first: the acknowledgement
             attempt.acked_at = now
-        attempt.reports += 1
-        timeouts = task.kind.timeouts
-        deadline = now + (timeouts[1] if attempt.reports == 1 else timeouts[2])
+            deadline = now + task.kind.timeouts[1]
+        attempt.reports = reports + 1
         if deadline < attempt.deadline:
             # A shorter lease than before (e.g. 5 min after a 15-min acknowledgement window): the
             # pending timer would fire too late, so a new one takes over.
