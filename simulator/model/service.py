@@ -285,10 +285,7 @@ class Service:
                 poll.client.reply_lost(POLL)
             # The timer's only callback, and this its last act: `Poll.end` may hand over at once.
             poll.ran_out = True
-            if poll.__class__ is Poll:
-                succeed_next(poll.event, None)  # `Poll.end`, inlined
-            else:
-                poll.end()
+            poll.end()
 
     def _assign(self, task: Task, client: Client, timer: bool = True) -> Attempt:
         """A new attempt of `task`, held by `client`; `timer`: arm its acknowledgement timer.
