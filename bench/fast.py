@@ -278,7 +278,8 @@ def main() -> int:
 
     m = record["mmc"] = mmc(args.mmc_tasks, repeats=args.repeats)
     print(f"\nM/M/{m['c']} at rho {m['rho']}, {m['tasks']:,} tasks: Erlang C wait "
-          f"{m['erlang_c_wait_s']:.1f} s")  # fmt: skip
+          f"{m['erlang_c_wait_s']:.1f} s (one seed's mean wait: at this load it varies by about "
+          "10% from seed to seed)")  # fmt: skip
     print(f"  leasesim: {m['leasesim_tasks_per_s']:,.0f} tasks per CPU second, "
           f"wait {m['leasesim_wait_s']:.1f} s")  # fmt: skip
     if "ciw_tasks_per_s" in m:
