@@ -88,7 +88,7 @@ PANELS = (
     ("scenarios", "speedup", "fast-mode speed-up (x)", False),
     ("scenarios", "events_ratio", "measured / estimated events", False),
     ("scenarios", "memory_ratio", "peak RSS growth / estimated memory", False),
-    ("fast", "speedup", "fleet-500 fast-mode speed-up (x)", False),
+    ("fast", "speedup", "fast-mode speed-up: fleet-500 day, aws-defaults week (x)", False),
     ("fast", "events_ratio", "10,000-runner week: measured / estimated events", False),
     ("fast", "memory_ratio", "10,000-runner week: RSS growth / estimated memory", False),
     ("engine", "overhead_ratio", "engine: time per event / bare SimPy's", False),
