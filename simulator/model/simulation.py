@@ -9,6 +9,7 @@ from simulator.collector import paused
 from simulator.distributions import Sampler, Uniforms
 from simulator.model import faults
 from simulator.model.clock import Clock
+from simulator.model.fast.counting import CountedRunner, CountedService, counts_calls
 from simulator.model.fast.runner import FastRunner
 from simulator.model.fast.service import FastService
 from simulator.model.fast.throttle import BoundedRunner, MayThrottle, ThrottledService
@@ -56,10 +57,16 @@ class Simulation:
         # Under the account's rate limits, the fast layer proves as it goes that no call is
         # throttled (`fast.throttle`), and stops where it cannot.
         throttled = scenario.service.throttle is not None
-        service_class = (
-            (ThrottledService if throttled else FastService) if fast_groups else Service
-        )
-        self.fast_runner = BoundedRunner if throttled else FastRunner
+        service_class: type[Service] = FastService
+        self.fast_runner: type[Runner] = FastRunner
+        if throttled:
+            # A fleet that can count many calls in bulk at once needs the bound that counts them
+            # on their grids (`fast.counting`); a smaller one, the cheaper fluid bound.
+            counted = counts_calls(scenario)
+            service_class = CountedService if counted else ThrottledService
+            self.fast_runner = CountedRunner if counted else BoundedRunner
+        if not fast_groups:
+            service_class = Service
         self.service = service = service_class(
             env, scenario.service, log, groups, streams.stream("service", "dispatch"), self.checks
         )

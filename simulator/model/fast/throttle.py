@@ -153,9 +153,10 @@ class BucketBound:
         if self.begun >= self.flush:
             self.update(now)
 
-    def end(self, interval: float) -> None:
-        """A stream ends now: its calls before now were all it sent (charged to the stretch's
-        end, the next update). (`BoundedThread.settle` repeats it.)"""
+    def end(self, interval: float, now: float = 0.0, first: float = 0.0) -> None:
+        """A stream ends `now`: its calls before now were all it sent (charged to the stretch's
+        end, the next update; `now` and its `first` call matter to `counting.CountBound`).
+        (`BoundedThread.settle` repeats it.)"""
         self.ending += 1.0 / interval
         self.ended += 1
 
@@ -199,6 +200,13 @@ class PollBound(BucketBound):
         self.running = sum(len(group.standing) for group in groups)  # at the last update
         self.seen = sum(group.stood for group in groups)  # cycles begun by the last update
         self.inverse = 1.0 / cycle
+
+    def stood(self, now: float) -> None:
+        """A standing cycle began now (counted from its group at the update): as with any stream
+        begun, the flush bounds how many wait for an update."""
+        self.begun += 1
+        if self.begun >= self.flush:
+            self.update(now)
 
     def update(self, now: float) -> None:
         stood = running = 0
@@ -260,12 +268,7 @@ class ThrottledService(FastService):
         if op == POLL:
             reply = self.poll_for_task(caller)  # type: ignore[arg-type]
             if reply.__class__ is StandingPoll:
-                # A standing cycle began (`PollBound` counts it from its group): as with any
-                # stream begun, the flush bounds how many wait for an update.
-                bound = self.bounds[POLL]
-                bound.begun += 1
-                if bound.begun >= self.flush:
-                    bound.update(self.env._now)
+                self.bounds[POLL].stood(self.env._now)  # type: ignore[attr-defined]
             return reply
         if op == STATUS:
             return self.set_task_status(caller, finished)  # type: ignore[arg-type]
@@ -364,7 +367,8 @@ class BoundedHeartbeat(FastHeartbeat):
         beating = self.beating
         super().settle(now)
         if beating is not None:
-            self.runner.service.bounds[HEARTBEAT].end(self.interval)
+            end = self.runner.env.now if now is None else now
+            self.runner.service.bounds[HEARTBEAT].end(self.interval, end, beating)
 
 
 class BoundedRunner(FastRunner):

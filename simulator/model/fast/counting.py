@@ -1,0 +1,286 @@
+"""Fast mode under the account's rate limits, for fleets too large for the fluid bound: a lower
+bound of exact mode's tokens from the calls in bulk counted themselves.
+
+The fluid bound (`fast.throttle.BucketBound`) charges each stream of calls counted in bulk (a
+thread's reports, an idle thread's standing polls, a runner's heartbeats) as a fluid plus one
+token: a stream may send a call at any moment, so N streams may all call in one instant, and its
+bound is capped at `burst - N`. With the documented burst of 100 that stops fast mode wherever
+more than about 90 threads count one operation's calls in bulk at once, however slowly they call
+(a 45-runner fleet's idle threads, say), though exact mode's bucket never runs low.
+
+`CountBound` knows more: every stream's calls fall on a fixed grid, one every `interval` at its
+phase (`first` modulo the interval), so the number of its calls in any stretch of time is
+known without simulating them. It keeps the phases of the running streams in a sorted list per
+interval, and when brought up to date counts the calls of the stretch since the last update:
+for `n` streams of one interval over a stretch of `q` whole intervals and a remainder, `n * q`
+plus the streams whose phase falls in the remainder's arc (two bisections). That bounds exact
+mode's bucket from below (`update`): with C the calls in a stretch (u, t] and T(u) the tokens
+after the calls at u,
+
+- every call in the stretch found at least T(u) - (C - 1) tokens (the others came first, with no
+  refill between), and
+- T(t) >= min(b, T(u) + r (t - u)) - C (all the calls moved to the stretch's end: refilling
+  before taking never leaves fewer tokens, as the cap only limits a rise).
+
+So a level V <= T(u) is carried from update to update as V <- min(b, V + r (t - u)) - C, and the
+proof asks V - C >= `MARGIN` (every call found two tokens) in each stretch. An over-count only
+lowers V, so each count may reach a little past its stretch's ends (`SLACK`, far above the
+rounding of `first + k * interval`): no call is missed between two stretches, some are counted
+in both.
+
+A stream that begins or ends within a stretch is counted only over its part of it: the changes
+are logged with their instants and the stretch is counted piece by piece between them. A piece
+long enough for its calls to take more than an eighth of the burst is split, so that taking
+them all at its start (for the dip) or its end (for the level) costs little. The calls counted
+one by one (`pending`, kept by the service) are taken at the stretch's start for the dip and at
+its end for the level, which again only lowers both.
+
+The fluid bound costs an increment a change; this one a logged change, a bisection into a list
+and a count over each interval's phases: a few microseconds a task. `fast.throttle.
+ThrottledService` uses it for an operation only where the fleet can count more of its calls in
+bulk at once than half the burst (`counted_operations`).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+
+from simpy import Environment
+
+from simulator.model.fast.schedule import FastSchedule
+from simulator.model.fast.service import StandingPoll
+from simulator.model.fast.thread import FastThread
+from simulator.model.fast.throttle import (
+    MARGIN,
+    BoundedRunner,
+    BoundedThread,
+    BucketBound,
+    ThrottledService,
+)
+from simulator.model.invariants import Invariants
+from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, Task
+from simulator.model.service import Poll
+from simulator.scenario.schema import Scenario
+from simulator.scenario.schema import Service as ServiceConfig
+from simulator.seeds import Stream
+
+#: s: each count of a stretch reaches this far past its ends (module docstring).
+SLACK = 1e-6
+
+
+def calls_between(phases: list[float], interval: float, start: float, end: float) -> int:
+    """Calls in (start - SLACK, end + SLACK] of streams with these sorted phases (one call at each
+    phase + k * interval, for every integer k)."""
+    n = len(phases)
+    if not n:
+        return 0
+    low = start - SLACK
+    length = end + SLACK - low
+    whole = math.floor(length / interval)
+    rest = length - whole * interval
+    # A stream of phase p calls in (low, low + length] once per whole interval, and once more if
+    # p lies in the arc (low, low + rest] modulo the interval.
+    arc_start = low % interval
+    arc_end = arc_start + rest
+    if arc_end < interval:
+        arc = bisect_right(phases, arc_end) - bisect_right(phases, arc_start)
+    else:  # the arc wraps past the interval's end
+        arc = n - bisect_right(phases, arc_start) + bisect_right(phases, arc_end - interval)
+    return n * whole + arc
+
+
+class CountBound(BucketBound):
+    """A lower bound of the tokens in exact mode's bucket of one operation, from the calls of
+    its streams counted on their grids (module docstring). It keeps `BucketBound`'s interface:
+    `begin` and `end` of a stream, `update`, `close`; `fluid` is the calls in bulk it charged."""
+
+    __slots__ = ("phases", "changes")
+
+    def __init__(
+        self, op: int, rate: float, burst: float, pending: list[int], flush: int = 1
+    ) -> None:
+        super().__init__(op, rate, burst, pending, flush)
+        self.phases: dict[float, list[float]] = {}  # interval: the running streams' phases
+        # Since the last update, in time order: (instant, +1 begun / -1 ended, interval, phase).
+        self.changes: list[tuple[float, int, float, float]] = []
+
+    def begin(self, now: float, first: float, interval: float) -> None:
+        changes = self.changes
+        changes.append((now, 1, interval, first % interval))
+        if len(changes) >= self.flush:
+            self.update(now)
+
+    def end(self, interval: float, now: float = 0.0, first: float = 0.0) -> None:
+        changes = self.changes
+        changes.append((now, -1, interval, first % interval))
+        if len(changes) >= self.flush:
+            self.update(now)
+
+    @property
+    def running(self) -> int:
+        """Streams running as of the last update."""
+        return sum(len(phases) for phases in self.phases.values())
+
+    def update(self, now: float) -> None:
+        pending = self.pending
+        k = pending[self.op]
+        pending[self.op] = 0
+        self.counted += k
+        level = low = self.level  # a call at the stretch's start finds the level
+        at = self.updated
+        phases = self.phases
+        for instant, sign, interval, phase in self.changes:
+            if instant > at:
+                level, low = self._count(at, instant, level, low)
+                at = instant
+            same = phases.get(interval)
+            if sign > 0:
+                if same is None:
+                    phases[interval] = [phase]
+                else:
+                    insort(same, phase)
+            else:
+                assert same is not None, "a stream ended that never began"
+                i = bisect_left(same, phase)
+                assert same[i] == phase, "a stream ended that never began"
+                del same[i]
+        self.changes = []
+        if now > at:
+            level, low = self._count(at, now, level, low)
+        self.streams = self.running
+        if now > self.updated:
+            self.updated = now
+        # The calls counted one by one: all at the stretch's start for the dip, all at its end
+        # for the level.
+        self.level = level - k
+        if low - k < MARGIN:
+            self._dry(now)
+
+    def _count(self, start: float, end: float, level: float, low: float) -> tuple[float, float]:
+        """Take in the calls in bulk of the streams running over (start, end], in pieces: the new
+        level, and the lowest level before a piece's calls less them."""
+        phases = self.phases
+        flow = sum(len(p) / interval for interval, p in phases.items())  # calls a second
+        pieces = 1
+        if flow > 0.0:
+            pieces = max(1, math.ceil((end - start) * flow * 8.0 / self.burst))
+        step = (end - start) / pieces
+        rate, burst = self.rate, self.burst
+        for i in range(pieces):
+            a = start + i * step
+            b = end if i == pieces - 1 else a + step
+            calls = 0
+            for interval, p in phases.items():
+                calls += calls_between(p, interval, a, b)
+            self.fluid += calls
+            if level - calls < low:
+                low = level - calls
+            level = min(burst, level + rate * (b - a)) - calls
+        return level, low
+
+
+class CountPollBound(CountBound):
+    """The PollForTask `CountBound`: its streams are the standing cycles, one poll every
+    `cycle` (the long poll) from the poll that began one, which was counted one by one."""
+
+    __slots__ = ("cycle",)
+
+    def __init__(
+        self, rate: float, burst: float, pending: list[int], flush: int, cycle: float
+    ) -> None:
+        super().__init__(POLL, rate, burst, pending, flush)
+        self.cycle = cycle
+
+    def stood(self, now: float) -> None:
+        # Its phase is its first poll's (`FastWorkerGroup.stand`), which the service counted one
+        # by one (`pending`) and the grid counts too: taken off the one-by-one count unless an
+        # update took that in already (then it is counted twice, which only lowers the bound).
+        # The grid counts it in the stretch after the change, at that stretch's start: where an
+        # update comes in this very instant, the level it leaves does not hold the poll yet, and
+        # the next stretch takes it at its start, which is where it came.
+        pending = self.pending
+        if pending[POLL] > 0:
+            pending[POLL] -= 1
+        self.begin(now, now, self.cycle)
+
+    def left(self, standing: StandingPoll, now: float) -> None:
+        """A standing cycle ends now (a hand-over, a pause, a partition, a crash)."""
+        self.end(self.cycle, now, standing.first)
+
+
+class CountedService(ThrottledService):
+    """The throttled fast service with `CountBound`s: for fleets that can count more calls of an
+    operation in bulk at once than half the burst (`counts_calls`). It tells the PollForTask
+    bound where each standing cycle ends."""
+
+    def __init__(
+        self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
+        dispatch: Stream, checks: Invariants | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(env, config, log, groups, dispatch, checks)
+        throttle = config.throttle
+        assert throttle is not None
+        pending, flush = self.pending, self.flush
+        self.bounds = [
+            CountPollBound(throttle.poll, throttle.burst, pending, flush, self.long_poll),
+            CountBound(PROGRESS, throttle.progress, throttle.burst, pending, flush),
+            BucketBound(STATUS, throttle.status, throttle.burst, pending, flush),  # no streams
+            CountBound(HEARTBEAT, throttle.heartbeat, throttle.burst, pending, flush),
+        ]
+
+    def _hand_over(self, poll: Poll, task: Task) -> None:
+        if poll.__class__ is StandingPoll:
+            self.bounds[POLL].left(poll, self.env._now)  # type: ignore[attr-defined]
+        super()._hand_over(poll, task)
+
+    def leave(self, standing: StandingPoll) -> Poll:
+        self.bounds[POLL].left(standing, self.env._now)  # type: ignore[attr-defined]
+        return super().leave(standing)
+
+    def drop(self, standing: StandingPoll) -> None:
+        self.bounds[POLL].left(standing, self.env._now)  # type: ignore[attr-defined]
+        super().drop(standing)
+
+
+class CountedThread(BoundedThread):
+    """A bounded thread whose reports in bulk are a stream of its `CountBound`: it says where
+    each begins and ends."""
+
+    def _bulk(
+        self, attempt: Attempt, next_report: float, left: float, acks: bool = False
+    ) -> tuple[FastSchedule, float]:
+        bulk = FastThread._bulk(self, attempt, next_report, left, acks)
+        self.bound.begin(self.runner.env._now, next_report, self.interval)  # noqa: SLF001
+        return bulk
+
+    def settle(self, now: float | None = None, watch: bool = True) -> int:
+        schedule = self.schedule
+        if schedule is not None:
+            end = self.runner.env._now if now is None else now  # noqa: SLF001
+            self.bound.end(self.interval, end, schedule.start)
+        return FastThread.settle(self, now, watch)
+
+
+class CountedRunner(BoundedRunner):
+    """A bounded runner whose threads tell their `CountBound` where their reports begin and
+    end."""
+
+    service: CountedService
+
+
+CountedRunner.thread_class = CountedThread
+
+
+def counts_calls(scenario: Scenario) -> bool:
+    """Whether the throttled fast run needs `CountBound`s: its fleet can have more threads (with
+    auto-scaling, at its most runners) counting one operation's calls in bulk at once than half
+    the burst, where the fluid bound's cap (`burst - N`) would stop it however slowly they call."""
+    throttle = scenario.service.throttle
+    if throttle is None:
+        return False
+    threads = sum(
+        (max(g.runners, g.scaling.max) if g.scaling is not None else g.runners) * g.threads
+        for g in scenario.fleet
+    )
+    return threads > throttle.burst / 2
