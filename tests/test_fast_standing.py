@@ -50,3 +50,29 @@ def test_blocks_behave_as_one_sorted_list(seed: int, monkeypatch: pytest.MonkeyP
         assert list(blocks) == plain
         assert all(block for block in blocks.blocks)
         assert blocks.firsts == [block[0] for block in blocks.blocks]
+
+
+class _Thread:
+    """What `FastWorkerGroup.stand` reads of a thread."""
+
+    def __init__(self, rank: float) -> None:
+        self.rank = rank
+
+
+@pytest.mark.parametrize("now", [6166.604585640669, 1234.5678, 86399.99, 3 * 91.7321])
+def test_a_cycle_begun_in_this_instant_waits_behind_an_older_held_poll(now: float) -> None:
+    """First come, first served: a task offered in the instant a thread stands (its cycle's first
+    poll arrives now) goes to a poll held since earlier. At 6166.604585640669 s with a 91.7321-s
+    long poll, `now - phase` rounds to a whole cycle, which once made the new cycle look a cycle
+    old and jump the queue (found by a differential hunt: exact mode gave the task to the held
+    poll, fast mode to the thread that had just stood)."""
+    from simulator.model.fast.service import FastWorkerGroup
+    from simulator.model.service import Poll as HeldPoll
+
+    group = FastWorkerGroup("wg", None, 91.7321)
+    held = HeldPoll(_Thread(0.9), None, now - 72.83, 0.9)  # type: ignore[arg-type]
+    group.polls.append(held)
+    group.stand(_Thread(0.1), now, None)  # type: ignore[arg-type]
+    assert group.pop_poll(now) is held
+    # And the cycle is next: its latest poll is now's.
+    assert group.pop_poll(now).__class__.__name__ == "StandingPoll"

@@ -127,9 +127,13 @@ class FastWorkerGroup(WorkerGroup):
         if standing:
             # The cycle whose latest poll is oldest: the first phase after now's (cyclically).
             cycle = self.cycle
-            b, j = standing.first_after((now % cycle, math.inf))
+            here = now % cycle
+            b, j = standing.first_after((here, math.inf))
             phase, rank, _ = standing.blocks[b][j]
-            latest = now - (now - phase) % cycle
+            # Its latest poll, from the two phases (`now - phase` rounded can leave a cycle that
+            # began in this very instant, whose phase is now's to the bit, a whole cycle older
+            # and first in the queue).
+            latest = now - (here - phase) % cycle
             # Same instant (the cycles and the held poll began together): the lower rank first.
             if not polls or (latest, rank) < (polls[0].arrival, polls[0].rank):
                 return standing.pop(b, j)[2]
