@@ -65,23 +65,22 @@ from simulator.scenario.schema import Scenario
 from simulator.scenario.schema import Service as ServiceConfig
 from simulator.seeds import Stream
 
-#: s: each count of a stretch reaches this far past its ends (module docstring).
+#: s: a call this close after an update's instant is counted as at it (module docstring).
 SLACK = 1e-6
 
 
 def calls_between(phases: list[float], interval: float, start: float, end: float) -> int:
-    """Calls in (start - SLACK, end + SLACK] of streams with these sorted phases (one call at each
-    phase + k * interval, for every integer k)."""
+    """Calls in (start, end] of streams with these sorted phases (one call at each phase + k *
+    interval, for every integer k)."""
     n = len(phases)
-    if not n:
+    if not n or end <= start:
         return 0
-    low = start - SLACK
-    length = end + SLACK - low
+    length = end - start
     whole = math.floor(length / interval)
     rest = length - whole * interval
-    # A stream of phase p calls in (low, low + length] once per whole interval, and once more if
-    # p lies in the arc (low, low + rest] modulo the interval.
-    arc_start = low % interval
+    # A stream of phase p calls in (start, end] once per whole interval, and once more if p lies
+    # in the arc (start, start + rest] modulo the interval.
+    arc_start = start % interval
     arc_end = arc_start + rest
     if arc_end < interval:
         arc = bisect_right(phases, arc_end) - bisect_right(phases, arc_start)
@@ -90,31 +89,43 @@ def calls_between(phases: list[float], interval: float, start: float, end: float
     return n * whole + arc
 
 
+def _calls_of(phase: float, interval: float, start: float, end: float) -> int:
+    """Calls in (start, end] of one stream of this phase."""
+    if end <= start:
+        return 0
+    return math.floor((end - phase) / interval) - math.floor((start - phase) / interval)
+
+
+Change = tuple[float, int, float, float]  # (instant, +1 begun / -1 ended, interval, phase)
+
+
 class CountBound(BucketBound):
     """A lower bound of the tokens in exact mode's bucket of one operation, from the calls of
     its streams counted on their grids (module docstring). It keeps `BucketBound`'s interface:
     `begin` and `end` of a stream, `update`, `close`; `fluid` is the calls in bulk it charged."""
 
-    __slots__ = ("phases", "changes")
+    __slots__ = ("phases", "changes", "span")
 
     def __init__(
         self, op: int, rate: float, burst: float, pending: list[int], flush: int = 1
     ) -> None:
         super().__init__(op, rate, burst, pending, flush)
         self.phases: dict[float, list[float]] = {}  # interval: the running streams' phases
-        # Since the last update, in time order: (instant, +1 begun / -1 ended, interval, phase).
-        self.changes: list[tuple[float, int, float, float]] = []
+        self.changes: list[Change] = []  # since the last update, in time order
+        # s: how long the streams running take to send an eighth of the burst. A change after
+        # a longer stretch brings the bound up to date, so most stretches are counted at once.
+        self.span = math.inf
 
     def begin(self, now: float, first: float, interval: float) -> None:
         changes = self.changes
         changes.append((now, 1, interval, first % interval))
-        if len(changes) >= self.flush:
+        if len(changes) >= self.flush or now - self.updated > self.span:
             self.update(now)
 
     def end(self, interval: float, now: float = 0.0, first: float = 0.0) -> None:
         changes = self.changes
         changes.append((now, -1, interval, first % interval))
-        if len(changes) >= self.flush:
+        if len(changes) >= self.flush or now - self.updated > self.span:
             self.update(now)
 
     @property
@@ -127,13 +138,64 @@ class CountBound(BucketBound):
         k = pending[self.op]
         pending[self.op] = 0
         self.counted += k
+        at, changes = self.updated, self.changes
+        self.changes = []
         level = low = self.level  # a call at the stretch's start finds the level
-        at = self.updated
+        # The stretch's calls in bulk, in as many pieces as keep each piece's under an eighth of
+        # the burst (most stretches are one piece): each piece's calls all at its start for the
+        # dip, all at its end for the level.
+        calls = self._calls(at, now, changes, at, now)
+        pieces = 1 if calls <= self.burst / 4.0 else math.ceil(calls * 8.0 / self.burst)
+        if pieces > 1:
+            step = (now - at) / pieces
+            rate, burst = self.rate, self.burst
+            for i in range(pieces):
+                a = at + i * step
+                b = now if i == pieces - 1 else a + step
+                calls = self._calls(a, b, changes, at, now)
+                self.fluid += calls
+                low = min(low, level - calls)
+                level = min(burst, level + rate * (b - a)) - calls
+        else:
+            self.fluid += calls
+            low = level - calls
+            level = min(self.burst, level + self.rate * (now - at)) - calls
+        self._apply(changes)
+        self.streams = self.running
+        flow = sum(len(p) / interval for interval, p in self.phases.items())  # calls a second
+        self.span = self.burst / (8.0 * flow) if flow > 0.0 else math.inf
+        if now > self.updated:
+            self.updated = now
+        # The calls counted one by one: all at the stretch's start for the dip, all at its end
+        # for the level.
+        self.level = level - k
+        if low - k < MARGIN:
+            self._dry(now)
+
+    def _calls(
+        self, a: float, b: float, changes: list[Change], at: float, now: float
+    ) -> int:  # fmt: skip
+        """Calls in bulk in (a, b], a piece of the stretch (at, now] (the windows moved `SLACK`
+        later, so that the pieces and stretches tile time): those of the streams running at the
+        last update, less an ended stream's after its end (well after: never a call it sent),
+        plus a begun stream's from its beginning (where that was the last update's instant, its
+        call then, a standing cycle's first poll, is in no stretch yet)."""
+        start, end = a + SLACK, b + SLACK
+        calls = 0
+        for interval, same in self.phases.items():
+            calls += calls_between(same, interval, start, end)
+        for instant, sign, interval, phase in changes:
+            if sign > 0:
+                since = instant - SLACK if a == at else max(start, instant - SLACK)
+                calls += _calls_of(phase, interval, since, end)
+            else:
+                calls -= _calls_of(phase, interval, max(start, instant + SLACK), end)
+        return calls
+
+    def _apply(self, changes: list[Change]) -> None:
+        """Streams begun and ended join and leave the phases."""
         phases = self.phases
-        for instant, sign, interval, phase in self.changes:
-            if instant > at:
-                level, low = self._count(at, instant, level, low)
-                at = instant
+        for _, sign, interval, phase in changes:
             same = phases.get(interval)
             if sign > 0:
                 if same is None:
@@ -145,39 +207,6 @@ class CountBound(BucketBound):
                 i = bisect_left(same, phase)
                 assert same[i] == phase, "a stream ended that never began"
                 del same[i]
-        self.changes = []
-        if now > at:
-            level, low = self._count(at, now, level, low)
-        self.streams = self.running
-        if now > self.updated:
-            self.updated = now
-        # The calls counted one by one: all at the stretch's start for the dip, all at its end
-        # for the level.
-        self.level = level - k
-        if low - k < MARGIN:
-            self._dry(now)
-
-    def _count(self, start: float, end: float, level: float, low: float) -> tuple[float, float]:
-        """Take in the calls in bulk of the streams running over (start, end], in pieces: the new
-        level, and the lowest level before a piece's calls less them."""
-        phases = self.phases
-        flow = sum(len(p) / interval for interval, p in phases.items())  # calls a second
-        pieces = 1
-        if flow > 0.0:
-            pieces = max(1, math.ceil((end - start) * flow * 8.0 / self.burst))
-        step = (end - start) / pieces
-        rate, burst = self.rate, self.burst
-        for i in range(pieces):
-            a = start + i * step
-            b = end if i == pieces - 1 else a + step
-            calls = 0
-            for interval, p in phases.items():
-                calls += calls_between(p, interval, a, b)
-            self.fluid += calls
-            if level - calls < low:
-                low = level - calls
-            level = min(burst, level + rate * (b - a)) - calls
-        return level, low
 
 
 class CountPollBound(CountBound):
