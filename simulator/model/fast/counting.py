@@ -23,22 +23,29 @@ after the calls at u,
   before taking never leaves fewer tokens, as the cap only limits a rise).
 
 So a level V <= T(u) is carried from update to update as V <- min(b, V + r (t - u)) - C, and the
-proof asks V - C >= `MARGIN` (every call found two tokens) in each stretch. An over-count only
-lowers V, so each count may reach a little past its stretch's ends (`SLACK`, far above the
-rounding of `first + k * interval`): no call is missed between two stretches, some are counted
-in both.
+proof asks V - C >= `MARGIN` in each stretch (every call found two tokens, where it needs one).
+Counting more calls than came only lowers V; counting one in an earlier stretch than its own
+would not, so the stretches tile time exactly: each is (u, t] moved `SLACK` (1 us) later, far
+above the rounding of `first + k * interval`, so that a call in an update's very instant belongs
+to the stretch that update closes. (One less than 1 us after it would too, a stretch early; no
+delay of the model is that short, and the margin's spare token would cover it.)
 
-A stream that begins or ends within a stretch is counted only over its part of it: the changes
-are logged with their instants and the stretch is counted piece by piece between them. A piece
-long enough for its calls to take more than an eighth of the burst is split, so that taking
-them all at its start (for the dip) or its end (for the level) costs little. The calls counted
+Streams begin and end between updates (the thread's reports with each task, a standing cycle
+with each stand and hand-over): each change is logged with its instant, and counted over its
+part of the stretch only: a begun stream's calls from its beginning, none of an ended stream's
+after its end. A stretch whose calls take more than a quarter of the burst is counted in pieces
+of an eighth each, so that taking a piece's calls all at its start (for the dip) and all at its
+end (for the level) costs little; a change after the running streams have sent an eighth of the
+burst brings the bound up to date (`span`), so most stretches are one piece. The calls counted
 one by one (`pending`, kept by the service) are taken at the stretch's start for the dip and at
-its end for the level, which again only lowers both.
+its end for the level, which again only lowers both. A standing cycle's first poll is one of
+these, and a point of its grid: `CountPollBound.stood` takes it off the one-by-one count.
 
 The fluid bound costs an increment a change; this one a logged change, a bisection into a list
-and a count over each interval's phases: a few microseconds a task. `fast.throttle.
-ThrottledService` uses it for an operation only where the fleet can count more of its calls in
-bulk at once than half the burst (`counted_operations`).
+and a count over each interval's phases: microseconds a task (aws-defaults at 80 runners: 0.34 s
+a simulated day against 0.16 s with no limits and 1.7 s in exact mode). `model.simulation` uses
+it (`CountedService`, `CountedRunner`) where the fleet can have more threads than half the burst
+(`counts_calls`); smaller fleets keep the fluid bound.
 """
 
 from __future__ import annotations
