@@ -33,9 +33,9 @@ delay of the model is that short, and the margin's spare token would cover it.)
 Streams begin and end between updates (the thread's reports with each task, a standing cycle
 with each stand and hand-over): each change is logged with its instant, and counted over its
 part of the stretch only: a begun stream's calls from its beginning, none of an ended stream's
-after its end. A stretch whose calls take more than a quarter of the burst is counted in pieces
-of an eighth each, so that taking a piece's calls all at its start (for the dip) and all at its
-end (for the level) costs little; a change after the running streams have sent an eighth of the
+after its end. A stretch whose calls take more than a third of the burst is counted in pieces
+of a sixth each, so that taking a piece's calls all at its start (for the dip) and all at its
+end (for the level) costs little; a change after the running streams have sent a quarter of the
 burst brings the bound up to date (`span`), so most stretches are one piece. The calls counted
 one by one (`pending`, kept by the service) are taken at the stretch's start for the dip and at
 its end for the level, which again only lowers both. A standing cycle's first poll is one of
@@ -119,7 +119,7 @@ class CountBound(BucketBound):
         super().__init__(op, rate, burst, pending, flush)
         self.phases: dict[float, list[float]] = {}  # interval: the running streams' phases
         self.changes: list[Change] = []  # since the last update, in time order
-        # s: how long the streams running take to send an eighth of the burst. A change after
+        # s: how long the streams running take to send a quarter of the burst. A change after
         # a longer stretch brings the bound up to date, so most stretches are counted at once.
         self.span = math.inf
 
@@ -135,11 +135,6 @@ class CountBound(BucketBound):
         if len(changes) >= self.flush or now - self.updated > self.span:
             self.update(now)
 
-    @property
-    def running(self) -> int:
-        """Streams running as of the last update."""
-        return sum(len(phases) for phases in self.phases.values())
-
     def update(self, now: float) -> None:
         pending = self.pending
         k = pending[self.op]
@@ -148,11 +143,11 @@ class CountBound(BucketBound):
         at, changes = self.updated, self.changes
         self.changes = []
         level = low = self.level  # a call at the stretch's start finds the level
-        # The stretch's calls in bulk, in as many pieces as keep each piece's under an eighth of
+        # The stretch's calls in bulk, in as many pieces as keep each piece's under a sixth of
         # the burst (most stretches are one piece): each piece's calls all at its start for the
         # dip, all at its end for the level.
         calls = self._calls(at, now, changes, at, now)
-        pieces = 1 if calls <= self.burst / 4.0 else math.ceil(calls * 8.0 / self.burst)
+        pieces = 1 if calls <= self.burst / 3.0 else math.ceil(calls * 6.0 / self.burst)
         if pieces > 1:
             step = (now - at) / pieces
             rate, burst = self.rate, self.burst
@@ -167,10 +162,8 @@ class CountBound(BucketBound):
             self.fluid += calls
             low = level - calls
             level = min(self.burst, level + self.rate * (now - at)) - calls
-        self._apply(changes)
-        self.streams = self.running
-        flow = sum(len(p) / interval for interval, p in self.phases.items())  # calls a second
-        self.span = self.burst / (8.0 * flow) if flow > 0.0 else math.inf
+        if changes:
+            self._apply(changes)
         if now > self.updated:
             self.updated = now
         # The calls counted one by one: all at the stretch's start for the dip, all at its end
@@ -200,9 +193,12 @@ class CountBound(BucketBound):
         return calls
 
     def _apply(self, changes: list[Change]) -> None:
-        """Streams begun and ended join and leave the phases."""
+        """Streams begun and ended join and leave the phases (and `streams`, `drain`: how many
+        run, and their calls a second, which sets `span`)."""
         phases = self.phases
         for _, sign, interval, phase in changes:
+            self.streams += sign
+            self.drain += sign / interval
             same = phases.get(interval)
             if sign > 0:
                 if same is None:
@@ -214,6 +210,9 @@ class CountBound(BucketBound):
                 i = bisect_left(same, phase)
                 assert same[i] == phase, "a stream ended that never began"
                 del same[i]
+        if not self.streams:  # back to exactly 0: sums and differences of 1/interval leave dust
+            self.drain = 0.0
+        self.span = self.burst / (4.0 * self.drain) if self.drain > 0.0 else math.inf
 
 
 class CountPollBound(CountBound):
