@@ -42,8 +42,8 @@ its end for the level, which again only lowers both. A standing cycle's first po
 these, and a point of its grid: `CountPollBound.stood` takes it off the one-by-one count.
 
 The fluid bound costs an increment a change; this one a logged change, a bisection into a list
-and a count over each interval's phases: microseconds a task (aws-defaults at 80 runners: 0.34 s
-a simulated day against 0.16 s with no limits and 1.7 s in exact mode). `model.simulation` uses
+and a count over each interval's phases: microseconds a task (aws-defaults at 80 runners: 0.31 s
+a simulated day against 0.16 s with no limits and 1.5 s in exact mode). `model.simulation` uses
 it (`CountedService`, `CountedRunner`) where the fleet can have more threads than half the burst
 (`counts_calls`); smaller fleets keep the fluid bound.
 """
