@@ -182,14 +182,23 @@ def test_a_stopping_signal_interrupts_without_collecting_the_stopped_run() -> No
 
     from simulator.cli.experiment_options import terminate_as_interrupt
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        gc.unfreeze()
-        garbage = [[i] for i in range(1000)]  # tracked objects, as a run's are
-        try:
-            with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
-                signal.raise_signal(sig)
-            assert gc.get_freeze_count() >= len(garbage)
-        finally:
+    # A command starts with Python's own handlers; a test process need not have them (a pytest
+    # worker's may have been changed by then: this test once failed, in one order of the suite).
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
             gc.unfreeze()
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back
-    assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
+            garbage = [[i] for i in range(1000)]  # tracked objects, as a run's are
+            try:
+                with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+                    signal.raise_signal(sig)
+                assert gc.get_freeze_count() >= len(garbage)
+            finally:
+                gc.unfreeze()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back
+        assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
