@@ -61,6 +61,20 @@ def did_you_mean(word: Any, choices: Iterable[Any], cutoff: float = 0.6) -> str:
     return f" Did you mean {close!r}?" if close is not None else ""
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is a Ctrl-C (or a SIGTERM the CLI turns into one), or an error it caused: an
+    interrupt that lands while an extension module loads comes out as that module's own error
+    (pybind11's: "ImportError: initialization failed", raised from the KeyboardInterrupt)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class LeasesimError(Exception):
     """A problem with the user's input, explained well enough to fix without reading the code.
 

@@ -141,6 +141,55 @@ def test_sweep_ctrl_c_says_how_to_resume(
     assert "--resume" in err
 
 
+def test_a_stop_that_cuts_an_import_short_is_an_interruption_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM landing while a module loads lazily: an extension module reports its failed start
+    in its own words (NumPy's and others': "ImportError: initialization failed"), not as the
+    KeyboardInterrupt it was. The command stops as interrupted (130), not with "internal error:
+    ... a bug in leasesim" (seen once in CI: a sweep killed in its first second)."""
+    import signal
+
+    def cut_short(*args: Any, **kwargs: Any) -> Any:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt as exc:  # as pybind11's modules report it
+            raise ImportError("initialization failed") from exc
+        raise AssertionError("the signal did not stop the command")
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    monkeypatch.setattr(runs, "run", cut_short)
+    try:
+        status, out, err = _main(capsys, "run", AWS, *SHORT, "-n", "2", *SERIAL)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert status == 130, err
+    assert "internal error" not in err and "interrupted" in err
+
+
+def test_a_command_cut_short_by_a_stop_reports_an_interruption(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same where the command itself, not a run, was loading a module (a sweep's set-up: the
+    case CI met), and for the errors module's test of the chain."""
+    from simulator.cli import app
+    from simulator.errors import interrupted
+
+    def disguised(args: Any) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(app.COMMANDS["run"], "execute", disguised)
+    status, out, err = _main(capsys, "run", AWS)
+    assert status == 130 and "interrupted" in err and "internal error" not in err
+    assert not interrupted(ImportError("initialization failed"))  # a real one stays a bug
+
+
 def test_run_with_precision_executor_and_warmup(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = _main(capsys, "run", AWS, "-n", "2", *SHORT, "--set", "warmup=30m",
                            "--precision", "tasks_submitted", "--target", "50%",

@@ -40,7 +40,14 @@ from simulator.cli.arguments import (
     add_allow_outside,
 )
 from simulator.cli.output import emit, safe_terminal
-from simulator.errors import INTERRUPTED, RUN_ERROR, LeasesimError, ScenarioWarning, closest
+from simulator.errors import (
+    INTERRUPTED,
+    RUN_ERROR,
+    LeasesimError,
+    ScenarioWarning,
+    closest,
+    interrupted,
+)
 from simulator.versions import leasesim_version
 
 COMMANDS: dict[str, ModuleType] = {
@@ -160,6 +167,8 @@ def _main(argv: Sequence[str] | None) -> int:
         _silence_stdout()
         return EXIT_FAILED
     except Exception as exc:
+        if interrupted(exc):  # Ctrl-C or SIGTERM, reported by what it cut short (an import)
+            return _report(LeasesimError(INTERRUPTED, "interrupted"), as_json)
         if os.environ.get("LEASESIM_DEBUG"):
             raise
         message = (

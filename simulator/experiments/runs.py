@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.errors import LeasesimError
+from simulator.errors import LeasesimError, interrupted
 from simulator.model import simulate
 from simulator.results.result import Result
 from simulator.scenario.load import (
@@ -208,6 +208,8 @@ def run_job(job: Job, run_fn: Callable[..., Result] | None = None) -> RunRecord 
             record.result = result
         return record
     except Exception as exc:
+        if interrupted(exc):  # Ctrl-C in disguise: it stops the experiment, as itself
+            raise KeyboardInterrupt from exc
         return failure_of(job, exc)
     finally:
         _QUIET.reset(quiet)
