@@ -270,11 +270,13 @@ def test_killed_sweeps_resume_to_the_same_runs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_killed_sweep_stopped_by_sigterm_resumes(tmp_path: Path) -> None:
-    argv = ["sweep", str(AWS), "-n", "2", "--set", "duration=1d", "--set", GRID, "--executor",
+    # Three days a run, the signal half a second after its runs folder appears: mid-sweep (a
+    # one-day sweep once ended first, and the signal came as the process exited: status -15).
+    argv = ["sweep", str(AWS), "-n", "2", "--set", "duration=3d", "--set", GRID, "--executor",
             "serial", "-q"]  # fmt: skip
     reference, work = tmp_path / "reference", tmp_path / "work"
     _span(_command(*argv, "--out", str(reference)), reference)
-    status, err = _kill_at(_command(*argv, "--out", str(work)), 1.0, signal.SIGTERM,
+    status, err = _kill_at(_command(*argv, "--out", str(work)), 0.5, signal.SIGTERM,
                            lambda pid: (work / "runs").is_dir())  # fmt: skip
     assert status in (130, 0), err
     _finish(_command(*argv, "--out", str(work), "--resume"))
