@@ -53,8 +53,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right, insort
 
-from simpy import Environment
-
 from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import StandingPoll
 from simulator.model.fast.thread import FastThread
@@ -65,12 +63,9 @@ from simulator.model.fast.throttle import (
     BucketBound,
     ThrottledService,
 )
-from simulator.model.invariants import Invariants
-from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Log, Task
+from simulator.model.log import HEARTBEAT, POLL, PROGRESS, STATUS, Attempt, Task
 from simulator.model.service import Poll
-from simulator.scenario.schema import Scenario
-from simulator.scenario.schema import Service as ServiceConfig
-from simulator.seeds import Stream
+from simulator.scenario.schema import Scenario, Throttle
 
 #: s: a call this close after an update's instant is counted as at it (module docstring).
 SLACK = 1e-6
@@ -249,19 +244,13 @@ class CountedService(ThrottledService):
     operation in bulk at once than half the burst (`counts_calls`). It tells the PollForTask
     bound where each standing cycle ends."""
 
-    def __init__(
-        self, env: Environment, config: ServiceConfig, log: Log, groups: list[str],
-        dispatch: Stream, checks: Invariants | None = None,
-    ) -> None:  # fmt: skip
-        super().__init__(env, config, log, groups, dispatch, checks)
-        throttle = config.throttle
-        assert throttle is not None
-        pending, flush = self.pending, self.flush
-        self.bounds = [
-            CountPollBound(throttle.poll, throttle.burst, pending, flush, self.long_poll),
-            CountBound(PROGRESS, throttle.progress, throttle.burst, pending, flush),
-            BucketBound(STATUS, throttle.status, throttle.burst, pending, flush),  # no streams
-            CountBound(HEARTBEAT, throttle.heartbeat, throttle.burst, pending, flush),
+    def _bounds(self, throttle: Throttle) -> list[BucketBound]:
+        pending, flush, burst = self.pending, self.flush, throttle.burst
+        return [
+            CountPollBound(throttle.poll, burst, pending, flush, self.long_poll),
+            CountBound(PROGRESS, throttle.progress, burst, pending, flush),
+            BucketBound(STATUS, throttle.status, burst, pending, flush),  # no streams
+            CountBound(HEARTBEAT, throttle.heartbeat, burst, pending, flush),
         ]
 
     def _hand_over(self, poll: Poll, task: Task) -> None:

@@ -51,6 +51,7 @@ from simulator.model.invariants import Invariants
 from simulator.model.log import HEARTBEAT, OPERATIONS, POLL, PROGRESS, STATUS, Attempt, Log
 from simulator.model.runner import Runner
 from simulator.scenario.schema import Service as ServiceConfig
+from simulator.scenario.schema import Throttle
 from simulator.seeds import Stream
 from simulator.units import format_duration
 
@@ -239,20 +240,25 @@ class ThrottledService(FastService):
         super().__init__(env, config, log, groups, dispatch, checks)
         throttle = config.throttle
         assert throttle is not None
-        rates = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
         #: Per operation: calls counted one by one since their bound's last update.
-        self.pending = pending = [0, 0, 0, 0]
+        self.pending = [0, 0, 0, 0]
         # Calls and streams wait for an update at most this many at a time: they are taken in
         # at the worst moment of their stretch (`BucketBound`), so a few at a time costs little.
-        self.flush = flush = max(1, int(throttle.burst // 8))
+        self.flush = max(1, int(throttle.burst // 8))
+        self.bounds = self._bounds(throttle)
+        self.buckets = [None] * 4
+
+    def _bounds(self, throttle: Throttle) -> list[BucketBound]:
+        """One bound per operation, in `OPERATIONS` order."""
+        rates = (throttle.poll, throttle.progress, throttle.status, throttle.heartbeat)
         groups: list[FastWorkerGroup] = list(self.groups.values())  # type: ignore[arg-type]
-        self.bounds = [
+        pending, flush = self.pending, self.flush
+        return [
             PollBound(rate, throttle.burst, pending, flush, groups, self.long_poll)
             if op == POLL
             else BucketBound(op, rate, throttle.burst, pending, flush)
             for op, rate in enumerate(rates)
         ]
-        self.buckets = [None] * 4
 
     def handle(self, op: int, caller: object, finished: bool = True) -> object:
         # Every call that reaches the service comes here (`Actor._arrives`, `Actor._lands`).
