@@ -134,24 +134,28 @@ def _check_bound(
         assert bound.counted == len(explicit)
 
 
+@pytest.mark.parametrize("kind", [BucketBound, CountBound], ids=["fluid", "counted"])
 @pytest.mark.parametrize("seed", range(60))
-def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(seed: int) -> None:
+def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(
+    seed: int, kind: type[BucketBound],
+) -> None:  # fmt: skip
     """Until the bound gives up, it is at or below the tokens exact mode's bucket holds after
     each update, with every call, explicit or in bulk, taken one by one (a bucket that never
     refuses: T(t) = min over s of [b + r (t - s) - calls in [s, t]]); a run the bound lets
-    through has no call a real `TokenBucket` throttles; the streams' calls never exceed their
-    fluid. Light and heavy loads, bursts of calls in one instant, streams of mixed intervals."""
+    through has no call a real `TokenBucket` throttles; the streams' calls never exceed what
+    it charged them. Light and heavy loads, bursts of calls in one instant, streams of mixed
+    intervals; the fluid bound and the one that counts each stream's calls on its grid."""
     rng = np.random.default_rng(seed)
     rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
     streams, explicit = _history(rng, rate, burst, 300.0)
     pending = [0, 0, 0, 0]
-    bound = BucketBound(1, rate, burst, pending, flush=int(rng.choice([1, 4, 12])))
+    bound = kind(1, rate, burst, pending, flush=int(rng.choice([1, 4, 12])))
 
-    def charge(kind: str, t: float, stream) -> None:
-        if kind == "begin":
+    def charge(change: str, t: float, stream) -> None:
+        if change == "begin":
             bound.begin(t, stream[1], stream[2])
         else:
-            bound.end(stream[2])
+            bound.end(stream[2], t, stream[1])
 
     _check_bound(rng, bound, pending, streams, explicit, charge)
 
@@ -182,27 +186,6 @@ def test_the_poll_bound_counts_standing_cycles_from_the_groups(seed: int) -> Non
         else:  # a hand-over, a pause or a crash takes it out of `standing`
             standing = where[id(stream)].standing
             del standing[next(i for i, s in enumerate(standing) if s is stream)]
-
-    _check_bound(rng, bound, pending, streams, explicit, charge)
-
-
-@pytest.mark.parametrize("seed", range(60))
-def test_the_count_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(
-    seed: int,
-) -> None:  # fmt: skip
-    """The same check for `CountBound`, which counts each stream's calls on its grid: it must
-    be a lower bound of the bucket after every update too, whatever the flush."""
-    rng = np.random.default_rng(seed)
-    rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
-    streams, explicit = _history(rng, rate, burst, 300.0)
-    pending = [0, 0, 0, 0]
-    bound = CountBound(1, rate, burst, pending, flush=int(rng.choice([1, 4, 12])))
-
-    def charge(kind: str, t: float, stream) -> None:
-        if kind == "begin":
-            bound.begin(t, stream[1], stream[2])
-        else:
-            bound.end(stream[2], t, stream[1])
 
     _check_bound(rng, bound, pending, streams, explicit, charge)
 
