@@ -392,15 +392,20 @@ def same_draws(path: Path) -> bool:
 
 @pytest.mark.parametrize("path", FAST, ids=lambda p: p.stem)
 def test_shipped_scenarios_run_fast_under_their_limits(path: Path) -> None:
-    """Every shipped scenario that runs fast under its (default) limits runs fast to the end (no
-    replication re-run), and throttles nothing, as exact mode does not; where both modes draw the
-    same numbers its runs are exact mode's runs (the others: the paired test below)."""
+    """Every shipped scenario that runs fast under its (default) limits runs fast to the end of a
+    whole day (no replication re-run: nightly-peak's peak comes after 11 h, where a bound that
+    counted too few pieces once gave up), and throttles nothing, as exact mode does not; where
+    both modes draw the same numbers its first 6 hours are exact mode's (later, the fixed
+    lengths of some scenarios, zone-partition's, chain into same-instant ties; and the others:
+    the paired test below)."""
+    day = _loads(path, "fast", "1d")
     exact_s, fast_s = _loads(path, "exact", "6h"), _loads(path, "fast", "6h")
     for replication in range(2):
+        whole = simulate(day, Streams.from_seed(day.seed, replication))
+        assert whole.mode.startswith("fast"), whole.fallbacks
+        assert "*" not in whole.fallbacks
         exact = simulate(exact_s, Streams.from_seed(exact_s.seed, replication))
         fast = simulate(fast_s, Streams.from_seed(fast_s.seed, replication))
-        assert fast.mode.startswith("fast"), fast.fallbacks
-        assert "*" not in fast.fallbacks
         assert fast.events * 2 < exact.events
         assert exact.log.throttled == fast.log.throttled == [0, 0, 0, 0]
         if same_draws(path):

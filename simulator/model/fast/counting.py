@@ -148,7 +148,14 @@ class CountBound(BucketBound):
         # call then, a standing cycle's first poll, too); none of a stream ended in it after its
         # end (well after: never a call it sent). The windows are moved `SLACK` later, so that
         # pieces and stretches tile time.
-        flow = self.drain * (now - at)
+        # (The calls to expect: the running streams' and the begun ones', as if they ran all the
+        # stretch, and a first call each in the instant it began.)
+        begun, grow = 0, 0.0
+        for change in changes:
+            if change[1] > 0:
+                begun += 1
+                grow += 1.0 / change[2]
+        flow = (self.drain + grow) * (now - at) + begun
         pieces = 1 if flow <= burst / 3.0 else math.ceil(flow * 6.0 / burst)
         step = (now - at) / pieces
         i, n = 0, len(changes)
