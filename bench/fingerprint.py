@@ -53,17 +53,24 @@ def fingerprint(result: simulator.Result) -> str:
     return digest.hexdigest()[:16]
 
 
-def collect(replications: int) -> dict[str, str]:
+def collect(replications: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The fingerprints, and how each fast run ran (`Result.meta["mode"]`): a replication re-run
+    exact has exact mode's numbers, so only this shows it (not in the hash, so that fingerprints
+    saved before it still compare)."""
     prints: dict[str, str] = {}
+    ran: dict[str, str] = {}
     for path in SCENARIOS:
         base = OVERRIDES.get(path.name, DEFAULT_OVERRIDES)
         for mode in ("exact", "fast"):
             scenario = simulator.load_scenario(path, [*base, f"simulation.mode={mode}"])
             for rep in range(replications):
                 key = f"{path.stem}/{mode}/{rep}"
-                prints[key] = fingerprint(simulator.run(scenario, replication=rep))
+                result = simulator.run(scenario, replication=rep)
+                prints[key] = fingerprint(result)
+                if mode == "fast":
+                    ran[key] = result.meta["mode"]
                 print(f"{key:40s} {prints[key]}", file=sys.stderr)
-    return prints
+    return prints, ran
 
 
 def main() -> int:
@@ -73,7 +80,10 @@ def main() -> int:
     parser.add_argument("-n", "--replications", type=int, default=2)
     args = parser.parse_args()
     warnings.simplefilter("ignore", simulator.ScenarioWarning)  # the scenarios' own business
-    prints = collect(args.replications)
+    prints, ran = collect(args.replications)
+    for key, how in sorted(ran.items()):
+        if how != "fast":
+            print(f"ran {how}: {key}")
     if args.save:
         args.save.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
     if args.compare:
