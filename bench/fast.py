@@ -8,8 +8,8 @@
 2. Scale: simulated runner-hours per wall second and peak memory for 100, 1,000 and 10,000
    runners over 7 simulated days in fast mode, each in a fresh process (peak RSS is per process).
    The 100,000-runner week (16.5 million tasks, 46 million events; measured on the project's
-   2-core machine: 6.2 GiB peak, 17.6-18.6 CPU minutes, about 22 minutes' wall time while the
-   machine was shared) is opt-in: `--sizes 100,1000,10000,100000`.
+   2-core machine on 2026-12-06: 6.3 GiB peak, 13.3 CPU minutes, as long in wall time on a
+   quiet machine) is opt-in: `--sizes 100,1000,10000,100000`.
 3. Peer: an M/M/c queue (Poisson arrivals, exponential work, c threads, no faults, no reports) in
    leasesim (fast mode: exact here, as nothing is throttled or lost) and in Ciw for the same
    number of tasks, each tool in a fresh process, best CPU time of `--repeats` runs: tasks per
