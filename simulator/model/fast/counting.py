@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from math import floor
 
 from simulator.model.fast.schedule import FastSchedule
 from simulator.model.fast.service import StandingPoll
@@ -170,19 +169,14 @@ class CountBound(BucketBound):
                 instant, sign, interval, phase = changes[i]
                 i += 1
                 same = phases.get(interval)
-                # (`_calls_of`, inlined: once a change)
                 if sign > 0:
-                    calls += floor((end - phase) / interval) - floor(
-                        (instant - SLACK - phase) / interval
-                    )
+                    calls += _calls_of(phase, interval, instant - SLACK, end)
                     if same is None:
                         phases[interval] = [phase]
                     else:
                         insort(same, phase)
                 else:
-                    since = max(start, instant + SLACK)
-                    if end > since:
-                        calls -= floor((end - phase) / interval) - floor((since - phase) / interval)
+                    calls -= _calls_of(phase, interval, max(start, instant + SLACK), end)
                     assert same is not None, "a stream ended that never began"
                     j = bisect_left(same, phase)
                     assert same[j] == phase, "a stream ended that never began"
@@ -204,6 +198,7 @@ class CountBound(BucketBound):
         self.level = level - k
         if low - k < MARGIN:
             self._dry(now)
+
 
 class CountPollBound(CountBound):
     """The PollForTask `CountBound`: its streams are the standing cycles, one poll every
