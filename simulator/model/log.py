@@ -399,22 +399,20 @@ class Log:
         if not everything:
             # Unlinked, they are freed by reference counting (the cyclic collector is paused
             # during a run); nothing else refers to them.
-            for attempt in done_attempts:
-                attempt.fast = None
-                attempt.timer = None
-            for task in done_tasks:
-                task.live = None
-                task.finished_by = None
+            _unlink(done_tasks, done_attempts)
         self.tasks.open, self.attempts.open = open_tasks, open_attempts
         self.unfrozen = len(open_tasks) + len(open_attempts)
         self.freeze_at = max(self.FREEZE_AFTER, 2 * self.unfrozen)
         return len(done_tasks) + len(done_attempts)
 
     def close(self) -> None:
-        """The run is over: freeze every record. Those that nothing refers to are unlinked (their
-        cycles would outlive them); the others are left as they are, to the model."""
-        self.freeze()
+        """The run is over: freeze every record, and unlink them all, so that reference counting
+        frees those nothing else refers to (their cycles would outlive them). The model is not
+        run again, and the log gives out copies rebuilt from its columns (`_task_copy`), so no
+        reference count need tell the records the model still holds from the others."""
+        tasks, attempts = self.tasks.open, self.attempts.open
         self.freeze(everything=True)
+        _unlink(tasks, attempts)
 
     def _put_tasks(self, arrays: dict[str, np.ndarray], tasks: list[Task]) -> None:
         """Write these tasks' fields into their rows of `arrays`."""
@@ -512,6 +510,17 @@ def _fields(records: list[Task] | list[Attempt], name: str) -> Iterator[object]:
 def _values(records: list[Task] | list[Attempt], name: str, dtype: np.dtype) -> np.ndarray:
     """Field `name` of each record, as an array."""
     return np.fromiter(map(attrgetter(name), records), dtype=dtype, count=len(records))
+
+
+def _unlink(tasks: list[Task], attempts: list[Attempt]) -> None:
+    """Break the cycles between frozen records (a task and its live or finishing attempt, an
+    attempt and its schedule or lease timer)."""
+    for attempt in attempts:
+        attempt.fast = None
+        attempt.timer = None
+    for task in tasks:
+        task.live = None
+        task.finished_by = None
 
 
 def _reached(attempts: list[Attempt]) -> tuple[dict[int, int], set[int]]:
