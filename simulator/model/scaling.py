@@ -63,6 +63,10 @@ class Controller:
         self.delay = Sampler(self.policy.launch_delay, stream)
         self.launch = launch
         self.pending = 0  # launches decided, not yet ready
+        # The group's members not retired, in launch order: a retired runner never serves again
+        # (`Runner.stop`), and over weeks of scaling the group's members are mostly retired.
+        self.members: list[Runner] = []
+        self.seen = 0  # of the group's members, those in `members` or retired already
         self.next_index = config.runners  # the next launched runner's number: etl-4, etl-5, ...
         # The fleet's size was just set at the start: the cooldown runs from there.
         self.last_decision = 0.0
@@ -71,7 +75,11 @@ class Controller:
     def _evaluate(self, _: Event) -> None:
         env, policy, config = self.env, self.policy, self.config
         now = env.now
-        serving = [r for r in self.group.members if r.in_service()]
+        members = self.group.members
+        self.members = [r for r in self.members if not r.retired]
+        self.members += members[self.seen :]
+        self.seen = len(members)
+        serving = [r for r in self.members if r.in_service()]
         ready = self.service.ready_tasks(config.worker_group)
         busy = sum(r.busy() for r in serving)
         want = desired(policy, config.threads, ready, busy)
@@ -105,7 +113,7 @@ class Controller:
 
     def _scale_in(self, serving: list[Runner], n: int) -> None:
         now = self.env.now
-        order = {id(r): i for i, r in enumerate(self.group.members)}
+        order = {id(r): i for i, r in enumerate(self.members)}  # the group's order
         victims = sorted(serving, key=lambda r: (r.busy(), -order[id(r)]))[:n]
         self.last_decision = now
         for runner in victims:
