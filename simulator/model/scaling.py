@@ -81,7 +81,9 @@ class Controller:
         self.seen = len(members)
         serving = [r for r in self.members if r.in_service()]
         ready = self.service.ready_tasks(config.worker_group)
-        busy = sum(r.busy() for r in serving)
+        busy = 0
+        for runner in serving:
+            busy += runner.busy()
         want = desired(policy, config.threads, ready, busy)
         want = min(max(want, policy.scheduled_min(now)), policy.max)
         current = len(serving) + self.pending
