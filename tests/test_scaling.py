@@ -22,7 +22,8 @@ from builders import make_scenario
 
 import simulator
 from simulator.errors import LeasesimError
-from simulator.model.scaling import desired
+from simulator.model.runner import Runner
+from simulator.model.scaling import Controller, desired
 from simulator.results.tables import runners_over_time
 from simulator.scenario.load import load_scenario
 from simulator.scenario.schema import Scaling
@@ -218,6 +219,34 @@ def test_fast_mode_runs_a_scaling_group_fast_where_no_two_events_share_an_instan
         assert fast.meta["events"] < exact.meta["events"] / 4
         for name in ("attempts", "tasks", "runners"):
             pd.testing.assert_frame_equal(exact.tables[name], fast.tables[name])
+
+
+def test_an_evaluation_looks_at_the_runners_in_the_group_not_all_ever_launched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over days of scaling out and in, the runners ever launched pile up; an evaluation asks only
+    those not retired whether they serve, so its work does not grow with the run's length."""
+    asked: list[int] = []
+    in_service = Runner.in_service
+
+    def counted(self: Runner) -> bool:
+        asked[-1] += 1
+        return in_service(self)
+
+    evaluate = Controller._evaluate
+
+    def evaluated(self: Controller, event: object) -> None:
+        asked.append(0)
+        evaluate(self, event)
+
+    monkeypatch.setattr(Runner, "in_service", counted)
+    monkeypatch.setattr(Controller, "_evaluate", evaluated)
+    scenario = load_scenario(Path(__file__).parent.parent / "scenarios" / "nightly-peak.yaml", overrides=["duration=3d"])
+    result = simulator.run(scenario)
+    launched = len(result.tables["runners"])
+    assert launched > 150  # three nightly peaks of up to 40 runners, and their replacements
+    # At most the policy's maximum in service, plus those draining or under notice.
+    assert max(asked) <= 2 * scenario.fleet[0].scaling.max < launched / 2
 
 
 def test_desired_runners_by_policy() -> None:
