@@ -241,7 +241,8 @@ def test_an_evaluation_looks_at_the_runners_in_the_group_not_all_ever_launched(
 
     monkeypatch.setattr(Runner, "in_service", counted)
     monkeypatch.setattr(Controller, "_evaluate", evaluated)
-    scenario = load_scenario(Path(__file__).parent.parent / "scenarios" / "nightly-peak.yaml", overrides=["duration=3d"])
+    path = Path(__file__).parent.parent / "scenarios" / "nightly-peak.yaml"
+    scenario = load_scenario(path, overrides=["duration=3d"])
     result = simulator.run(scenario)
     launched = len(result.tables["runners"])
     assert launched > 150  # three nightly peaks of up to 40 runners, and their replacements
