@@ -22,7 +22,13 @@ import simulator
 from simulator.model import simulate
 from simulator.model.fast.counting import CountBound, CountPollBound, counts_calls
 from simulator.model.fast.thread import FastThread
-from simulator.model.fast.throttle import BoundedThread, BucketBound, MayThrottle, PollBound
+from simulator.model.fast.throttle import (
+    MARGIN,
+    BoundedThread,
+    BucketBound,
+    MayThrottle,
+    PollBound,
+)
 from simulator.model.throttle import TokenBucket
 from simulator.scenario.load import load_scenario
 from simulator.scenario.modes import fallbacks
@@ -85,11 +91,13 @@ class _Group:
 
 def _check_bound(
     rng, bound: BucketBound, pending: list[int], streams, explicit, charge, hidden=(),
+    extra: float = 0.2,
 ) -> None:  # fmt: skip
     """Feed `bound` a history (`charge(kind, t, stream)` takes a stream's begin or end, as the
     model's hooks do, and may count calls of its own: `hidden`) and check it against a bucket
     that sees every call one by one; after each update, the streams it counts are those
-    running."""
+    running. Besides the updates the bound asks for itself, and those the service asks for
+    every `flush` calls, one comes after a share `extra` of the instants."""
     running = 0
     rate, burst = bound.rate, bound.burst
     calls = sorted(_calls(streams, explicit) + list(hidden))
@@ -100,10 +108,12 @@ def _check_bound(
         try:
             if kind == "take":
                 pending[bound.op] += 1  # as `ThrottledService.handle` counts it
+                if pending[bound.op] >= bound.flush:
+                    bound.update(t)
             else:
                 charge(kind, t, stream)
                 running += 1 if kind == "begin" else -1
-            if k + 1 < len(events) and events[k + 1][0] == t or rng.random() < 0.8:
+            if k + 1 < len(events) and events[k + 1][0] == t or rng.random() >= extra:
                 continue  # changes wait for an update, mostly; compare once an instant is in
             bound.update(t)
             assert bound.streams == running
@@ -134,17 +144,20 @@ def _check_bound(
         assert bound.counted == len(explicit)
 
 
+@pytest.mark.parametrize("extra", [0.2, 0.0], ids=["often", "own"])
 @pytest.mark.parametrize("kind", [BucketBound, CountBound], ids=["fluid", "counted"])
 @pytest.mark.parametrize("seed", range(60))
 def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(
-    seed: int, kind: type[BucketBound],
+    seed: int, kind: type[BucketBound], extra: float,
 ) -> None:  # fmt: skip
     """Until the bound gives up, it is at or below the tokens exact mode's bucket holds after
     each update, with every call, explicit or in bulk, taken one by one (a bucket that never
     refuses: T(t) = min over s of [b + r (t - s) - calls in [s, t]]); a run the bound lets
     through has no call a real `TokenBucket` throttles; the streams' calls never exceed what
     it charged them. Light and heavy loads, bursts of calls in one instant, streams of mixed
-    intervals; the fluid bound and the one that counts each stream's calls on its grid."""
+    intervals; the fluid bound and the one that counts each stream's calls on its grid;
+    updates often, or only where the bound and the service ask for them (long stretches of
+    many changes, counted in pieces)."""
     rng = np.random.default_rng(seed)
     rate, burst = float(rng.choice([0.5, 2.0, 10.0])), float(rng.choice([3.0, 20.0, 100.0]))
     streams, explicit = _history(rng, rate, burst, 300.0)
@@ -157,7 +170,40 @@ def test_the_bound_is_a_lower_bound_of_the_bucket_and_proves_no_call_throttled(
         else:
             bound.end(stream[2], t, stream[1])
 
-    _check_bound(rng, bound, pending, streams, explicit, charge)
+    _check_bound(rng, bound, pending, streams, explicit, charge, extra=extra)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_count_bound_takes_in_long_stretches_of_many_changes(seed: int) -> None:
+    """A large fleet's slow streams (hundreds, each a call a minute or so, beginning and ending
+    all the time) and few calls one by one: updates come only where the bound asks for them,
+    after dozens of changes and stretches of many pieces, and the bound stays a lower bound of
+    the bucket, which it proves never runs dry."""
+    rng = np.random.default_rng(1000 + seed)
+    rate, burst, horizon = 10.0, 100.0, 3000.0
+    streams = []
+    for _ in range(int(rng.integers(1500, 2500))):  # about 130 running at once
+        interval = float(rng.choice([30.0, 60.0, 90.0]))
+        begin = float(rng.uniform(0, horizon))
+        first = begin + float(rng.uniform(0, interval))
+        streams.append((begin, first, interval, begin + float(rng.exponential(200.0))))
+    explicit = sorted(rng.uniform(0, horizon, int(rng.poisson(0.1 * horizon))).tolist())
+    pending = [0, 0, 0, 0]
+    bound = CountBound(1, rate, burst, pending, flush=12)
+    updates: list[int] = []  # changes taken in by the updates the bound asked for
+
+    def charge(change: str, t: float, stream) -> None:
+        waiting = len(bound.changes)
+        if change == "begin":
+            bound.begin(t, stream[1], stream[2])
+        else:
+            bound.end(stream[2], t, stream[1])
+        if not bound.changes:  # the bound brought itself up to date
+            updates.append(waiting + 1)
+
+    _check_bound(rng, bound, pending, streams, explicit, charge, extra=0.0)
+    assert bound.level >= MARGIN  # proved to the end
+    assert max(updates) == CountBound.CHANGES
 
 
 @pytest.mark.parametrize("seed", range(60))
